@@ -1,0 +1,209 @@
+package codec
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// Version is the protocol version every frame carries (Flink's
+// MessageSerializer.VERSION, 2040641296).
+const Version int32 = 0x79a1b710
+
+// Sizes of the fixed parts of a frame.
+const (
+	// LengthLen is the size of the frame length prefix.
+	LengthLen = 4
+	// HeaderLen is the size of version and message type, the first bytes counted by the prefix.
+	HeaderLen = 8
+	// RequestIDLen is the size of the request id that follows the header of every type but SERVER_FAILURE.
+	RequestIDLen = 8
+	// DefaultMaxFrameLen is the default limit on a frame's length prefix (16 MiB).
+	// Flink accepts up to 2^31-1; we never do.
+	DefaultMaxFrameLen = 16 << 20
+)
+
+// MessageType is the kind of a frame (Flink's MessageType ordinal).
+type MessageType int32
+
+// The four message types of the protocol.
+const (
+	Request        MessageType = 0 // client -> server: request id, request body
+	RequestResult  MessageType = 1 // server -> client: request id, KvStateResponse body
+	RequestFailure MessageType = 2 // server -> client: request id, serialized Throwable
+	ServerFailure  MessageType = 3 // server -> client: serialized Throwable, no request id
+)
+
+// String returns Flink's name of the type.
+func (t MessageType) String() string {
+	switch t {
+	case Request:
+		return "REQUEST"
+	case RequestResult:
+		return "REQUEST_RESULT"
+	case RequestFailure:
+		return "REQUEST_FAILURE"
+	case ServerFailure:
+		return "SERVER_FAILURE"
+	}
+	return fmt.Sprintf("MessageType(%d)", int32(t))
+}
+
+// Valid reports whether t is one of the four types.
+func (t MessageType) Valid() bool { return t >= Request && t <= ServerFailure }
+
+// HasRequestID reports whether frames of type t carry a request id.
+func (t MessageType) HasRequestID() bool { return t != ServerFailure }
+
+// Frame is one decoded frame. Body is a view into the decoder's input:
+// for REQUEST, REQUEST_RESULT and REQUEST_FAILURE it is what follows the
+// request id; for SERVER_FAILURE, what follows the header.
+type Frame struct {
+	Type      MessageType
+	RequestID int64 // 0 for SERVER_FAILURE
+	Body      []byte
+}
+
+// FrameLength reads the length prefix at the start of b. ok is false when
+// b holds fewer than LengthLen bytes. It does not check the value; see
+// CheckFrameLength.
+func FrameLength(b []byte) (n int32, ok bool) {
+	if len(b) < LengthLen {
+		return 0, false
+	}
+	return int32(binary.BigEndian.Uint32(b)), true
+}
+
+// CheckFrameLength validates a length prefix against the limit maxLen
+// (DefaultMaxFrameLen when maxLen <= 0): it must not be negative, must hold
+// the header, and must not exceed the limit.
+func CheckFrameLength(n int32, maxLen int) error {
+	if maxLen <= 0 {
+		maxLen = DefaultMaxFrameLen
+	}
+	switch {
+	case n < 0:
+		return fmt.Errorf("%w: frame length %d", ErrNegativeLength, n)
+	case int64(n) > int64(maxLen):
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrFrameTooLarge, n, maxLen)
+	case n < HeaderLen:
+		return fmt.Errorf("%w: %d bytes", ErrFrameTooShort, n)
+	}
+	return nil
+}
+
+// DecodeFrame decodes the frame at the start of b, which begins with the
+// length prefix. When b holds less than a whole frame it returns n == 0 and
+// a nil error: incomplete input is not an error. Otherwise n is the number of
+// bytes the frame takes in b (prefix included) and f views into b. A frame
+// whose length, version or type is bad returns an error; the caller should
+// treat the stream as broken. DecodeFrame does not allocate (I1).
+func DecodeFrame(b []byte, maxLen int) (f Frame, n int, err error) {
+	ln, ok := FrameLength(b)
+	if !ok {
+		return Frame{}, 0, nil
+	}
+	if err := CheckFrameLength(ln, maxLen); err != nil {
+		return Frame{}, 0, err
+	}
+	total := LengthLen + int(ln)
+	// The header can be checked before the whole frame arrives; doing so
+	// rejects a broken stream without waiting for bytes that may never come.
+	if len(b) >= LengthLen+HeaderLen {
+		if err := checkHeader(b[LengthLen:]); err != nil {
+			return Frame{}, 0, err
+		}
+	}
+	if len(b) < total {
+		return Frame{}, 0, nil
+	}
+	f, err = decodeFrameContent(b[LengthLen:total])
+	if err != nil {
+		return Frame{}, 0, err
+	}
+	return f, total, nil
+}
+
+// DecodeFrameContent decodes a frame whose length prefix has already been
+// stripped: content is exactly the bytes the prefix counts.
+func DecodeFrameContent(content []byte) (Frame, error) {
+	if len(content) < HeaderLen {
+		return Frame{}, fmt.Errorf("%w: %d bytes", ErrFrameTooShort, len(content))
+	}
+	if err := checkHeader(content); err != nil {
+		return Frame{}, err
+	}
+	return decodeFrameContent(content)
+}
+
+func checkHeader(h []byte) error {
+	if v := int32(binary.BigEndian.Uint32(h)); v != Version {
+		return fmt.Errorf("%w: found %d, expected %d", ErrBadVersion, v, Version)
+	}
+	if t := MessageType(binary.BigEndian.Uint32(h[4:])); !t.Valid() {
+		return fmt.Errorf("%w: %d", ErrUnknownMessageType, int32(t))
+	}
+	return nil
+}
+
+// decodeFrameContent decodes a frame whose header was checked.
+func decodeFrameContent(c []byte) (Frame, error) {
+	t := MessageType(binary.BigEndian.Uint32(c[4:]))
+	rest := c[HeaderLen:]
+	if !t.HasRequestID() {
+		return Frame{Type: t, Body: rest}, nil
+	}
+	if len(rest) < RequestIDLen {
+		return Frame{}, fmt.Errorf("%w: %s frame of %d bytes has no request id", ErrTruncated, t, len(c))
+	}
+	return Frame{Type: t, RequestID: int64(binary.BigEndian.Uint64(rest)), Body: rest[RequestIDLen:]}, nil
+}
+
+// FrameSize returns the number of bytes, prefix included, of a frame of
+// type t whose body is bodyLen bytes long.
+func FrameSize(t MessageType, bodyLen int) int {
+	n := LengthLen + HeaderLen + bodyLen
+	if t.HasRequestID() {
+		n += RequestIDLen
+	}
+	return n
+}
+
+// AppendHeader appends the prefix, header and (for types that have one) the
+// request id of a frame of type t whose body will be bodyLen bytes long. The
+// caller appends exactly bodyLen bytes of body next.
+func AppendHeader(dst []byte, t MessageType, requestID int64, bodyLen int) []byte {
+	n := FrameSize(t, bodyLen) - LengthLen
+	dst = binary.BigEndian.AppendUint32(dst, uint32(n))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(Version))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(t))
+	if t.HasRequestID() {
+		dst = binary.BigEndian.AppendUint64(dst, uint64(requestID))
+	}
+	return dst
+}
+
+// AppendResultFrame appends a whole REQUEST_RESULT frame answering
+// requestID with the serialized state content.
+func AppendResultFrame(dst []byte, requestID int64, content []byte) []byte {
+	dst = AppendHeader(dst, RequestResult, requestID, 4+len(content))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(content)))
+	return append(dst, content...)
+}
+
+// ResultFrameSize is the size of the frame AppendResultFrame writes for
+// contentLen bytes of content.
+func ResultFrameSize(contentLen int) int { return FrameSize(RequestResult, 4+contentLen) }
+
+// AppendRequestFailureFrame appends a whole REQUEST_FAILURE frame for
+// requestID carrying payload, a Java-serialized Throwable (see AppendThrowable).
+func AppendRequestFailureFrame(dst []byte, requestID int64, payload []byte) []byte {
+	dst = AppendHeader(dst, RequestFailure, requestID, len(payload))
+	return append(dst, payload...)
+}
+
+// AppendServerFailureFrame appends a whole SERVER_FAILURE frame carrying
+// payload, a Java-serialized Throwable. It has no request id.
+func AppendServerFailureFrame(dst []byte, payload []byte) []byte {
+	dst = AppendHeader(dst, ServerFailure, 0, len(payload))
+	return append(dst, payload...)
+}
