@@ -1,0 +1,343 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+
+	"github.com/qstate/qstate/codec"
+)
+
+// outcome is what a response says about its request.
+type outcome uint8
+
+const (
+	outOK             outcome = iota // a value (REQUEST_RESULT, RESP bulk string)
+	outRequestFailure                // REQUEST_FAILURE, RESP error or nil: class says which
+	outServerFailure                 // SERVER_FAILURE: no request id, the stream is broken
+)
+
+// response is one parsed response. content and class are views into the
+// parser's input, valid until the caller discards those bytes.
+type response struct {
+	id      uint64 // request id; meaningless for ordered protocols and server failures
+	out     outcome
+	content []byte // outOK: the value as the protocol carries it
+	class   []byte // failures: Java exception class, or RESP error word
+}
+
+// wire is one protocol as the hot loop sees it. Implementations are
+// read-only after construction and shared by every connection.
+type wire interface {
+	// ordered reports whether responses come back in request order (RESP)
+	// rather than matched by request id (Flink).
+	ordered() bool
+	// appendRequest appends the precomputed request for key, carrying id
+	// where the protocol has request ids.
+	appendRequest(dst []byte, key int, id uint64) []byte
+	// parse parses the response at the start of b. n is the number of
+	// bytes it takes, 0 when b holds less than a whole response; need is
+	// then the response's total size if known yet, else 0.
+	parse(b []byte) (r response, n, need int, err error)
+	// verify reports whether content is the synthetic value of key.
+	verify(key int, content []byte) bool
+}
+
+// requestTable holds one precomputed request per key, back to back.
+type requestTable struct {
+	arena []byte
+	off   []int // len keys+1; request i is arena[off[i]:off[i+1]]
+}
+
+func (t *requestTable) get(key int) []byte { return t.arena[t.off[key]:t.off[key+1]] }
+
+// build fills the table with n requests produced by appendOne.
+func (t *requestTable) build(n, sizeHint int, appendOne func(dst []byte, i int) []byte) {
+	t.arena = make([]byte, 0, n*sizeHint)
+	t.off = make([]int, n+1)
+	for i := 0; i < n; i++ {
+		t.arena = appendOne(t.arena, i)
+		t.off[i+1] = len(t.arena)
+	}
+}
+
+// idOffset is where the request id sits in a Flink REQUEST frame.
+const idOffset = codec.LengthLen + codec.HeaderLen
+
+// flinkWire speaks Flink's queryable-state protocol.
+type flinkWire struct {
+	reqs      requestTable
+	valueSize int
+	pattern   syntheticPattern
+	maxFrame  int
+}
+
+// newFlinkWire precomputes a REQUEST frame (request id 0) for each of keys
+// Java Integer keys of the synthetic dataset: IntSerializer (4 bytes big
+// endian), VoidNamespace (magic 0x2A, one 0x00 byte), key hash = the int.
+func newFlinkWire(cfg Config) (*flinkWire, error) {
+	job, err := parseID(cfg.JobID)
+	if err != nil {
+		return nil, err
+	}
+	var kvID [16]byte
+	if cfg.Internal {
+		if kvID, err = parseID(cfg.KvStateID); err != nil {
+			return nil, err
+		}
+	}
+	w := &flinkWire{valueSize: cfg.ValueSize, maxFrame: cfg.MaxFrameLen, pattern: newSyntheticPattern(cfg.ValueSize)}
+	name := []byte(cfg.StateName)
+	var kn [6]byte
+	hint := codec.FrameSize(codec.Request, 16+4+len(name)+4+4+len(kn))
+	w.reqs.build(cfg.Keys, hint, func(dst []byte, i int) []byte {
+		k := AppendKeyAndNamespace(kn[:0], int32(i))
+		if cfg.Internal {
+			return codec.AppendKvStateInternalRequestFrame(dst, 0, codec.KvStateInternalRequest{KvStateID: kvID, KeyAndNamespace: k})
+		}
+		return codec.AppendKvStateRequestFrame(dst, 0, codec.KvStateRequest{JobID: job, StateName: name, KeyHash: int32(i), KeyAndNamespace: k})
+	})
+	return w, nil
+}
+
+// AppendKeyAndNamespace appends the serialized key and namespace of the
+// synthetic dataset's key: a Java Integer (IntSerializer, 4 bytes big endian),
+// the magic byte 0x2A, and VoidNamespace (one 0x00 byte). Its Java hashCode,
+// the key hash of a KvStateRequest, is key itself.
+func AppendKeyAndNamespace(dst []byte, key int32) []byte {
+	dst = binary.BigEndian.AppendUint32(dst, uint32(key))
+	return append(dst, 0x2a, 0x00)
+}
+
+func (w *flinkWire) ordered() bool { return false }
+
+func (w *flinkWire) appendRequest(dst []byte, key int, id uint64) []byte {
+	n := len(dst)
+	dst = append(dst, w.reqs.get(key)...)
+	binary.BigEndian.PutUint64(dst[n+idOffset:], id)
+	return dst
+}
+
+func (w *flinkWire) parse(b []byte) (response, int, int, error) {
+	f, n, err := codec.DecodeFrame(b, w.maxFrame)
+	if err != nil {
+		return response{}, 0, 0, fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	if n == 0 {
+		need := 0
+		if ln, ok := codec.FrameLength(b); ok {
+			need = codec.LengthLen + int(ln)
+		}
+		return response{}, 0, need, nil
+	}
+	r := response{id: uint64(f.RequestID)}
+	switch f.Type {
+	case codec.RequestResult:
+		c, err := codec.DecodeKvStateResponse(f.Body)
+		if err != nil {
+			return response{}, 0, 0, fmt.Errorf("%w: %w", ErrProtocol, err)
+		}
+		r.out, r.content = outOK, c
+	case codec.RequestFailure:
+		r.out, r.class = outRequestFailure, JavaClassName(f.Body)
+	case codec.ServerFailure:
+		r.out, r.class = outServerFailure, JavaClassName(f.Body)
+	default:
+		return response{}, 0, 0, fmt.Errorf("%w: %w: %s", ErrProtocol, codec.ErrUnexpectedType, f.Type)
+	}
+	return r, n, 0, nil
+}
+
+// verify checks the KvStateResponse content of a ValueState<byte[]>:
+// BytePrimitiveArraySerializer's i32 length, then the value bytes.
+func (w *flinkWire) verify(key int, content []byte) bool {
+	if len(content) != 4+w.valueSize || binary.BigEndian.Uint32(content) != uint32(w.valueSize) {
+		return false
+	}
+	return w.pattern.equal(key, content[4:])
+}
+
+// AppendSyntheticValue appends the synthetic dataset's value bytes for key:
+// size bytes, byte j being byte(key*31+j). (The Flink state content is
+// these bytes after BytePrimitiveArraySerializer's i32 length; RESP stores
+// them as they are.)
+func AppendSyntheticValue(dst []byte, key, size int) []byte {
+	for j := 0; j < size; j++ {
+		dst = append(dst, byte(key*31+j))
+	}
+	return dst
+}
+
+// syntheticPattern holds bytes 0, 1, ..., 255, 0, 1, ... (256+size of
+// them): the synthetic value of key i is the size bytes starting at
+// byte(i*31), so checking a value is one memory comparison.
+type syntheticPattern []byte
+
+func newSyntheticPattern(size int) syntheticPattern {
+	p := make([]byte, 256+size)
+	for k := range p {
+		p[k] = byte(k)
+	}
+	return p
+}
+
+// equal reports whether b is the synthetic value of key (of len(p)-256 bytes).
+func (p syntheticPattern) equal(key int, b []byte) bool {
+	base := int(byte(key * 31))
+	return len(b) == len(p)-256 && bytes.Equal(b, p[base:base+len(b)])
+}
+
+// JavaClassName returns the class name of the object at the start of a
+// Java serialization stream (AC ED 00 05, TC_OBJECT, TC_CLASSDESC, name):
+// for a serialized Throwable, its concrete class. It returns a view into
+// payload, or "?" when the stream does not start that way. It never
+// allocates.
+func JavaClassName(payload []byte) []byte {
+	// magic(2) version(2) TC_OBJECT TC_CLASSDESC u16 length, name.
+	if len(payload) < 8 || payload[0] != 0xac || payload[1] != 0xed || payload[4] != 0x73 || payload[5] != 0x72 {
+		return unknownClass
+	}
+	n := int(binary.BigEndian.Uint16(payload[6:]))
+	if n == 0 || len(payload) < 8+n {
+		return unknownClass
+	}
+	return payload[8 : 8+n]
+}
+
+var unknownClass = []byte("?")
+
+// respWire speaks Redis's protocol: GET key:<i>, answers in order.
+type respWire struct {
+	reqs      requestTable
+	valueSize int
+	pattern   syntheticPattern
+	maxBulk   int
+}
+
+// respMaxLine bounds a RESP reply's first line (type, length or error text).
+const respMaxLine = 4096
+
+func newRESPWire(cfg Config) *respWire {
+	w := &respWire{valueSize: cfg.ValueSize, maxBulk: cfg.MaxFrameLen, pattern: newSyntheticPattern(cfg.ValueSize)}
+	var kb [32]byte
+	w.reqs.build(cfg.Keys, 32, func(dst []byte, i int) []byte {
+		return appendRESPCommand(dst, []byte("GET"), respKey(kb[:0], i))
+	})
+	return w
+}
+
+// respKey appends the RESP key of the synthetic dataset's key i: "key:<i>".
+func respKey(dst []byte, i int) []byte {
+	dst = append(dst, "key:"...)
+	return strconv.AppendInt(dst, int64(i), 10)
+}
+
+// appendRESPCommand appends a RESP array of bulk strings.
+func appendRESPCommand(dst []byte, args ...[]byte) []byte {
+	dst = append(dst, '*')
+	dst = strconv.AppendInt(dst, int64(len(args)), 10)
+	dst = append(dst, '\r', '\n')
+	for _, a := range args {
+		dst = append(dst, '$')
+		dst = strconv.AppendInt(dst, int64(len(a)), 10)
+		dst = append(dst, '\r', '\n')
+		dst = append(dst, a...)
+		dst = append(dst, '\r', '\n')
+	}
+	return dst
+}
+
+func (w *respWire) ordered() bool { return true }
+
+func (w *respWire) appendRequest(dst []byte, key int, _ uint64) []byte {
+	return append(dst, w.reqs.get(key)...)
+}
+
+var (
+	respNil     = []byte("(nil)")
+	respUnknown = []byte("?")
+)
+
+// parse parses one reply to GET: a bulk string ($<n>\r\n<bytes>\r\n), a nil
+// ($-1\r\n, a missing key) or an error (-WORD text\r\n).
+func (w *respWire) parse(b []byte) (response, int, int, error) {
+	if len(b) == 0 {
+		return response{}, 0, 0, nil
+	}
+	lim := len(b)
+	if lim > respMaxLine {
+		lim = respMaxLine
+	}
+	eol := bytes.IndexByte(b[:lim], '\n')
+	if eol < 0 {
+		if lim == respMaxLine {
+			return response{}, 0, 0, fmt.Errorf("%w: RESP line longer than %d bytes", ErrProtocol, respMaxLine)
+		}
+		return response{}, 0, 0, nil
+	}
+	if eol < 1 || b[eol-1] != '\r' {
+		return response{}, 0, 0, fmt.Errorf("%w: RESP line not ended by CRLF", ErrProtocol)
+	}
+	line := b[1 : eol-1]
+	switch b[0] {
+	case '$':
+		n, ok := parseRESPInt(line)
+		if !ok || n < -1 {
+			return response{}, 0, 0, fmt.Errorf("%w: bad RESP bulk length %q", ErrProtocol, line)
+		}
+		if n == -1 {
+			return response{out: outRequestFailure, class: respNil}, eol + 1, 0, nil
+		}
+		if n > int64(w.maxBulk) {
+			return response{}, 0, 0, fmt.Errorf("%w: RESP bulk of %d bytes, limit %d", ErrProtocol, n, w.maxBulk)
+		}
+		total := eol + 1 + int(n) + 2
+		if len(b) < total {
+			return response{}, 0, total, nil
+		}
+		if b[total-2] != '\r' || b[total-1] != '\n' {
+			return response{}, 0, 0, fmt.Errorf("%w: RESP bulk not ended by CRLF", ErrProtocol)
+		}
+		return response{out: outOK, content: b[eol+1 : total-2]}, total, 0, nil
+	case '-':
+		word := line
+		if i := bytes.IndexByte(word, ' '); i >= 0 {
+			word = word[:i]
+		}
+		if len(word) == 0 {
+			word = respUnknown
+		}
+		return response{out: outRequestFailure, class: word}, eol + 1, 0, nil
+	}
+	return response{}, 0, 0, fmt.Errorf("%w: unexpected RESP reply type %q to GET", ErrProtocol, b[0])
+}
+
+func (w *respWire) verify(key int, content []byte) bool {
+	return w.pattern.equal(key, content)
+}
+
+// parseRESPInt parses a RESP decimal integer without allocating.
+func parseRESPInt(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 19 {
+		return 0, false
+	}
+	neg := b[0] == '-'
+	if neg {
+		b = b[1:]
+		if len(b) == 0 {
+			return 0, false
+		}
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}

@@ -1,0 +1,115 @@
+// Package server is qstate's network front end: a gnet v2 multi-reactor
+// engine that speaks Flink's queryable-state framing on one port (run one
+// Server for the proxy port and one for the state-server port). It reads
+// frames, hands them in batches to a Handler, and writes the answers back
+// in batches, in chunks when they are large, holding back connections whose
+// reader does not keep up. It enforces limits on frame size, bytes
+// buffered, requests in flight and connections, binds the first free port
+// of a Flink-style range, and shuts down gracefully.
+//
+// What it must not do: know what a KvState or a request body is (bodies
+// are the Handler's); block an event loop (the Handler runs slow work
+// elsewhere); allocate per request in steady state; log per request; trust
+// the peer (every length is bounded before it is used, a bad stream is
+// answered with SERVER_FAILURE and closed, never a panic).
+//
+// # Flow
+//
+// OnTraffic (one event loop per connection) peeks at everything gnet has
+// buffered, decodes the headers of all whole frames in place, copies those
+// frames once into one bufpool buffer (the batch) and discards them from
+// gnet's buffer, then calls Handler.ServeBatch. The handler appends its
+// answers, whole frames, to one bufpool buffer and calls done. If done
+// comes before ServeBatch returns (inline dispatch), the event loop writes
+// the answers at once with Conn.Write. Otherwise the completing goroutine
+// queues the batch on the connection and wakes its event loop (Conn.Wake,
+// one per burst of completions), which writes the answers in its next
+// pass. One wake-up of a busy connection therefore costs one copy of its
+// requests, one handoff and one write (writev when several batches are
+// ready), whatever the number of frames.
+//
+// # What we rely on in gnet v2.9.7 (read from its source)
+//
+//   - Conn.Peek(n) and Discard(n) with n <= 0 act on all buffered bytes;
+//     the server always passes the positive count it wants. Peeked bytes
+//     are valid only until Discard and never leave the callback: the batch
+//     copy is what other goroutines read.
+//   - Conn.Write on the event loop writes to the socket at once when gnet's
+//     outbound buffer is empty, else appends a copy to that buffer; either
+//     way gnet keeps no reference to our slice, so the answer buffer goes
+//     back to bufpool right after. OutboundBuffered is exact and cheap, and
+//     only valid on the event loop.
+//   - Conn.Wake is safe from any goroutine; it runs OnTraffic on the
+//     connection's event loop and is ignored once the connection is closed
+//     (gnet checks its own opened flag, so a reused descriptor is never
+//     written through a stale Conn). It costs two small allocations inside
+//     gnet (a closure and a queue node): the only allocations on the pool
+//     path, one per burst of completed batches, not per request.
+//   - gnet raises no event when its outbound buffer drains (it writes on
+//     EPOLLOUT and tells no one; AsyncWrite callbacks fire when data is
+//     queued, not sent). A connection that waits for a drain is therefore
+//     polled: it registers with the server's drain watcher, a goroutine
+//     that wakes such connections every Config.DrainPoll (1 ms) and sleeps
+//     when none wait.
+//   - gnet cannot pause reading: while a connection is held back its bytes
+//     keep arriving into gnet's inbound buffer, so the server closes a
+//     connection whose InboundBuffered exceeds Config.MaxInbound.
+//   - An accept error (EMFILE) stops the whole engine and gnet.Run returns
+//     nil: Serve reports that as ErrEngineStopped, and Config.MaxConns
+//     keeps connections well below the descriptor limit.
+//   - Engine.Stop polls every 500 ms; we call it with a cancelled context
+//     (it starts the stop and returns) and wait for gnet.Run to return.
+//     OnShutdown runs before the last OnClose calls.
+//   - A Conn's OnClose runs on its event loop, possibly nested inside our
+//     own Write when the write fails; after a failed write the server
+//     touches nothing of the connection again.
+//
+// # Ownership of byte slices
+//
+//   - Frames peeked from gnet: valid until Discard, inside OnTraffic only.
+//   - Batch requests (reqs of ServeBatch): the server's bufpool buffer,
+//     readable by the handler until it calls done; put back after.
+//   - Answers (out of done): a bufpool buffer handed to the server, which
+//     writes it (in chunks if large) and puts it back; the handler must not
+//     touch it after done.
+//   - SERVER_FAILURE frames: allocated on that (rare) path and dropped.
+//
+// # Goroutines
+//
+// gnet's event loops run the callbacks (OnOpen, OnTraffic, OnClose) and
+// Handler.ServeBatch, and own everything marked "event loop" in conn.
+// Handler goroutines call done, which takes the connection's mutex and may
+// call Conn.Wake, nothing else of gnet. The drain watcher goroutine calls
+// Conn.Wake. Serve runs gnet.Run; Shutdown and Close may be called from any
+// goroutine.
+//
+// # Invariants the tests cite
+//
+//   - I1: every whole REQUEST frame buffered when OnTraffic runs is either
+//     dispatched in this pass or left buffered because the connection is
+//     held back or at MaxInFlight; none is dropped (TestPipelined,
+//     TestMaxInFlight, TestSplitFrames).
+//   - I2: every dispatched request is answered exactly once on its
+//     connection unless the connection closes first (TestPipelined).
+//   - I3: a batch is handed over exactly once: the atomic state machine
+//     Serving -> Early | Dispatched -> Completed decides whether the event
+//     loop or the completing goroutine finishes it, and done twice panics.
+//   - I4: a frame with a bad version, type or length is answered with one
+//     SERVER_FAILURE frame (Flink's exception and message) and the
+//     connection closes; a frame over MaxFrameLen closes it without a word
+//     (TestBrokenStream).
+//   - I5: gnet's outbound buffer for a connection stays below
+//     HighWatermark plus one chunk (HighWatermark), whatever the answers'
+//     size: answers are handed to gnet only while it holds less than
+//     HighWatermark, and a held-back connection resumes below
+//     LowWatermark (TestSlowReaderBoundedMemory, Stats.MaxOutbound).
+//   - I6: memory per connection is bounded: MaxInbound bytes of requests,
+//     MaxInFlight requests with the handler (and their answers), and I5
+//     (TestBackpressureStopsDispatch).
+//   - I7: Shutdown returns only when every connection is closed and every
+//     batch is released; nothing the server started runs after it
+//     (TestShutdownAnswersInFlight, goleak).
+//   - I8: steady-state request handling allocates nothing in the server:
+//     decode, copy, dispatch, answer, write (TestServeAllocs,
+//     BenchmarkServe).
+package server

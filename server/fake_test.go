@@ -1,0 +1,220 @@
+package server
+
+import (
+	"io"
+	"testing"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/qstate/qstate/codec"
+)
+
+// fakeConn is an in-process netConn: inbound bytes come from feed, writes
+// are counted (and kept when keep is set), Wake signals wakes. It lets
+// tests and benchmarks drive a conn without sockets, playing the event
+// loop themselves.
+type fakeConn struct {
+	buf      []byte // inbound storage; in is buf[off:]
+	off      int
+	outbound int // what OutboundBuffered reports
+	written  int
+	keep     bool
+	out      []byte
+	wakes    chan struct{}
+}
+
+func newFakeConn() *fakeConn { return &fakeConn{wakes: make(chan struct{}, 1)} }
+
+func (f *fakeConn) feed(b []byte) {
+	if f.off == len(f.buf) {
+		f.buf, f.off = f.buf[:0], 0
+	}
+	f.buf = append(f.buf, b...)
+}
+
+func (f *fakeConn) Peek(n int) ([]byte, error) {
+	in := f.buf[f.off:]
+	if n > len(in) {
+		return nil, io.ErrShortBuffer
+	}
+	if n <= 0 {
+		n = len(in)
+	}
+	return in[:n], nil
+}
+
+func (f *fakeConn) Discard(n int) (int, error) {
+	in := f.buf[f.off:]
+	if n <= 0 || n > len(in) {
+		n = len(in)
+	}
+	f.off += n
+	return n, nil
+}
+
+func (f *fakeConn) InboundBuffered() int  { return len(f.buf) - f.off }
+func (f *fakeConn) OutboundBuffered() int { return f.outbound }
+
+func (f *fakeConn) Write(p []byte) (int, error) {
+	f.written += len(p)
+	if f.keep {
+		f.out = append(f.out, p...)
+	}
+	return len(p), nil
+}
+
+func (f *fakeConn) Writev(bs [][]byte) (int, error) {
+	n := 0
+	for _, b := range bs {
+		k, _ := f.Write(b)
+		n += k
+	}
+	return n, nil
+}
+
+func (f *fakeConn) Wake(gnet.AsyncCallback) error {
+	select {
+	case f.wakes <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// newTestServer returns a server that is not listening, in the serving
+// state, for driving conns by hand.
+func newTestServer(t testing.TB, cfg Config, h Handler) *Server {
+	t.Helper()
+	s, err := New(cfg, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.state.Store(stateServing)
+	return s
+}
+
+// workerHandler answers batches on one long-lived goroutine, like a pool
+// worker, without allocating: the handoff is a channel of values.
+type workerHandler struct {
+	echo  echoHandler
+	tasks chan workerTask
+	quit  chan struct{}
+	done  chan struct{}
+}
+
+type workerTask struct {
+	reqs []byte
+	n    int
+	done func([]byte)
+}
+
+func newWorkerHandler() *workerHandler {
+	w := &workerHandler{tasks: make(chan workerTask, 64), quit: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for {
+			select {
+			case t := <-w.tasks:
+				t.done(w.echo.answer(t.reqs, t.n))
+			case <-w.quit:
+				return
+			}
+		}
+	}()
+	return w
+}
+
+func (w *workerHandler) ServeBatch(reqs []byte, n int, done func([]byte)) {
+	w.tasks <- workerTask{reqs, n, done}
+}
+
+func (w *workerHandler) stop() { close(w.quit); <-w.done }
+
+// pipelineFrames returns k REQUEST frames with small bodies.
+func pipelineFrames(k int) []byte {
+	var b []byte
+	for i := range k {
+		b = append(b, requestFrame(int64(i), []byte("01234567"))...)
+	}
+	return b
+}
+
+// roundTrip feeds frames, runs the conn's event-loop pass and, for a
+// handler that answers off the loop, waits for the wake and runs the pass
+// that writes the answers.
+func roundTrip(cs *conn, fc *fakeConn, frames []byte, inline bool) {
+	fc.feed(frames)
+	cs.serve()
+	if !inline {
+		<-fc.wakes
+		cs.serve()
+	}
+}
+
+// TestFakeConnRoundTrip checks the harness itself: every frame answered.
+func TestFakeConnRoundTrip(t *testing.T) {
+	for _, inline := range []bool{true, false} {
+		var h Handler = &echoHandler{inline: true}
+		if !inline {
+			w := newWorkerHandler()
+			t.Cleanup(w.stop)
+			h = w
+		}
+		s := newTestServer(t, Config{}, h)
+		fc := newFakeConn()
+		fc.keep = true
+		cs := newConn(s, fc)
+		frames := pipelineFrames(16)
+		roundTrip(cs, fc, frames, inline)
+		n := 0
+		for b := fc.out; len(b) > 0; n++ {
+			f, k, err := codec.DecodeFrame(b, 0)
+			if err != nil || k == 0 || f.Type != codec.RequestResult || f.RequestID != int64(n) {
+				t.Fatalf("answer %d: %+v %d %v", n, f, k, err)
+			}
+			b = b[k:]
+		}
+		if n != 16 || cs.inflight != 0 || s.Stats().InFlight != 0 {
+			t.Fatalf("inline=%v: %d answers, inflight %d", inline, n, cs.inflight)
+		}
+	}
+}
+
+// FuzzServeBytes feeds arbitrary bytes to a connection: no panic, and
+// either every whole frame is answered or the connection is closed.
+func FuzzServeBytes(f *testing.F) {
+	f.Add(pipelineFrames(3))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xfb})
+	f.Add(append(requestFrame(1, []byte("x")), 0, 0, 0, 9, 0x79, 0xa1, 0xb7, 0x10, 0, 0, 0, 1, 0))
+	f.Add([]byte{0, 0, 0, 8, 0x79, 0xa1, 0xb7, 0x10, 0, 0, 0, 0})
+	h := &echoHandler{inline: true}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s := newTestServer(t, Config{MaxFrameLen: 4096, MaxInbound: 1 << 16}, h)
+		fc := newFakeConn()
+		fc.keep = true
+		cs := newConn(s, fc)
+		// Feed in two pieces to exercise partial frames.
+		half := len(data) / 2
+		fc.feed(data[:half])
+		if cs.serve() == gnet.Close {
+			return
+		}
+		fc.feed(data[half:])
+		act := cs.serve()
+		for b := fc.out; len(b) > 0; {
+			fr, k, err := codec.DecodeFrame(b, 0)
+			if err != nil || k == 0 {
+				t.Fatalf("server wrote a bad frame: %v", err)
+			}
+			if fr.Type != codec.RequestResult && fr.Type != codec.ServerFailure {
+				t.Fatalf("server wrote %v", fr.Type)
+			}
+			if fr.Type == codec.ServerFailure && act != gnet.Close {
+				t.Fatal("SERVER_FAILURE without closing")
+			}
+			b = b[k:]
+		}
+		if act != gnet.Close && cs.inflight != 0 {
+			t.Fatalf("inflight %d after inline answers", cs.inflight)
+		}
+	})
+}

@@ -1,0 +1,30 @@
+package server
+
+import "testing"
+
+// BenchmarkServe drives one connection in process (no sockets): each op is
+// one request of a 16-deep pipeline through decode, batch copy, dispatch,
+// answer and write. It measures the server's share of the path.
+func BenchmarkServe(b *testing.B) {
+	for _, mode := range []string{"inline", "worker"} {
+		b.Run(mode, func(b *testing.B) {
+			inline := mode == "inline"
+			var h Handler = &echoHandler{inline: true}
+			if !inline {
+				w := newWorkerHandler()
+				b.Cleanup(w.stop)
+				h = w
+			}
+			s := newTestServer(b, Config{}, h)
+			fc := newFakeConn()
+			cs := newConn(s, fc)
+			const depth = 16
+			frames := pipelineFrames(depth)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i += depth {
+				roundTrip(cs, fc, frames, inline)
+			}
+		})
+	}
+}

@@ -1,0 +1,121 @@
+package server
+
+import (
+	"strconv"
+	"sync/atomic"
+)
+
+// CloseReason says why a connection closed.
+type CloseReason int
+
+// The reasons a connection closes. Each is counted in Stats.Closed.
+const (
+	// ClosePeer: the client closed the connection, or it failed (EOF, reset).
+	ClosePeer CloseReason = iota
+	// CloseProtocol: a frame had a bad version, type or length; the server
+	// sent SERVER_FAILURE, then closed.
+	CloseProtocol
+	// CloseFrameTooLarge: a frame's length prefix exceeded Config.MaxFrameLen.
+	CloseFrameTooLarge
+	// CloseInboundOverflow: the connection buffered more than Config.MaxInbound
+	// bytes (a client pipelining far ahead without reading its answers).
+	CloseInboundOverflow
+	// CloseConnLimit: the connection arrived while Config.MaxConns were open.
+	CloseConnLimit
+	// CloseShutdown: the server shut down.
+	CloseShutdown
+	// CloseWriteError: writing to the connection failed.
+	CloseWriteError
+
+	numCloseReasons
+)
+
+// String returns the reason's name.
+func (r CloseReason) String() string {
+	switch r {
+	case ClosePeer:
+		return "peer"
+	case CloseProtocol:
+		return "protocol"
+	case CloseFrameTooLarge:
+		return "frame-too-large"
+	case CloseInboundOverflow:
+		return "inbound-overflow"
+	case CloseConnLimit:
+		return "conn-limit"
+	case CloseShutdown:
+		return "shutdown"
+	case CloseWriteError:
+		return "write-error"
+	}
+	return "CloseReason(" + strconv.Itoa(int(r)) + ")"
+}
+
+// Stats is a snapshot of a server's counters (Server.Stats). Counters only
+// grow, except Conns, InFlight, Pending and Backpressured, which are levels.
+type Stats struct {
+	Conns    int64 // connections open now
+	Accepted int64 // connections accepted, including those closed for CloseConnLimit
+
+	Requests int64 // request frames dispatched to the handler
+	Batches  int64 // batches dispatched (one per wake-up of a connection with whole frames)
+	InFlight int64 // batches dispatched and not yet answered
+
+	Pending       int64 // connections with answers waiting for their outbound buffer to drain
+	Backpressured int64 // connections held back now (outbound above the high watermark)
+	Stalls        int64 // times a connection went above its high watermark
+
+	// MaxOutbound is the largest outbound buffer (bytes gnet held for one
+	// connection, not yet taken by the kernel) seen after a write: with a
+	// reader that does not keep up it stays near HighWatermark plus one
+	// chunk, whatever the size of the answers.
+	MaxOutbound int64
+
+	Closed [numCloseReasons]int64 // connections closed, by CloseReason
+}
+
+// ClosedFor returns the number of connections closed for r.
+func (s Stats) ClosedFor(r CloseReason) int64 {
+	if r < 0 || r >= numCloseReasons {
+		return 0
+	}
+	return s.Closed[r]
+}
+
+// counters are the live counters behind Stats.
+type counters struct {
+	conns, accepted              atomic.Int64
+	requests, batches, inFlight  atomic.Int64
+	pending, backpressured       atomic.Int64
+	stalls, maxOutbound          atomic.Int64
+	closed                       [numCloseReasons]atomic.Int64
+}
+
+func (c *counters) snapshot() Stats {
+	s := Stats{
+		Conns:         c.conns.Load(),
+		Accepted:      c.accepted.Load(),
+		Requests:      c.requests.Load(),
+		Batches:       c.batches.Load(),
+		InFlight:      c.inFlight.Load(),
+		Pending:       c.pending.Load(),
+		Backpressured: c.backpressured.Load(),
+		Stalls:        c.stalls.Load(),
+		MaxOutbound:   c.maxOutbound.Load(),
+	}
+	for i := range c.closed {
+		s.Closed[i] = c.closed[i].Load()
+	}
+	return s
+}
+
+// observeOutbound raises maxOutbound to n if n is larger.
+func (c *counters) observeOutbound(n int) {
+	v := int64(n)
+	for {
+		cur := c.maxOutbound.Load()
+		if v <= cur || c.maxOutbound.CompareAndSwap(cur, v) {
+			return
+		}
+	}
+}

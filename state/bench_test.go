@@ -1,0 +1,267 @@
+package state
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+const benchKeys = 10_000
+
+// writer runs fn(i) in a loop on its own goroutine until the benchmark
+// ends: queries are measured while the state changes under them.
+func writer(b *testing.B, fn func(i int)) {
+	b.Helper()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			fn(i)
+		}
+	})
+	b.Cleanup(func() { close(stop); wg.Wait() })
+}
+
+func benchKNs() [][]byte {
+	kns := make([][]byte, benchKeys)
+	for i := range kns {
+		kns[i] = knVoid(Long, int64(i))
+	}
+	return kns
+}
+
+func benchGet(b *testing.B, s KvState, kns [][]byte, wantLen int) {
+	b.Helper()
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		v, found, err := s.Get(kns[i%len(kns)])
+		if !found || err != nil || (wantLen > 0 && len(v) != wantLen) {
+			b.Fatalf("Get: %d bytes, %v, %v", len(v), found, err)
+		}
+		i++
+	}
+}
+
+func BenchmarkGetValue8B(b *testing.B) {
+	s := NewValueState(Long, Void, Long)
+	for i := range benchKeys {
+		s.Update(int64(i), VoidNamespace{}, int64(i))
+	}
+	writer(b, func(i int) { s.Update(int64(i%benchKeys), VoidNamespace{}, int64(i)) })
+	benchGet(b, s, benchKNs(), 8)
+}
+
+func BenchmarkGetValue1KiB(b *testing.B) {
+	s := NewValueState(Long, Void, Bytes)
+	v := bytes.Repeat([]byte{7}, 1020) // + 4-byte length = 1 KiB
+	for i := range benchKeys {
+		s.Update(int64(i), VoidNamespace{}, v)
+	}
+	writer(b, func(i int) { s.Update(int64(i%benchKeys), VoidNamespace{}, v) })
+	benchGet(b, s, benchKNs(), 1024)
+}
+
+func BenchmarkGetList100(b *testing.B) {
+	s := NewListState(Long, Void, Long)
+	elems := make([]int64, 100)
+	for i := range benchKeys {
+		s.Update(int64(i), VoidNamespace{}, elems)
+	}
+	writer(b, func(i int) {
+		k := int64(i % benchKeys)
+		s.Update(k, VoidNamespace{}, elems[:99])
+		s.Add(k, VoidNamespace{}, int64(i))
+	})
+	benchGet(b, s, benchKNs(), 0) // 99 or 100 elements
+}
+
+func BenchmarkGetMap100(b *testing.B) {
+	s := NewMapState(Long, Void, Long, Long)
+	m := make(map[int64]int64, 100)
+	for i := range int64(100) {
+		m[i] = i
+	}
+	for i := range benchKeys {
+		s.PutAll(int64(i), VoidNamespace{}, m)
+	}
+	writer(b, func(i int) { s.Put(int64(i%benchKeys), VoidNamespace{}, int64(i%100), int64(i)) })
+	benchGet(b, s, benchKNs(), 100*17)
+}
+
+func BenchmarkGetMiss(b *testing.B) {
+	s := NewValueState(String, Void, Long)
+	s.Update("present", VoidNamespace{}, 1)
+	kn := knVoid(String, "absent-key-of-some-length")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, found, err := s.Get(kn); found || err != nil {
+			b.Fatal(found, err)
+		}
+	}
+}
+
+func BenchmarkGetParallelValue8B(b *testing.B) {
+	s := NewValueState(Long, Void, Long)
+	for i := range benchKeys {
+		s.Update(int64(i), VoidNamespace{}, int64(i))
+	}
+	kns := benchKNs()
+	writer(b, func(i int) { s.Update(int64(i%benchKeys), VoidNamespace{}, int64(i)) })
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := rand.IntN(benchKeys)
+		for pb.Next() {
+			if _, found, _ := s.Get(kns[i%benchKeys]); !found {
+				b.Fatal("not found")
+			}
+			i++
+		}
+	})
+}
+
+func BenchmarkUpdateValue8B(b *testing.B) {
+	s := NewValueState(Long, Void, Long)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		s.Update(int64(i%benchKeys), VoidNamespace{}, int64(i))
+		i++
+	}
+}
+
+func BenchmarkListAdd(b *testing.B) {
+	s := NewListState(Long, Void, Long)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		k := int64(i % benchKeys)
+		if i%(100*benchKeys) < benchKeys {
+			s.Clear(k, VoidNamespace{}) // keep lists at most 100 long
+		}
+		s.Add(k, VoidNamespace{}, int64(i))
+		i++
+	}
+}
+
+func BenchmarkMapPutExisting100(b *testing.B) {
+	s := NewMapState(Long, Void, Long, Long)
+	m := make(map[int64]int64, 100)
+	for i := range int64(100) {
+		m[i] = i
+	}
+	for i := range 100 {
+		s.PutAll(int64(i), VoidNamespace{}, m)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		s.Put(int64(i%100), VoidNamespace{}, int64(i%100), int64(i))
+		i++
+	}
+}
+
+// BenchmarkLookupDesigns compares ways to find a key's published answer
+// from serialized key bytes while a writer replaces answers: the sharded
+// RWMutex table the states use, one RWMutex, sync.Map (string(b) key, which
+// copies), and an atomic copy-on-write snapshot of the whole map (lock-free
+// reads, but O(keys) per inserted key). Each run is parallel readers.
+func BenchmarkLookupDesigns(b *testing.B) {
+	kns := benchKNs()
+	blobs := make([]*blob, len(kns))
+	for i := range blobs {
+		blobs[i] = newBlob(Long, int64(i))
+	}
+	type design struct {
+		name   string
+		insert func(kn []byte, e *entry[int])
+		lookup func(kn []byte) *entry[int]
+	}
+	var (
+		sharded  table[int]
+		single   sync.RWMutex
+		singleM  = map[string]*entry[int]{}
+		syncMap  sync.Map
+		snapshot atomic.Pointer[map[string]*entry[int]]
+	)
+	sharded.init()
+	snapshot.Store(&map[string]*entry[int]{})
+	designs := []design{
+		{"sharded-rwmutex",
+			func(kn []byte, e *entry[int]) {
+				sh := sharded.shardOf(kn)
+				sh.mu.Lock()
+				sh.m[string(kn)] = e
+				sh.mu.Unlock()
+			},
+			func(kn []byte) *entry[int] {
+				sh := sharded.shardOf(kn)
+				sh.mu.RLock()
+				e := sh.m[string(kn)]
+				sh.mu.RUnlock()
+				return e
+			}},
+		{"one-rwmutex",
+			func(kn []byte, e *entry[int]) { single.Lock(); singleM[string(kn)] = e; single.Unlock() },
+			func(kn []byte) *entry[int] { single.RLock(); e := singleM[string(kn)]; single.RUnlock(); return e }},
+		{"sync.Map",
+			func(kn []byte, e *entry[int]) { syncMap.Store(string(kn), e) },
+			func(kn []byte) *entry[int] {
+				e, _ := syncMap.Load(string(kn))
+				p, _ := e.(*entry[int])
+				return p
+			}},
+		{"atomic-snapshot",
+			func(kn []byte, e *entry[int]) {
+				old := *snapshot.Load()
+				m := make(map[string]*entry[int], len(old)+1)
+				for k, v := range old {
+					m[k] = v
+				}
+				m[string(kn)] = e
+				snapshot.Store(&m)
+			},
+			func(kn []byte) *entry[int] { return (*snapshot.Load())[string(kn)] }},
+	}
+	for _, d := range designs {
+		entries := make([]*entry[int], len(kns))
+		for i, kn := range kns {
+			entries[i] = new(entry[int])
+			entries[i].pub.Store(blobs[i])
+			d.insert(kn, entries[i])
+		}
+		b.Run("lookup/"+d.name, func(b *testing.B) {
+			writer(b, func(i int) { entries[i%len(entries)].pub.Store(blobs[(i+1)%len(blobs)]) })
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				i := rand.IntN(len(kns))
+				for pb.Next() {
+					e := d.lookup(kns[i%len(kns)])
+					if e == nil || e.pub.Load() == nil {
+						b.Fatal("missing")
+					}
+					i++
+				}
+			})
+		})
+		b.Run("insert-into-10k/"+d.name, func(b *testing.B) {
+			b.ReportAllocs()
+			extra := make([]byte, 0, 32)
+			i := 0
+			for b.Loop() {
+				extra = append(knVoid(Long, int64(benchKeys+i%1000))[:0:0], extra[:0]...)
+				d.insert(extra, new(entry[int]))
+				i++
+			}
+		})
+	}
+}
