@@ -127,8 +127,9 @@ const (
 	// DefaultProgressInterval is how often Config.Progress is called.
 	DefaultProgressInterval = 100 * time.Millisecond
 
-	// MaxConns bounds Conns: each connection is a goroutine and a socket.
-	MaxConns = 10_000
+	// MaxConns bounds Conns: each connection is a goroutine, a socket and
+	// a latency histogram of about 220 KB.
+	MaxConns = 2048
 	// MaxPipeline bounds Pipeline: request ids carry the slot in 16 bits.
 	MaxPipeline = 1 << slotBits
 	// MaxKeys bounds Keys: every key's request is precomputed.
