@@ -30,8 +30,8 @@
 // Config. Precomputed requests are read-only and shared by the
 // connections. A parsed response's content and class are views into the
 // connection's read buffer, valid until those bytes are discarded; error
-// classes are copied once, the first time a class is seen. JavaClassName
-// returns a view into its argument.
+// classes are copied once, the first time a class is seen. A Report and
+// its Histogram belong to the caller.
 //
 // Goroutines: Run's caller's goroutine is the controller: it moves the
 // phases, runs the watchdog, calls Config.Progress, and merges the

@@ -213,7 +213,7 @@ func (f *fakeFlink) serve(c net.Conn) {
 			f.misses.Add(1)
 			resp = codec.AppendRequestFailureFrame(resp, id, f.missPayload)
 		default:
-			val = AppendSyntheticValue(val[:0], key, f.valueSize)
+			val = appendSyntheticValue(val[:0], key, f.valueSize)
 			if key == f.wrongKey {
 				val[len(val)-1] ^= 0xff
 				f.wrongs.Add(1)

@@ -45,7 +45,7 @@ func Preload(ctx context.Context, cfg Config) error {
 		buf = buf[:0]
 		for i := start; i < end; i++ {
 			key = respKey(key[:0], i)
-			val = AppendSyntheticValue(val[:0], i, cfg.ValueSize)
+			val = appendSyntheticValue(val[:0], i, cfg.ValueSize)
 			buf = appendRESPCommand(buf, set, key, val)
 		}
 		_ = nc.SetDeadline(time.Now().Add(cfg.Timeout))

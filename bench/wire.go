@@ -92,7 +92,7 @@ func newFlinkWire(cfg Config) (*flinkWire, error) {
 	var kn [6]byte
 	hint := codec.FrameSize(codec.Request, 16+4+len(name)+4+4+len(kn))
 	w.reqs.build(cfg.Keys, hint, func(dst []byte, i int) []byte {
-		k := AppendKeyAndNamespace(kn[:0], int32(i))
+		k := appendKeyAndNamespace(kn[:0], int32(i))
 		if cfg.Internal {
 			return codec.AppendKvStateInternalRequestFrame(dst, 0, codec.KvStateInternalRequest{KvStateID: kvID, KeyAndNamespace: k})
 		}
@@ -101,11 +101,11 @@ func newFlinkWire(cfg Config) (*flinkWire, error) {
 	return w, nil
 }
 
-// AppendKeyAndNamespace appends the serialized key and namespace of the
+// appendKeyAndNamespace appends the serialized key and namespace of the
 // synthetic dataset's key: a Java Integer (IntSerializer, 4 bytes big endian),
 // the magic byte 0x2A, and VoidNamespace (one 0x00 byte). Its Java hashCode,
 // the key hash of a KvStateRequest, is key itself.
-func AppendKeyAndNamespace(dst []byte, key int32) []byte {
+func appendKeyAndNamespace(dst []byte, key int32) []byte {
 	dst = binary.BigEndian.AppendUint32(dst, uint32(key))
 	return append(dst, 0x2a, 0x00)
 }
@@ -140,9 +140,9 @@ func (w *flinkWire) parse(b []byte) (response, int, int, error) {
 		}
 		r.out, r.content = outOK, c
 	case codec.RequestFailure:
-		r.out, r.class = outRequestFailure, JavaClassName(f.Body)
+		r.out, r.class = outRequestFailure, javaClassName(f.Body)
 	case codec.ServerFailure:
-		r.out, r.class = outServerFailure, JavaClassName(f.Body)
+		r.out, r.class = outServerFailure, javaClassName(f.Body)
 	default:
 		return response{}, 0, 0, fmt.Errorf("%w: %w: %s", ErrProtocol, codec.ErrUnexpectedType, f.Type)
 	}
@@ -158,11 +158,11 @@ func (w *flinkWire) verify(key int, content []byte) bool {
 	return w.pattern.equal(key, content[4:])
 }
 
-// AppendSyntheticValue appends the synthetic dataset's value bytes for key:
+// appendSyntheticValue appends the synthetic dataset's value bytes for key:
 // size bytes, byte j being byte(key*31+j). (The Flink state content is
 // these bytes after BytePrimitiveArraySerializer's i32 length; RESP stores
 // them as they are.)
-func AppendSyntheticValue(dst []byte, key, size int) []byte {
+func appendSyntheticValue(dst []byte, key, size int) []byte {
 	for j := 0; j < size; j++ {
 		dst = append(dst, byte(key*31+j))
 	}
@@ -188,12 +188,12 @@ func (p syntheticPattern) equal(key int, b []byte) bool {
 	return len(b) == len(p)-256 && bytes.Equal(b, p[base:base+len(b)])
 }
 
-// JavaClassName returns the class name of the object at the start of a
+// javaClassName returns the class name of the object at the start of a
 // Java serialization stream (AC ED 00 05, TC_OBJECT, TC_CLASSDESC, name):
 // for a serialized Throwable, its concrete class. It returns a view into
 // payload, or "?" when the stream does not start that way. It never
 // allocates.
-func JavaClassName(payload []byte) []byte {
+func javaClassName(payload []byte) []byte {
 	// magic(2) version(2) TC_OBJECT TC_CLASSDESC u16 length, name.
 	if len(payload) < 8 || payload[0] != 0xac || payload[1] != 0xed || payload[4] != 0x73 || payload[5] != 0x72 {
 		return unknownClass

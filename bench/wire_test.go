@@ -34,7 +34,7 @@ func TestKeyAndNamespaceGolden(t *testing.T) {
 			continue
 		}
 		n++
-		if got := AppendKeyAndNamespace(nil, int32(v.Int("key"))); !bytes.Equal(got, v.Hex("hex")) {
+		if got := appendKeyAndNamespace(nil, int32(v.Int("key"))); !bytes.Equal(got, v.Hex("hex")) {
 			t.Errorf("%s: got %x, want %s", v.Name, got, v.Str("hex"))
 		}
 	}
@@ -120,8 +120,8 @@ func TestExchangeGolden(t *testing.T) {
 			}
 			var want []byte
 			want = append(want, 0, 0, 0, 8)
-			if !bytes.Equal(AppendSyntheticValue(want, key, 8), r.content) {
-				t.Errorf("%s: AppendSyntheticValue disagrees with Flink's content", v.Name)
+			if !bytes.Equal(appendSyntheticValue(want, key, 8), r.content) {
+				t.Errorf("%s: appendSyntheticValue disagrees with Flink's content", v.Name)
 			}
 		case "REQUEST_FAILURE":
 			if r.out != outRequestFailure || string(r.class) != v.Str("exception_class") {
@@ -158,15 +158,15 @@ func TestJavaClassNameGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := string(JavaClassName(f.Body)); got != v.Str("exception_class") {
+			if got := string(javaClassName(f.Body)); got != v.Str("exception_class") {
 				t.Errorf("%s %s: %q, want %q", k, v.Name, got, v.Str("exception_class"))
 			}
 		}
 	}
 	for _, bad := range []string{"", "aced0005", "aced000573720000", "aced0005737200ff41", "00000000737200014141"} {
 		b, _ := hex.DecodeString(bad)
-		if got := string(JavaClassName(b)); got != "?" {
-			t.Errorf("JavaClassName(%s) = %q, want ?", bad, got)
+		if got := string(javaClassName(b)); got != "?" {
+			t.Errorf("javaClassName(%s) = %q, want ?", bad, got)
 		}
 	}
 }
@@ -246,7 +246,7 @@ func TestRESPParse(t *testing.T) {
 			t.Errorf("%q: err %v, want ErrProtocol", bad, err)
 		}
 	}
-	if !w.verify(2, AppendSyntheticValue(nil, 2, 5)) || w.verify(1, AppendSyntheticValue(nil, 2, 5)) || w.verify(2, AppendSyntheticValue(nil, 2, 4)) {
+	if !w.verify(2, appendSyntheticValue(nil, 2, 5)) || w.verify(1, appendSyntheticValue(nil, 2, 5)) || w.verify(2, appendSyntheticValue(nil, 2, 4)) {
 		t.Error("verify")
 	}
 	if got := string(w.reqs.get(2)); got != "*2\r\n$3\r\nGET\r\n$5\r\nkey:2\r\n" {

@@ -69,8 +69,8 @@ trap 'exit 130' INT TERM
 
 # free_port prints a TCP port nothing on 127.0.0.1 answers on.
 free_port() {
-  local port i
-  for i in $(seq 1 200); do
+  local port _i
+  for _i in $(seq 1 200); do
     port=$((20000 + RANDOM % 40000))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       echo "$port"
@@ -82,8 +82,8 @@ free_port() {
 
 # wait_port PORT PID: until PORT accepts connections (10 s at most) while PID lives.
 wait_port() {
-  local i
-  for i in $(seq 1 100); do
+  local _i
+  for _i in $(seq 1 100); do
     kill -0 "$2" 2>/dev/null || { log "server $2 exited; see its log in $OUT"; return 1; }
     if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
     sleep 0.1
