@@ -108,8 +108,10 @@ const (
 	DefaultConns = 50
 	// DefaultPipeline is the number of requests each connection keeps in flight.
 	DefaultPipeline = 16
-	// DefaultKeys is the number of distinct keys asked for (0..Keys-1).
-	DefaultKeys = 100_000
+	// DefaultKeys is the number of distinct keys asked for (0..Keys-1):
+	// as many as `qstate serve --dataset synthetic` holds by default (and
+	// the golden exchanges' NKEYS).
+	DefaultKeys = 1000
 	// DefaultZipfS is the Zipf exponent, YCSB's customary 0.99.
 	DefaultZipfS = 0.99
 	// DefaultValueSize is the value size in bytes of the synthetic dataset.
@@ -142,7 +144,7 @@ const (
 
 // Config says what load to generate. The zero value is usable: 50x16
 // KvStateRequests for 5 s against 127.0.0.1:9069, uniform over the synthetic
-// dataset's first 100,000 keys. Each field says what its zero value means.
+// dataset's 1000 keys. Each field says what its zero value means.
 type Config struct {
 	// Addr is the host:port to connect to. Zero: DefaultAddr.
 	Addr string

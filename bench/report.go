@@ -175,6 +175,10 @@ type Report struct {
 	ServerCPUMicrosPerRequest *float64 `json:"server_cpu_us_per_request,omitempty"`
 	// ServerCPUSeconds is the server's CPU time over the window, when measured.
 	ServerCPUSeconds *float64 `json:"server_cpu_seconds,omitempty"`
+	// ClientCPUMicrosPerRequest is the harness process's own CPU time over
+	// the window divided by Completed: when it nears the cores' budget, the
+	// harness, not the server, limits the throughput.
+	ClientCPUMicrosPerRequest *float64 `json:"client_cpu_us_per_request,omitempty"`
 
 	ConnFailures   int    `json:"conn_failures"`              // connections that failed
 	FirstConnError string `json:"first_conn_error,omitempty"` // the first failure's reason
@@ -245,6 +249,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmtUs(l.P50), fmtUs(l.P90), fmtUs(l.P99), fmtUs(l.P999), fmtUs(l.Max), fmtUs(l.Mean))
 	if r.ServerCPUMicrosPerRequest != nil {
 		fmt.Fprintf(tw, "server CPU\t%.2f µs/request (%.2f s)\n", *r.ServerCPUMicrosPerRequest, *r.ServerCPUSeconds)
+	}
+	if r.ClientCPUMicrosPerRequest != nil {
+		fmt.Fprintf(tw, "harness CPU\t%.2f µs/request\n", *r.ClientCPUMicrosPerRequest)
 	}
 	for _, e := range r.Errors {
 		name := e.Kind.String()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/procfs"
@@ -57,8 +58,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 
 	var measureStart time.Duration
+	var self0 float64
 	startMeasure := func() {
 		measureStart = run.since()
+		self0 = selfCPU()
 		if cfg.ServerPID > 0 {
 			cpu0, _ = serverCPU(cfg.ServerPID)
 		}
@@ -198,6 +201,10 @@ loop:
 		rep.RequestsPerSecond = float64(rep.Completed) / rep.Seconds
 	}
 	rep.Latency = latencyOf(rep.Histogram)
+	if rep.Completed > 0 {
+		us := (selfCPU() - self0) * 1e6 / float64(rep.Completed)
+		rep.ClientCPUMicrosPerRequest = &us
+	}
 	if cfg.ServerPID > 0 {
 		cpu1, err := serverCPU(cfg.ServerPID)
 		if err == nil {
@@ -250,6 +257,15 @@ func dialAll(ctx context.Context, cfg Config) ([]net.Conn, error) {
 		ncs = append(ncs, nc)
 	}
 	return ncs, nil
+}
+
+// selfCPU returns this process's user+system CPU seconds (getrusage).
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 // serverCPU returns the user+system CPU seconds of process pid, from

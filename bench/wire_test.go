@@ -336,3 +336,21 @@ func TestConfigValidate(t *testing.T) {
 		t.Error("UnmarshalText accepted nonsense")
 	}
 }
+
+// TestRequestTable: fixed-length requests are found by stride, varying ones by offset.
+func TestRequestTable(t *testing.T) {
+	var fixed, varying requestTable
+	fixed.build(50, 3, func(dst []byte, i int) []byte { return append(dst, 'k', byte(i), '.') })
+	varying.build(50, 3, func(dst []byte, i int) []byte { return append(dst, bytes.Repeat([]byte{byte(i)}, i%3+1)...) })
+	if fixed.stride != 3 || fixed.off != nil || varying.stride != 0 {
+		t.Fatalf("stride %d/%d", fixed.stride, varying.stride)
+	}
+	for i := 0; i < 50; i++ {
+		if got := fixed.get(i); string(got) != string([]byte{'k', byte(i), '.'}) {
+			t.Errorf("fixed %d: %q", i, got)
+		}
+		if got := varying.get(i); !bytes.Equal(got, bytes.Repeat([]byte{byte(i)}, i%3+1)) {
+			t.Errorf("varying %d: %q", i, got)
+		}
+	}
+}

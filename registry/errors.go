@@ -20,8 +20,8 @@ var (
 	ErrBadKeyGroupRange = errors.New("registry: key-group range out of bounds")
 	// ErrUnknownKvStateID reports a KvStateID that is not registered.
 	ErrUnknownKvStateID = errors.New("registry: unknown KvStateID")
-	// ErrDuplicateKvStateID reports a remote registration under a KvStateID
-	// that is already registered.
+	// ErrDuplicateKvStateID reports a registration under a caller-chosen
+	// KvStateID (RegisterRemote, RegisterWithID) that is already registered.
 	ErrDuplicateKvStateID = errors.New("registry: duplicate KvStateID")
 	// ErrNilState reports a local registration without a state.
 	ErrNilState = errors.New("registry: nil KvState")

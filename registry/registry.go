@@ -81,12 +81,19 @@ type registration struct {
 	addr  string
 }
 
+// idShards is the number of maps the KvStateIDs are spread over (by their
+// first byte, which is random), so that a registration copies 1/idShards
+// of them.
+const idShards = 256
+
 // snapshot is the registry's content at one moment; never modified once
-// published (I1).
+// published (I1). A new snapshot shares every map it does not change.
 type snapshot struct {
-	byID  map[KvStateID]*registration
+	byID  [idShards]map[KvStateID]*registration
 	byJob map[JobID]map[string]*Location
 }
+
+func (s *snapshot) reg(id KvStateID) *registration { return s.byID[id[0]][id] }
 
 // Registry maps KvStateIDs to states and (job, state name) to Locations.
 // Look-ups read an immutable snapshot through one atomic load: no lock, no
@@ -114,7 +121,7 @@ func (r *Registry) load() *snapshot {
 // KvState returns the local state registered under id; false when id is
 // unknown or names a remote registration. It does not allocate.
 func (r *Registry) KvState(id KvStateID) (state.KvState, bool) {
-	reg := r.load().byID[id]
+	reg := r.load().reg(id)
 	if reg == nil || reg.state == nil {
 		return nil, false
 	}
@@ -141,10 +148,27 @@ func (r *Registry) Register(job JobID, name string, kgr KeyGroupRange, maxParall
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	id := NewKvStateID()
-	for r.load().byID[id] != nil {
+	for r.load().reg(id) != nil {
 		id = NewKvStateID()
 	}
 	return id, r.add(&registration{job: job, name: name, kgr: kgr, maxP: maxParallelism, state: s}, id)
+}
+
+// RegisterWithID registers s, held by this node, as Register does, but
+// under the KvStateID id that the caller chose (a cluster layer whose peers
+// must know the ID in advance derives it from the cluster description)
+// instead of a random one. id must not be registered already
+// (ErrDuplicateKvStateID).
+func (r *Registry) RegisterWithID(job JobID, name string, kgr KeyGroupRange, maxParallelism int, id KvStateID, s state.KvState) error {
+	if s == nil {
+		return ErrNilState
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.load().reg(id) != nil {
+		return fmt.Errorf("%w: %s", ErrDuplicateKvStateID, id)
+	}
+	return r.add(&registration{job: job, name: name, kgr: kgr, maxP: maxParallelism, state: s}, id)
 }
 
 // RegisterRemote records that the key groups kgr of state name of job are
@@ -156,7 +180,7 @@ func (r *Registry) RegisterRemote(job JobID, name string, kgr KeyGroupRange, max
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.load().byID[id] != nil {
+	if r.load().reg(id) != nil {
 		return fmt.Errorf("%w: %s", ErrDuplicateKvStateID, id)
 	}
 	return r.add(&registration{job: job, name: name, kgr: kgr, maxP: maxParallelism, addr: addr}, id)
@@ -191,8 +215,9 @@ func (r *Registry) add(reg *registration, id KvStateID) error {
 	slices.SortFunc(nl.ranges, func(a, b owned) int { return a.kgr.Start - b.kgr.Start })
 	nl.registered += reg.kgr.NumKeyGroups()
 
-	ns := &snapshot{byID: cloneMap(old.byID), byJob: cloneMap(old.byJob)}
-	ns.byID[id] = reg
+	ns := &snapshot{byID: old.byID, byJob: cloneMap(old.byJob)}
+	ns.byID[id[0]] = cloneMap(old.byID[id[0]])
+	ns.byID[id[0]][id] = reg
 	names := cloneMap(old.byJob[reg.job])
 	names[reg.name] = &nl
 	ns.byJob[reg.job] = names
@@ -207,12 +232,13 @@ func (r *Registry) Unregister(id KvStateID) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	old := r.load()
-	reg := old.byID[id]
+	reg := old.reg(id)
 	if reg == nil {
 		return fmt.Errorf("%w: %s", ErrUnknownKvStateID, id)
 	}
-	ns := &snapshot{byID: cloneMap(old.byID), byJob: cloneMap(old.byJob)}
-	delete(ns.byID, id)
+	ns := &snapshot{byID: old.byID, byJob: cloneMap(old.byJob)}
+	ns.byID[id[0]] = cloneMap(old.byID[id[0]])
+	delete(ns.byID[id[0]], id)
 	names := cloneMap(old.byJob[reg.job])
 	loc := names[reg.name]
 	nl := *loc
@@ -253,10 +279,12 @@ type Registration struct {
 // Registrations lists every registration, in no particular order.
 func (r *Registry) Registrations() []Registration {
 	snap := r.load()
-	out := make([]Registration, 0, len(snap.byID))
-	for id, reg := range snap.byID {
-		out = append(out, Registration{ID: id, Job: reg.job, Name: reg.name, KeyGroups: reg.kgr,
-			MaxParallelism: reg.maxP, Addr: reg.addr, State: reg.state})
+	var out []Registration
+	for _, m := range snap.byID {
+		for id, reg := range m {
+			out = append(out, Registration{ID: id, Job: reg.job, Name: reg.name, KeyGroups: reg.kgr,
+				MaxParallelism: reg.maxP, Addr: reg.addr, State: reg.state})
+		}
 	}
 	return out
 }

@@ -205,6 +205,42 @@ func TestRegisterRemote(t *testing.T) {
 	}
 }
 
+func TestRegisterWithID(t *testing.T) {
+	r := New()
+	id := KvStateID{0xab, 1}
+	if err := r.RegisterWithID(job1, "s", KeyGroupRange{0, 63}, 128, id, fakeState("a")); err != nil {
+		t.Fatal(err)
+	}
+	if s, ok := r.KvState(id); !ok || s != fakeState("a") {
+		t.Fatalf("KvState(%s) = %v, %v", id, s, ok)
+	}
+	loc, _ := r.Location(job1, []byte("s"))
+	if o, ok := loc.Owner(10); !ok || o.ID != id || !o.Local() {
+		t.Errorf("Owner(10) = %+v, %v", o, ok)
+	}
+	// The rules of Register hold, and a failed registration changes nothing (I2).
+	expectErr(t, r.RegisterWithID(job1, "t", KeyGroupRange{0, 1}, 128, id, fakeState("b")), ErrDuplicateKvStateID)
+	expectErr(t, r.RegisterWithID(job1, "s", KeyGroupRange{60, 70}, 128, KvStateID{2}, fakeState("b")), ErrNameClash)
+	expectErr(t, r.RegisterWithID(job1, "s", KeyGroupRange{64, 100}, 256, KvStateID{3}, fakeState("b")), ErrMaxParallelismMismatch)
+	expectErr(t, r.RegisterWithID(job1, "s", KeyGroupRange{64, 128}, 128, KvStateID{4}, fakeState("b")), ErrBadKeyGroupRange)
+	expectErr(t, r.RegisterWithID(job1, "s", KeyGroupRange{64, 127}, 128, KvStateID{5}, nil), ErrNilState)
+	if got := len(r.Registrations()); got != 1 {
+		t.Errorf("%d registrations after failed ones, want 1", got)
+	}
+	// A remote registration cannot take an ID registered locally, nor the reverse.
+	expectErr(t, r.RegisterRemote(job1, "s", KeyGroupRange{64, 127}, 128, id, "x:1"), ErrDuplicateKvStateID)
+	if err := r.RegisterRemote(job1, "s", KeyGroupRange{64, 127}, 128, KvStateID{6}, "x:1"); err != nil {
+		t.Fatal(err)
+	}
+	expectErr(t, r.RegisterWithID(job2, "s", KeyGroupRange{0, 1}, 128, KvStateID{6}, fakeState("c")), ErrDuplicateKvStateID)
+	if err := r.Unregister(id); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.KvState(id); ok {
+		t.Error("state still registered after Unregister")
+	}
+}
+
 func TestIDs(t *testing.T) {
 	const s = "0123456789abcdef0011223344556677"
 	j, err := ParseJobID(s)

@@ -3,7 +3,8 @@
 #   qstate (pool dispatch), qstate (inline dispatch) and redis-server (the reference),
 #   values of 8 B and 1 KiB, loads (connections x pipeline) 50x16, 4x128 and 50x1.
 # Each server runs on 127.0.0.1 on a free port; the harness (`qstate bench`) measures
-# req/s, the server's CPU µs per request, p50 and p99; a markdown table is printed at
+# req/s, the server's CPU µs per request, p50 and p99 (and its own CPU µs per request:
+# where that is high, the harness shares the limit); a markdown table is printed at
 # the end. Every server started is stopped by its PID (also on exit or interrupt).
 #
 # Usage: scripts/compare.sh [--quick]
@@ -125,7 +126,7 @@ for size in $SIZES; do
     if ! start_server "$server" "$size"; then
       log "$server did not start; its log: $OUT/server-$server-$size.log"
       [ -n "${PID:-}" ] && stop_server "$PID"
-      for load in $LOADS; do rows["$size $load $server"]="| did not start | | | | |"; done
+      for load in $LOADS; do rows["$size $load $server"]="| did not start | | | | | |"; done
       continue
     fi
     log "$server, $size B values: pid $PID, port $PORT"
@@ -142,14 +143,15 @@ for size in $SIZES; do
           --keys "$KEYS" --value-size "$size" --conns "$conns" --pipeline "$pipeline" \
           --warmup "$WARMUP" --duration "$DURATION" --server-pid "$PID" --json >"$json"; then
         log "  bench failed; see $json"
-        rows["$size $load $server"]="| failed | | | | |"
+        rows["$size $load $server"]="| failed | | | | | |"
         preload=()
         continue
       fi
       preload=()
       rows["$size $load $server"]=$(jq -r '
         def r(n): (n * 10 | round) / 10;
-        "| \(.requests_per_second | round) | \(if .server_cpu_us_per_request then r(.server_cpu_us_per_request) else "n/a" end) | \(r(.latency_us.p50)) | \(r(.latency_us.p99)) | \(.error_total) |"' "$json")
+        def cpu(x): if x then r(x) else "n/a" end;
+        "| \(.requests_per_second | round) | \(cpu(.server_cpu_us_per_request)) | \(r(.latency_us.p50)) | \(r(.latency_us.p99)) | \(.error_total) | \(cpu(.client_cpu_us_per_request)) |"' "$json")
     done
     stop_server "$PID"
   done
@@ -167,12 +169,12 @@ server_name() {
 echo
 echo "Window $DURATION after $WARMUP warm-up, $KEYS keys, uniform; $(nproc) cores shared by harness and server."
 echo
-echo "| config | server | req/s | server CPU µs/req | p50 µs | p99 µs | errors |"
-echo "|---|---|---:|---:|---:|---:|---:|"
+echo "| config | server | req/s | server CPU µs/req | p50 µs | p99 µs | errors | harness CPU µs/req |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|"
 for size in $SIZES; do
   for load in $LOADS; do
     for server in $SERVERS; do
-      echo "| $(size_name "$size") $load | $(server_name "$server") ${rows["$size $load $server"]:-| missing | | | | |}"
+      echo "| $(size_name "$size") $load | $(server_name "$server") ${rows["$size $load $server"]:-| missing | | | | | |}"
     done
   done
 done

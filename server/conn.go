@@ -37,17 +37,17 @@ type conn struct {
 	nc netConn
 
 	// Event loop only.
-	inflight  int           // requests dispatched whose answers are not yet queued
-	need      int           // bytes the next frame needs to be whole (0: unknown)
-	queue     [][]byte      // answers not yet handed to gnet, oldest first (bufpool buffers)
-	qoff      int           // bytes of queue[0] already handed to gnet
-	queued    int           // bytes in queue not yet handed to gnet
-	blocked   bool          // outbound went over the high watermark; waiting for the low one
-	pending   bool          // counted in Stats.Pending
-	reason    CloseReason   // why the server closes the connection, if reasonSet
-	reasonSet bool          //
+	inflight  int            // requests dispatched whose answers are not yet queued
+	need      int            // bytes the next frame needs to be whole (0: unknown)
+	queue     [][]byte       // answers not yet handed to gnet, oldest first (bufpool buffers)
+	qoff      int            // bytes of queue[0] already handed to gnet
+	queued    int            // bytes in queue not yet handed to gnet
+	blocked   bool           // outbound went over the high watermark; waiting for the low one
+	pending   bool           // counted in Stats.Pending
+	reason    CloseReason    // why the server closes the connection, if reasonSet
+	reasonSet bool           //
 	iov       [maxIov][]byte // scratch for Writev
-	spare     []*batch      // the completed list last taken, kept for its capacity
+	spare     []*batch       // the completed list last taken, kept for its capacity
 
 	// Shared under mu.
 	mu         sync.Mutex

@@ -144,7 +144,7 @@ func pipelineFrames(k int) []byte {
 func roundTrip(cs *conn, fc *fakeConn, frames []byte, inline bool) {
 	fc.feed(frames)
 	cs.serve()
-	if !inline {
+	for !inline && cs.inflight > 0 {
 		<-fc.wakes
 		cs.serve()
 	}

@@ -84,11 +84,11 @@ func (s Stats) ClosedFor(r CloseReason) int64 {
 
 // counters are the live counters behind Stats.
 type counters struct {
-	conns, accepted              atomic.Int64
-	requests, batches, inFlight  atomic.Int64
-	pending, backpressured       atomic.Int64
-	stalls, maxOutbound          atomic.Int64
-	closed                       [numCloseReasons]atomic.Int64
+	conns, accepted             atomic.Int64
+	requests, batches, inFlight atomic.Int64
+	pending, backpressured      atomic.Int64
+	stalls, maxOutbound         atomic.Int64
+	closed                      [numCloseReasons]atomic.Int64
 }
 
 func (c *counters) snapshot() Stats {

@@ -230,7 +230,7 @@ func TestConcurrentReducingState(t *testing.T) {
 
 func TestConcurrentAggregatingState(t *testing.T) {
 	accSer := Tuple2Of(Long, Long)
-	s := NewAggregatingState[int32, VoidNamespace, int64, Tuple2[int64, int64], float64](Int, Void, accSer, avg{})
+	s := NewAggregatingState(Int, Void, accSer, avg{})
 	runConcurrent(t,
 		func(_, k, _ int) { s.Add(int32(k), VoidNamespace{}, 3) },
 		func(k int) (int, error) {

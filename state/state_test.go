@@ -253,7 +253,7 @@ func (avg) Result(acc Tuple2[int64, int64]) float64 { return float64(acc.F0) / f
 
 func TestAggregatingState(t *testing.T) {
 	accSer := Tuple2Of(Long, Long)
-	s := NewAggregatingState[string, VoidNamespace, int64, Tuple2[int64, int64], float64](String, Void, accSer, avg{})
+	s := NewAggregatingState(String, Void, accSer, avg{})
 	a := s.Void()
 	a.Add("x", 2)
 	a.Add("x", 4)

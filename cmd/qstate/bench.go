@@ -26,7 +26,7 @@ type benchCmd struct {
 	State     string        `default:"state" help:"Queryable state name."`
 	Conns     int           `default:"50" help:"Connections."`
 	Pipeline  int           `default:"16" help:"Requests in flight per connection."`
-	Keys      int           `default:"100000" help:"Ask for keys 0..N-1 (Java Integer keys of the synthetic dataset)."`
+	Keys      int           `default:"1000" help:"Ask for keys 0..N-1 (Java Integer keys of the synthetic dataset)."`
 	Dist      string        `default:"uniform" enum:"uniform,zipf" help:"Key distribution: uniform or zipf (key 0 hottest)."`
 	ZipfS     float64       `name:"zipf-s" default:"0.99" help:"Zipf exponent (> 0)."`
 	ValueSize int           `default:"8" help:"Value size of the synthetic dataset (for --verify and --preload)."`

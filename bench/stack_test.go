@@ -1,0 +1,79 @@
+package bench
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/qstate/qstate/dataset"
+	"github.com/qstate/qstate/handler"
+	"github.com/qstate/qstate/registry"
+)
+
+// startStack runs qstate for real, in process: the synthetic dataset in a
+// registry, the handler, and one gnet server per port (proxy and state
+// server), as `qstate serve --dataset synthetic` wires them. It returns the
+// proxy address, the state-server address and the synthetic KvStateID.
+func startStack(t *testing.T, keys, valueSize int, d handler.Dispatch) (proxy, stateServer, kvStateID string) {
+	t.Helper()
+	r := registry.New()
+	if err := dataset.RegisterSynthetic(r, keys, valueSize); err != nil {
+		t.Fatal(err)
+	}
+	h, err := handler.New(handler.Config{Registry: r, Dispatch: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Cleanups run last first: the servers shut down before the handler closes.
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := h.Close(ctx); err != nil {
+			t.Errorf("handler close: %v", err)
+		}
+	})
+	_, proxy = startGnetServer(t, h.Proxy())
+	_, stateServer = startGnetServer(t, h.StateServer())
+	id, ok := dataset.SyntheticKvStateID(r)
+	if !ok {
+		t.Fatal("no KvStateID for the synthetic state")
+	}
+	return proxy, stateServer, id.String()
+}
+
+// TestRealServer drives the real qstate stack (registry, handler, gnet
+// servers, synthetic dataset) through both ports and both dispatch modes:
+// exactly N completed, values verified byte for byte, keys beyond the
+// dataset counted as UnknownKeyOrNamespaceException.
+func TestRealServer(t *testing.T) {
+	for _, d := range []handler.Dispatch{handler.Pool, handler.Inline} {
+		t.Run(d.String(), func(t *testing.T) {
+			proxy, stateServer, kvID := startStack(t, 1000, 64, d)
+
+			cfg := quick(proxy)
+			cfg.Keys, cfg.ValueSize, cfg.Requests, cfg.Verify = 1000, 64, 10000, true
+			rep := mustRun(t, cfg)
+			if rep.Completed != 10000 || rep.OK != 10000 || rep.ErrorTotal != 0 {
+				t.Errorf("proxy: completed %d ok %d errors %v (%s)", rep.Completed, rep.OK, rep.Errors, rep.FirstConnError)
+			}
+			checkI2(t, rep)
+
+			cfg.Keys = 1500 // a third beyond the dataset
+			rep = mustRun(t, cfg)
+			misses := rep.ErrClass(KindRequestFailure, classUnknownKey)
+			if misses == 0 || rep.OK+misses != 10000 || rep.ErrorTotal != misses {
+				t.Errorf("missing keys: ok %d errors %v", rep.OK, rep.Errors)
+			}
+			checkI2(t, rep)
+
+			icfg := quick(stateServer)
+			icfg.Internal, icfg.KvStateID = true, kvID
+			icfg.Keys, icfg.ValueSize, icfg.Requests, icfg.Verify = 1000, 64, 5000, true
+			rep = mustRun(t, icfg)
+			if rep.OK != 5000 || rep.ErrorTotal != 0 || rep.Request != "KvStateInternalRequest" {
+				t.Errorf("state server: ok %d errors %v (%s)", rep.OK, rep.Errors, rep.FirstConnError)
+			}
+			checkI2(t, rep)
+		})
+	}
+}

@@ -1,0 +1,85 @@
+package dataset
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/qstate/qstate/registry"
+	"github.com/qstate/qstate/state"
+)
+
+// The synthetic benchmark dataset: the same JobID, state name, keys and
+// values as the golden `exchange` vectors (NKEYS=1000 VALUE_SIZE=8 there),
+// so that Flink's own server and ours answer a benchmark identically.
+const (
+	// SyntheticJobID is the JobID the synthetic state is registered under.
+	SyntheticJobID = "00112233445566778899aabbccddeeff"
+	// SyntheticState is the queryable state name of the synthetic state.
+	SyntheticState = "state"
+	// SyntheticMaxParallelism is its number of key groups, all held here.
+	SyntheticMaxParallelism = registry.DefaultMaxParallelism
+)
+
+// RegisterSynthetic registers, under SyntheticJobID and SyntheticState, a
+// ValueState<byte[]> keyed by Java Integer 0..keys-1 (IntSerializer,
+// VoidNamespace) whose value for key i is valueSize bytes, byte j being
+// byte(i*31+j) (SyntheticValue); Flink serializes it with
+// BytePrimitiveArraySerializer (an i32 length, then the bytes). The state
+// owns all SyntheticMaxParallelism key groups. Find its KvStateID with
+// SyntheticKvStateID.
+func RegisterSynthetic(r *registry.Registry, keys, valueSize int) error {
+	if keys < 0 || keys > math.MaxInt32 {
+		return fmt.Errorf("dataset: %d keys not in 0..%d", keys, math.MaxInt32)
+	}
+	if valueSize < 0 || valueSize > math.MaxInt32-4 {
+		return fmt.Errorf("dataset: value size %d not in 0..%d", valueSize, math.MaxInt32-4)
+	}
+	job, err := registry.ParseJobID(SyntheticJobID)
+	if err != nil {
+		return err
+	}
+	s := state.NewValueState(state.Int, state.Void, state.Bytes)
+	v := s.Void()
+	buf := make([]byte, 0, valueSize)
+	for i := range keys {
+		v.Update(int32(i), SyntheticValue(buf[:0], i, valueSize))
+	}
+	all := registry.KeyGroupRange{Start: 0, End: SyntheticMaxParallelism - 1}
+	if _, err := r.Register(job, SyntheticState, all, SyntheticMaxParallelism, s); err != nil {
+		return fmt.Errorf("dataset: register synthetic state: %w", err)
+	}
+	return nil
+}
+
+// SyntheticValue appends the synthetic value of key to dst and returns the
+// extended slice: size bytes, byte j being byte(key*31+j). These are the
+// byte[] value's bytes; the state's answer (the KvStateResponse content)
+// is them after BytePrimitiveArraySerializer's i32 length.
+func SyntheticValue(dst []byte, key, size int) []byte {
+	base := byte(key * 31)
+	for j := range size {
+		dst = append(dst, base+byte(j))
+	}
+	return dst
+}
+
+// SyntheticKvStateID returns the KvStateID the synthetic state was
+// registered under in r (for KvStateInternalRequests to the state-server
+// port); false when RegisterSynthetic has not run on r.
+func SyntheticKvStateID(r *registry.Registry) (registry.KvStateID, bool) {
+	return kvStateIDOf(r, SyntheticJobID, SyntheticState)
+}
+
+// kvStateIDOf returns the KvStateID that owns key group 0 of (job, name).
+func kvStateIDOf(r *registry.Registry, jobHex, name string) (registry.KvStateID, bool) {
+	job, err := registry.ParseJobID(jobHex)
+	if err != nil {
+		return registry.KvStateID{}, false
+	}
+	loc, ok := r.Location(job, []byte(name))
+	if !ok {
+		return registry.KvStateID{}, false
+	}
+	o, ok := loc.Owner(0)
+	return o.ID, ok && o.Local()
+}

@@ -1,0 +1,36 @@
+//go:build !race
+
+package handler
+
+import (
+	"bytes"
+	"testing"
+)
+
+// TestServeBatchAllocs: answering a batch of 16 requests, values and a
+// missing key, allocates nothing in steady state, inline and through the
+// pool (the handoff to a worker included).
+func TestServeBatchAllocs(t *testing.T) {
+	for _, d := range []Dispatch{Inline, Pool} {
+		h, _ := newHandler(t, Config{Dispatch: d})
+		var frames [][]byte
+		for i := range 15 {
+			frames = append(frames, proxyFrame(int64(i), int32(i*7)))
+		}
+		frames = append(frames, proxyFrame(15, 5000)) // missing: the cached failure
+		reqs := bytes.Join(frames, nil)
+		answered := make(chan []byte, 1)
+		done := func(out []byte) { answered <- out }
+		ep := h.Proxy()
+		run := func() {
+			ep.ServeBatch(reqs, len(frames), done)
+			putBuf(<-answered)
+		}
+		for range 100 {
+			run()
+		}
+		if allocs := testing.AllocsPerRun(1000, run); allocs != 0 {
+			t.Errorf("%v: %v allocations per batch of 16, want 0", d, allocs)
+		}
+	}
+}

@@ -1,0 +1,138 @@
+package handler
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/qstate/qstate/registry"
+)
+
+// Dispatch says where look-ups run.
+type Dispatch int
+
+// The dispatch modes.
+const (
+	// Pool runs each batch's look-ups on the handler's ants pool (the zero
+	// value, and the default): the event loop only hands the batch over, so
+	// a slow state or a forwarded request never stalls other connections.
+	Pool Dispatch = iota
+	// Inline runs look-ups on the event loop that read the batch and
+	// answers before ServeBatch returns. Only for states whose Get never
+	// blocks (the heap states of package state); it saves the handoff.
+	Inline
+)
+
+// String returns the mode's flag name ("pool" or "inline").
+func (d Dispatch) String() string {
+	switch d {
+	case Pool:
+		return "pool"
+	case Inline:
+		return "inline"
+	}
+	return fmt.Sprintf("Dispatch(%d)", int(d))
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Dispatch) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler ("pool" or "inline").
+func (d *Dispatch) UnmarshalText(b []byte) error {
+	switch strings.ToLower(string(b)) {
+	case "pool":
+		*d = Pool
+	case "inline":
+		*d = Inline
+	default:
+		return fmt.Errorf("%w: unknown dispatch mode %q (want pool or inline)", ErrConfig, b)
+	}
+	return nil
+}
+
+// Defaults for the zero fields of Config, with the reason for each value.
+const (
+	// DefaultPoolSize is the number of pool workers (goroutines), that is
+	// of batches looked up at once: 4096. Heap look-ups take microseconds,
+	// so a full pool means the node is far past saturation; the bound is
+	// large enough that ordinary bursts of thousands of connections never
+	// see an overload failure, small enough to bound goroutines (and their
+	// stacks) under a flood.
+	DefaultPoolSize = 4096
+
+	// DefaultPoolExpiry is how long an idle pool worker lives (1 minute).
+	// ants' own default (1 s) would churn goroutines under bursty load.
+	DefaultPoolExpiry = time.Minute
+)
+
+// Config configures a Handler. The zero value is unusable only for want of
+// a Registry; every other zero field takes the default in its comment.
+type Config struct {
+	// Registry maps KvStateIDs and (job, state name) to states. Required.
+	Registry *registry.Registry
+
+	// Dispatch says where look-ups run; zero is Pool.
+	Dispatch Dispatch
+
+	// PoolSize bounds the pool's workers: when all are busy a batch is
+	// refused at once, each of its requests answered with a
+	// RuntimeException saying the server is overloaded (admission control,
+	// never a queue). 0 means DefaultPoolSize.
+	PoolSize int
+
+	// PoolExpiry is how long an idle pool worker lives. 0 means DefaultPoolExpiry.
+	PoolExpiry time.Duration
+
+	// Forwarder answers proxy requests whose key group another node owns.
+	// nil answers them with UnknownKvStateKeyGroupLocationException, as a
+	// Flink proxy does for a key group with no known location. A Forwarder
+	// may block, so it requires Pool dispatch.
+	Forwarder Forwarder
+
+	// Observer, if set, is told about every batch (for metrics).
+	Observer Observer
+
+	// Logger receives lifecycle logs and unexpected failures (a panicking
+	// state); never one line per request. The zero value discards everything.
+	Logger zerolog.Logger
+}
+
+// withDefaults returns a copy of c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	if c.PoolSize == 0 {
+		c.PoolSize = DefaultPoolSize
+	}
+	if c.PoolExpiry == 0 {
+		c.PoolExpiry = DefaultPoolExpiry
+	}
+	return c
+}
+
+// Validate reports every problem of c (after defaults) in one error; each
+// wraps ErrConfig.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...))
+	}
+	if c.Registry == nil {
+		bad("Registry is nil")
+	}
+	if c.Dispatch != Pool && c.Dispatch != Inline {
+		bad("unknown Dispatch %d", int(c.Dispatch))
+	}
+	if c.PoolSize < 0 {
+		bad("PoolSize %d is negative", c.PoolSize)
+	}
+	if c.PoolExpiry < 0 {
+		bad("PoolExpiry %v is negative", c.PoolExpiry)
+	}
+	if c.Forwarder != nil && c.Dispatch == Inline {
+		bad("a Forwarder may block: it needs Pool dispatch, not Inline")
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,403 @@
+package handler
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/ants/v2"
+
+	"github.com/qstate/qstate/bufpool"
+	"github.com/qstate/qstate/codec"
+	"github.com/qstate/qstate/registry"
+	"github.com/qstate/qstate/state"
+)
+
+// Endpoint answers the requests of one port. It satisfies server.Handler
+// (ServeBatch) and server.ConnObserver (ConnOpened, ConnClosed) without
+// importing package server.
+type Endpoint struct {
+	h    *Handler
+	port Port
+	ctr  counters
+
+	overloaded []byte // payload answering a batch the full pool refused
+	closing    []byte // payload answering a batch after Close
+	noKeyGroup []byte // UnknownKvStateKeyGroupLocationException (proxy)
+}
+
+func (e *Endpoint) init(h *Handler, p Port) {
+	e.h, e.port = h, p
+	name := p.serverName()
+	e.overloaded = codec.MustAppendThrowable(nil, codec.NewRuntimeException(name+
+		" : Server overloaded: all "+strconv.Itoa(h.cfg.PoolSize)+" query workers are busy; request rejected, retry later.", nil))
+	e.closing = codec.MustAppendThrowable(nil, codec.NewRuntimeException(name+
+		" : Server is shutting down; request rejected.", nil))
+	e.noKeyGroup = codec.MustAppendThrowable(nil, codec.NewUnknownKvStateKeyGroupLocation(codec.ProxyName))
+}
+
+// Port returns the endpoint's port kind.
+func (e *Endpoint) Port() Port { return e.port }
+
+// Stats returns a snapshot of the endpoint's counters.
+func (e *Endpoint) Stats() Stats { return e.ctr.snapshot() }
+
+// ConnOpened counts a connection (server.ConnObserver).
+func (e *Endpoint) ConnOpened() { e.ctr.conns.Add(1) }
+
+// ConnClosed counts a closed connection (server.ConnObserver).
+func (e *Endpoint) ConnClosed() { e.ctr.conns.Add(-1) }
+
+// ServeBatch answers the n whole REQUEST frames in reqs (server.Handler):
+// on the pool (the default), or before returning with Inline dispatch or
+// when the pool refuses the batch. reqs is read until done is called.
+func (e *Endpoint) ServeBatch(reqs []byte, n int, done func(out []byte)) {
+	t := e.h.tasks.get()
+	t.ep, t.reqs, t.n, t.done, t.start = e, reqs, n, done, time.Now()
+	switch {
+	case e.h.closed.Load():
+		t.reject(e.closing, false)
+	case e.h.pool == nil:
+		t.run()
+	default:
+		switch err := e.h.pool.Invoke(t); {
+		case err == nil: // t belongs to the worker now
+		case errors.Is(err, ants.ErrPoolClosed):
+			t.reject(e.closing, false)
+		default:
+			t.reject(e.overloaded, true)
+		}
+	}
+}
+
+// task is one batch on its way through the handler.
+type task struct {
+	ep    *Endpoint
+	reqs  []byte
+	n     int
+	done  func([]byte)
+	start time.Time
+	res   []result // one per request, reused
+
+	// Look-ups repeat within a batch (a client queries one state): the
+	// last location and state found are reused for equal keys, which saves
+	// three map look-ups per request. Valid for one batch only (cleared by
+	// answer), so a batch sees registrations as of its first look-up of
+	// each state at the latest.
+	lastJob  registry.JobID
+	lastName []byte // view into reqs
+	lastLoc  *registry.Location
+	lastID   registry.KvStateID
+	lastKvs  state.KvState
+}
+
+// result is the answer to one request before it is encoded.
+type result struct {
+	id      int64
+	ok      bool
+	content []byte // answer content when ok: immutable state bytes, or forwarded (owned)
+	owned   bool   // content came from a Forwarder: give it to bufpool after encoding
+	payload []byte // Java-serialized failure when !ok
+}
+
+// run answers the batch and hands the answers to done.
+func (t *task) run() {
+	out, failed := t.answer()
+	t.finish(out, failed, 0)
+}
+
+// finish records statistics, releases the task and calls done.
+func (t *task) finish(out []byte, failed, overloaded int) {
+	e, n, done := t.ep, t.n, t.done
+	lat := time.Since(t.start)
+	e.ctr.record(n, failed, overloaded, lat)
+	if o := e.h.cfg.Observer; o != nil {
+		o.ObserveBatch(e.port, n, failed, lat)
+	}
+	e.h.tasks.put(t)
+	done(out)
+}
+
+// answer looks up every request and encodes the answers into one bufpool
+// buffer sized exactly. A panic (a state that panics) fails the whole
+// batch with a RuntimeException instead of losing it.
+func (t *task) answer() (out []byte, failed int) {
+	defer func() {
+		if p := recover(); p != nil {
+			t.ep.h.log.Error().Interface("panic", p).Stringer("port", t.ep.port).Msg("look-up panicked; failing its batch")
+			for i := range t.res {
+				t.res[i] = result{}
+			}
+			t.res = t.res[:0]
+			t.forget()
+			payload := codec.MustAppendThrowable(nil, codec.NewRuntimeException(t.ep.port.serverName()+
+				" : Internal error while answering the request.", nil))
+			out, failed = t.encodeAll(payload)
+		}
+	}()
+	size := 0
+	for b := t.reqs; len(b) > 0; {
+		f, k, err := codec.DecodeFrame(b, math.MaxInt32)
+		if err != nil || k == 0 {
+			break // not whole frames: the caller broke the contract; answer what was whole
+		}
+		b = b[k:]
+		var r result
+		if t.ep.port == ProxyPort {
+			r = t.proxyLookup(f.RequestID, f.Body)
+		} else {
+			r = t.stateLookup(f.RequestID, f.Body)
+		}
+		if r.ok {
+			size += codec.ResultFrameSize(len(r.content))
+		} else {
+			size += codec.RequestFailureFrameSize(len(r.payload))
+			failed++
+		}
+		t.res = append(t.res, r)
+	}
+	out = bufpool.Get(size)
+	for i := range t.res {
+		r := &t.res[i]
+		if r.ok {
+			out = codec.AppendResultFrame(out, r.id, r.content)
+			if r.owned {
+				bufpool.Put(r.content)
+			}
+		} else {
+			out = codec.AppendRequestFailureFrame(out, r.id, r.payload)
+		}
+		*r = result{} // drop references to state bytes
+	}
+	t.res = t.res[:0]
+	t.forget()
+	return out, failed
+}
+
+// forget clears the look-up cache at the end of a batch.
+func (t *task) forget() {
+	t.lastName, t.lastLoc, t.lastKvs = nil, nil, nil
+}
+
+// location returns the location of (job, name), from the batch's cache
+// when the previous request asked for the same.
+func (t *task) location(job registry.JobID, name []byte) (*registry.Location, bool) {
+	if t.lastLoc != nil && job == t.lastJob && string(name) == string(t.lastName) {
+		return t.lastLoc, true
+	}
+	loc, ok := t.ep.h.reg.Location(job, name)
+	if ok {
+		t.lastJob, t.lastName, t.lastLoc = job, name, loc
+	}
+	return loc, ok
+}
+
+// kvState returns the local state registered under id, from the batch's
+// cache when the previous request asked for the same.
+func (t *task) kvState(id registry.KvStateID) (state.KvState, bool) {
+	if t.lastKvs != nil && id == t.lastID {
+		return t.lastKvs, true
+	}
+	kvs, ok := t.ep.h.reg.KvState(id)
+	if ok {
+		t.lastID, t.lastKvs = id, kvs
+	}
+	return kvs, ok
+}
+
+// reject answers every request of the batch with payload, at once, on the
+// caller's goroutine (the event loop).
+func (t *task) reject(payload []byte, overload bool) {
+	out, n := t.encodeAll(payload)
+	over := 0
+	if overload {
+		over = n
+	}
+	t.finish(out, n, over)
+}
+
+// encodeAll answers every whole frame of the batch with the same failure payload.
+func (t *task) encodeAll(payload []byte) (out []byte, n int) {
+	for b := t.reqs; len(b) > 0; n++ {
+		_, k, err := codec.DecodeFrame(b, math.MaxInt32)
+		if err != nil || k == 0 {
+			break
+		}
+		b = b[k:]
+	}
+	out = bufpool.Get(n * codec.RequestFailureFrameSize(len(payload)))
+	for b := t.reqs; len(b) > 0; {
+		f, k, err := codec.DecodeFrame(b, math.MaxInt32)
+		if err != nil || k == 0 {
+			break
+		}
+		b = b[k:]
+		out = codec.AppendRequestFailureFrame(out, f.RequestID, payload)
+	}
+	return out, n
+}
+
+// proxyLookup answers a KvStateRequest: location of (job, name), key group
+// of the key hash, owner of the key group, then the local state (or the
+// Forwarder for a remote owner).
+func (t *task) proxyLookup(id int64, body []byte) result {
+	e := t.ep
+	req, err := codec.DecodeKvStateRequest(body)
+	if err != nil {
+		return fail(id, malformed(e.port, body, err))
+	}
+	loc, ok := t.location(registry.JobID(req.JobID), req.StateName)
+	if !ok {
+		return fail(id, codec.NewFailedRequest(id, codec.NewUnknownLocation(req.JobID, string(req.StateName))))
+	}
+	owner, ok := loc.Owner(loc.KeyGroup(req.KeyHash))
+	if !ok {
+		return result{id: id, payload: e.noKeyGroup}
+	}
+	if !owner.Local() {
+		if e.h.cfg.Forwarder == nil {
+			return result{id: id, payload: e.noKeyGroup}
+		}
+		return e.forward(id, owner, req.KeyAndNamespace)
+	}
+	return t.get(id, owner.ID, req.KeyAndNamespace)
+}
+
+// stateLookup answers a KvStateInternalRequest: the state registered under
+// the KvStateID, then its value for the key and namespace.
+func (t *task) stateLookup(id int64, body []byte) result {
+	e := t.ep
+	req, err := codec.DecodeKvStateInternalRequest(body)
+	if err != nil {
+		return fail(id, malformed(e.port, body, err))
+	}
+	return t.get(id, registry.KvStateID(req.KvStateID), req.KeyAndNamespace)
+}
+
+// get reads the local state kvID for keyAndNamespace, answering as Flink's
+// KvStateServerHandler does.
+func (t *task) get(id int64, kvID registry.KvStateID, keyAndNamespace []byte) result {
+	kvs, ok := t.kvState(kvID)
+	if !ok {
+		return fail(id, codec.NewUnknownKvStateID(codec.ServerName, kvID))
+	}
+	v, found, err := kvs.Get(keyAndNamespace)
+	switch {
+	case err != nil:
+		return fail(id, codec.NewFailedRequest(id, processingError(id, err)))
+	case !found:
+		// The state server's failure, relayed unchanged by a Flink proxy:
+		// cached bytes, no allocation.
+		return result{id: id, payload: codec.UnknownKeyOrNamespacePayload(codec.ServerName)}
+	}
+	return result{id: id, ok: true, content: v}
+}
+
+// forward asks the Forwarder for a key group another node owns.
+func (e *Endpoint) forward(id int64, owner registry.Owner, keyAndNamespace []byte) result {
+	content, err := e.h.cfg.Forwarder.Forward(owner, keyAndNamespace)
+	if err == nil {
+		return result{id: id, ok: true, content: content, owned: true}
+	}
+	var je *codec.JavaException
+	if errors.As(err, &je) {
+		je = je.Sendable()
+		if errors.Is(je, codec.ErrBadRequest) {
+			return fail(id, je)
+		}
+		return fail(id, codec.NewFailedRequest(id, je))
+	}
+	return fail(id, codec.NewFailedRequest(id, codec.NewRuntimeException(err.Error(), nil)))
+}
+
+// fail encodes exc as the failure of request id (an allocation: failures
+// other than a missing key are not the hot path).
+func fail(id int64, exc *codec.JavaException) result {
+	return result{id: id, payload: codec.MustAppendThrowable(nil, exc)}
+}
+
+// processingError is the RuntimeException Flink's KvStateServerHandler
+// raises when the state fails to answer: "Error while processing request
+// with ID <id>. Caused by: <cause as Java prints it>". Bad key or namespace
+// bytes carry Flink's IOException text.
+func processingError(id int64, err error) *codec.JavaException {
+	cause := "java.lang.RuntimeException: " + err.Error()
+	if errors.Is(err, state.ErrBadKeyAndNamespace) {
+		cause = "java.io.IOException: " + state.BadKeyAndNamespaceMessage
+	}
+	return codec.NewRuntimeException("Error while processing request with ID "+
+		strconv.FormatInt(id, 10)+". Caused by: "+cause+"\n", nil)
+}
+
+// malformed is the failure for a request body that does not decode. Flink
+// answers it with SERVER_FAILURE, which makes its client drop the whole
+// connection; we fail only the request, with Flink's text for a negative
+// length ("Failed incoming message. Caused by: IllegalArgumentException")
+// and a BadRequestException for a truncated body.
+func malformed(p Port, body []byte, err error) *codec.JavaException {
+	if !errors.Is(err, codec.ErrNegativeLength) {
+		return codec.NewBadRequest(p.serverName(), "Malformed request body: "+err.Error())
+	}
+	what := "key and namespace"
+	if p == ProxyPort && len(body) >= 20 && int32(binary.BigEndian.Uint32(body[16:])) < 0 {
+		what = "state name"
+	}
+	cause := codec.NewIllegalArgument("Negative length for " + what + ". This indicates a serialization error.")
+	return codec.NewRuntimeException("Failed incoming message. Caused by: java.lang.IllegalArgumentException: "+
+		cause.Message+"\n", cause)
+}
+
+// Stats is a snapshot of an Endpoint's counters: Flink's
+// KvStateRequestStats (AtomicKvStateRequestStats) plus overloads.
+type Stats struct {
+	Connections int64 // connections open now
+	Requests    int64 // requests answered (Successful + Failed)
+	Successful  int64 // requests answered with a value
+	Failed      int64 // requests answered with a failure (missing keys included, as in Flink)
+	Overloaded  int64 // failed requests refused because the pool was full
+	// SuccessfulLatency is the sum over successful requests of the time
+	// from ServeBatch to their answer being encoded (Flink sums
+	// milliseconds from task creation to write completion).
+	SuccessfulLatency time.Duration
+}
+
+// AverageLatency is SuccessfulLatency / Successful (0 when none).
+func (s Stats) AverageLatency() time.Duration {
+	if s.Successful == 0 {
+		return 0
+	}
+	return s.SuccessfulLatency / time.Duration(s.Successful)
+}
+
+type counters struct {
+	conns, requests, successful, failed, overloaded, latency atomic.Int64
+}
+
+// record counts one answered batch.
+func (c *counters) record(n, failed, overloaded int, lat time.Duration) {
+	c.requests.Add(int64(n))
+	if ok := n - failed; ok > 0 {
+		c.successful.Add(int64(ok))
+		c.latency.Add(int64(ok) * int64(lat))
+	}
+	if failed > 0 {
+		c.failed.Add(int64(failed))
+	}
+	if overloaded > 0 {
+		c.overloaded.Add(int64(overloaded))
+	}
+}
+
+func (c *counters) snapshot() Stats {
+	return Stats{
+		Connections:       c.conns.Load(),
+		Requests:          c.requests.Load(),
+		Successful:        c.successful.Load(),
+		Failed:            c.failed.Load(),
+		Overloaded:        c.overloaded.Load(),
+		SuccessfulLatency: time.Duration(c.latency.Load()),
+	}
+}

@@ -1,0 +1,179 @@
+package handler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/ants/v2"
+	"github.com/rs/zerolog"
+
+	"github.com/qstate/qstate/codec"
+	"github.com/qstate/qstate/registry"
+)
+
+// Port is the kind of requests an Endpoint answers.
+type Port int
+
+// The two ports of a node, as in Flink.
+const (
+	// ProxyPort takes KvStateRequests (job, state name, key hash, key and
+	// namespace): what Flink's QueryableStateClient sends (Flink's 9069).
+	ProxyPort Port = iota
+	// StatePort takes KvStateInternalRequests (KvStateID, key and
+	// namespace): what a Flink proxy sends to a state server (Flink's 9067).
+	StatePort
+)
+
+// String returns "proxy" or "state".
+func (p Port) String() string {
+	switch p {
+	case ProxyPort:
+		return "proxy"
+	case StatePort:
+		return "state"
+	}
+	return fmt.Sprintf("Port(%d)", int(p))
+}
+
+// serverName is the name Flink puts in the failures this port raises itself.
+func (p Port) serverName() string {
+	if p == ProxyPort {
+		return codec.ProxyName
+	}
+	return codec.ServerName
+}
+
+// Forwarder answers a proxy request whose key group is owned by another
+// node: it sends a KvStateInternalRequest for keyAndNamespace under
+// owner.ID to the state server at owner.Addr and returns the answer's
+// content. It runs on a pool worker and may block. content becomes the
+// handler's, which copies it into the answer and gives it to bufpool.Put.
+// A *codec.JavaException error is relayed as Flink's proxy relays the
+// state server's failure (a BadRequestException as is, anything else
+// wrapped in "Failed request <id>."); any other error is wrapped.
+// (Forwarding itself is a later issue; this is its seam.)
+type Forwarder interface {
+	Forward(owner registry.Owner, keyAndNamespace []byte) (content []byte, err error)
+}
+
+// Observer is told about every batch an Endpoint answers, from the
+// goroutine that answered it: requests answered, how many failed, and the
+// time from ServeBatch to the answers being encoded. It must be quick and
+// must not block (a Prometheus histogram observation is).
+type Observer interface {
+	ObserveBatch(port Port, requests, failed int, latency time.Duration)
+}
+
+// Handler answers queryable-state requests from a registry. Its two
+// Endpoints (Proxy, StateServer) satisfy server.Handler and share the pool.
+type Handler struct {
+	cfg   Config
+	reg   *registry.Registry
+	log   zerolog.Logger
+	pool  *ants.PoolWithFuncGeneric[*task] // nil for Inline dispatch
+	tasks taskPool
+
+	proxy, state Endpoint
+	closed       atomic.Bool
+}
+
+// New returns a Handler for cfg (defaults applied to a copy). It returns
+// an error wrapping ErrConfig when cfg is invalid.
+func New(cfg Config) (*Handler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	h := &Handler{cfg: cfg, reg: cfg.Registry, log: cfg.Logger.With().Str("component", "handler").Logger()}
+	h.proxy.init(h, ProxyPort)
+	h.state.init(h, StatePort)
+	if cfg.Dispatch == Pool {
+		// Importing gnet releases ants' default pool: this one is ours.
+		pool, err := ants.NewPoolWithFuncGeneric(cfg.PoolSize, runTask,
+			ants.WithNonblocking(true), // full: refuse at once, never queue
+			ants.WithExpiryDuration(cfg.PoolExpiry),
+			ants.WithLogger(antsLogger{h.log}),
+			ants.WithPanicHandler(func(p any) {
+				h.log.Error().Interface("panic", p).Msg("pool worker panicked")
+			}))
+		if err != nil {
+			return nil, fmt.Errorf("handler: pool: %w", err)
+		}
+		h.pool = pool
+	}
+	return h, nil
+}
+
+// Proxy returns the endpoint for the proxy port (KvStateRequest).
+func (h *Handler) Proxy() *Endpoint { return &h.proxy }
+
+// StateServer returns the endpoint for the state-server port (KvStateInternalRequest).
+func (h *Handler) StateServer() *Endpoint { return &h.state }
+
+// PoolStats reports the pool's running workers and its capacity (both 0
+// with Inline dispatch). The pool never queues: there is no waiting count.
+func (h *Handler) PoolStats() (running, capacity int) {
+	if h.pool == nil {
+		return 0, 0
+	}
+	return h.pool.Running(), h.pool.Cap()
+}
+
+// Close stops the pool: batches that arrive afterwards are answered with a
+// failure saying the server is shutting down. It waits until the workers
+// have finished their batches and exited, or ctx ends (returning its
+// error). Close the servers first (server.Shutdown), so that nothing is
+// refused that could have been answered.
+func (h *Handler) Close(ctx context.Context) error {
+	if h.closed.Swap(true) || h.pool == nil {
+		return nil
+	}
+	err := h.pool.ReleaseContext(ctx)
+	if errors.Is(err, ants.ErrPoolClosed) {
+		return nil
+	}
+	return err
+}
+
+// runTask is the pool's function: it answers one batch.
+func runTask(t *task) { t.run() }
+
+// antsLogger routes ants' logs (panics it recovers, mostly) to zerolog.
+type antsLogger struct{ log zerolog.Logger }
+
+func (l antsLogger) Printf(format string, args ...any) {
+	l.log.Error().Str("from", "ants").Msgf(format, args...)
+}
+
+// taskPool is a free list of tasks (a mutex-guarded stack: the garbage
+// collector never empties it, so steady state allocates nothing).
+type taskPool struct {
+	mu   sync.Mutex
+	free []*task
+}
+
+func (p *taskPool) get() *task {
+	p.mu.Lock()
+	var t *task
+	if k := len(p.free); k > 0 {
+		t = p.free[k-1]
+		p.free[k-1] = nil
+		p.free = p.free[:k-1]
+	}
+	p.mu.Unlock()
+	if t == nil {
+		t = new(task)
+	}
+	return t
+}
+
+func (p *taskPool) put(t *task) {
+	t.ep, t.reqs, t.done = nil, nil, nil
+	p.mu.Lock()
+	p.free = append(p.free, t)
+	p.mu.Unlock()
+}

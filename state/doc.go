@@ -1,0 +1,93 @@
+// Package state holds queryable keyed state: Flink-compatible serializers
+// for the common key, value and namespace types, Java's hashCode of keys,
+// Flink's KvStateSerializer content formats, and heap states (Value, List,
+// Map, Reducing, Aggregating) that a task updates while queries read them.
+//
+// # Serializers and formats
+//
+// Int, Long, Short, Byte, Char, Boolean, Double, Float and String write
+// exactly what Flink's TypeSerializers write (String is StringValue's
+// varint-per-UTF-16-unit format, not UTF-8); their HashCode is the Java
+// hashCode a client sends as keyHashCode. Bytes is byte[] (no HashCode: Java
+// uses the identity hash). Tuple2Of / Tuple3Of combine key serializers,
+// Tuple2Serializer / Tuple3Serializer any serializers. Void is the
+// VoidNamespace; String also serves as a namespace. AppendKeyAndNamespace,
+// AppendList / ReadList and AppendMap / AppendMapEntries / ReadMap are
+// KvStateSerializer's formats; ReadKeyAndNamespace parses like Flink's
+// server.
+//
+// # Heap states
+//
+// A task creates a state with its serializers, updates it, and registers it
+// (package registry) under a queryable name:
+//
+//	clicks := state.NewValueState(state.String, state.Void, state.Long)
+//	c := clicks.Void()        // namespace-free methods for VoidNamespace states
+//	c.Update("alice", 3)
+//	n, ok := c.Value("alice")
+//	id, err := reg.Register(job, "clicks", kgr, maxP, clicks)
+//
+// Every state has methods taking (key, namespace, ...) — Update / Value /
+// Clear, Add / AddAll / Elements, Put / PutAll / Remove / Lookup / Entries,
+// Add / Value, Add / Result — and In(ns) binds a namespace; Void() binds the
+// VoidNamespace (it panics on a state of another namespace type). Each state
+// is a KvState: Get takes the serialized key and namespace a client sent
+// and returns the serialized answer.
+//
+// # What it must not do
+//
+// It knows nothing of the network, frames or the registry. Get must not
+// allocate, deserialize a hit, or block on a writer for longer than a map
+// insert or delete. Nothing here logs or starts goroutines.
+//
+// # Ownership of byte slices
+//
+//   - Get's keyAndNamespace is the caller's; Get does not retain it.
+//   - Get's answer is immutable and stays valid for as long as the caller
+//     holds it; the caller must not modify it (its capacity is clipped, so
+//     append copies).
+//   - Append functions extend dst like append and retain nothing. Read and
+//     ReadList / ReadMap return values the caller owns (strings and byte
+//     slices are copies), never views into the input.
+//
+// # Goroutines
+//
+// Any number of goroutines may call Get (the request handler's pool) while
+// any number of others mutate (the task runtime). Mutations of keys in
+// the same shard are serialized by a per-shard writer mutex; the typed
+// read methods (Value, Elements, Lookup, Entries, Result) take it too.
+// Reduce and aggregate functions and custom serializers run under that
+// mutex: they must not call the same state. Flink's own heap backend is not
+// safe under concurrent queries; these states are.
+//
+// # Design
+//
+// Each state is a table of 32 shards mapping the serialized key and
+// namespace (a string) to an entry. An entry holds the typed state (for
+// the task) and an atomic pointer to the published answer bytes. A writer
+// builds new bytes and swaps the pointer (copy-on-write); a reader takes
+// the shard's read lock for the map lookup only (m[string(b)] does not
+// copy), then loads the pointer. BenchmarkLookupDesigns compares this with
+// one RWMutex, sync.Map and an atomic copy-on-write map snapshot.
+//
+// # Invariants the tests cite
+//
+//   - I1: published bytes never change. Lists and maps append new elements
+//     past the end of the newest published slice in place, which no reader
+//     can see (every Update or re-serialization starts a fresh array);
+//     nothing writes below a published length (TestListState, TestMapState,
+//     TestConcurrent*).
+//   - I2: an entry exists in the table only with an answer: a failing or
+//     panicking reduce, aggregate or serializer leaves the state as it was
+//     (TestPanickingReduceLeavesNoState). Empty lists and maps are no state.
+//   - I3: Get returns found=false and no error for well-formed bytes of an
+//     absent key, ErrBadKeyAndNamespace for bytes that do not parse as
+//     Flink's reader would, and allocates for neither nor for a hit
+//     (TestGetBadKeyAndNamespace, TestGetDoesNotAllocate). Bytes Flink
+//     accepts in a non-canonical form (redundant varint bytes, a Boolean
+//     byte of 2, another NaN, a VoidNamespace byte other than 0) find the
+//     same state, as in Flink, through an allocating slow path
+//     (TestGetRecode).
+//   - I4: every serializer writes Flink's bytes and reads them back
+//     (TestVectors*, against the golden vectors).
+package state
