@@ -195,6 +195,9 @@ func (lc *loadConn) run(n int) error {
 }
 
 func (lc *loadConn) answerBuffered() bool {
+	if lc.r.Buffered() < 4 {
+		return false // Peek would block for more
+	}
 	p, err := lc.r.Peek(4)
 	return err == nil && lc.r.Buffered() >= 4+int(binary.BigEndian.Uint32(p))
 }

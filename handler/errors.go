@@ -7,6 +7,4 @@ import "errors"
 var (
 	// ErrConfig reports an invalid Config; Validate wraps it once per problem.
 	ErrConfig = errors.New("handler: invalid config")
-	// ErrClosed reports a call on a Handler after Close.
-	ErrClosed = errors.New("handler: closed")
 )

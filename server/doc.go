@@ -111,5 +111,9 @@
 //     (TestShutdownAnswersInFlight, goleak).
 //   - I8: steady-state request handling allocates nothing in the server:
 //     decode, copy, dispatch, answer, write (TestServeAllocs,
-//     BenchmarkServe).
+//     BenchmarkServe), nor along the whole in-process path with package
+//     handler, pool handoff included (TestRequestPathAllocs,
+//     BenchmarkRequestPath). Over real sockets the pool path adds gnet's
+//     two allocations per Conn.Wake, one Wake per burst of completed
+//     batches (handler.BenchmarkTCP reports allocs/req).
 package server

@@ -1,12 +1,15 @@
 package server
 
 import (
+	"fmt"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/qstate/qstate/codec"
+	"github.com/qstate/qstate/internal/vectors"
 )
 
 // fakeConn is an in-process netConn: inbound bytes come from feed, writes
@@ -186,6 +189,15 @@ func FuzzServeBytes(f *testing.F) {
 	f.Add([]byte{0xff, 0xff, 0xff, 0xfb})
 	f.Add(append(requestFrame(1, []byte("x")), 0, 0, 0, 9, 0x79, 0xa1, 0xb7, 0x10, 0, 0, 0, 1, 0))
 	f.Add([]byte{0, 0, 0, 8, 0x79, 0xa1, 0xb7, 0x10, 0, 0, 0, 0})
+	for _, kind := range []string{"request_frame", "internal_request_frame", "response_frame"} {
+		vs, err := vectors.Kind(kind)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, v := range vs {
+			f.Add(v.Hex("frame_hex"))
+		}
+	}
 	h := &echoHandler{inline: true}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s := newTestServer(t, Config{MaxFrameLen: 4096, MaxInbound: 1 << 16}, h)
@@ -217,4 +229,23 @@ func FuzzServeBytes(f *testing.F) {
 			t.Fatalf("inflight %d after inline answers", cs.inflight)
 		}
 	})
+}
+
+// TestDoneTwicePanics: a handler that answers a batch twice is a bug the
+// server refuses loudly (I3).
+func TestDoneTwicePanics(t *testing.T) {
+	h := HandlerFunc(func(reqs []byte, n int, done func([]byte)) {
+		done(nil)
+		done(nil)
+	})
+	s := newTestServer(t, Config{}, h)
+	fc := newFakeConn()
+	cs := newConn(s, fc)
+	fc.feed(requestFrame(1, []byte("x")))
+	defer func() {
+		if p := recover(); p == nil || !strings.Contains(fmt.Sprint(p), "twice") {
+			t.Fatalf("recovered %v, want the done-twice panic", p)
+		}
+	}()
+	cs.serve()
 }

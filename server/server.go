@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"strconv"
@@ -93,6 +92,8 @@ type Server struct {
 	ctr     counters
 
 	lastLimitLog atomic.Int64 // unix nanos of the last conn-limit log line
+
+	testOnBoot func(gnet.Engine) // tests: called in OnBoot, on Serve's goroutine
 }
 
 // New returns a server for cfg (defaults applied to a copy) that hands
@@ -313,6 +314,9 @@ func (e events) OnBoot(eng gnet.Engine) gnet.Action {
 	if addr != nil {
 		s.addr.Store(addr)
 	}
+	if s.testOnBoot != nil {
+		s.testOnBoot(eng)
+	}
 	if st != stateServing {
 		return gnet.Shutdown
 	}
@@ -367,6 +371,12 @@ func (e events) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	if s.obs != nil {
 		s.obs.ConnOpened()
 	}
+	if s.state.Load() != stateServing {
+		// Shutdown began after the check above; its wakeAll may have missed
+		// this connection (it is registered now, under the same lock).
+		cs.setReason(CloseShutdown)
+		return nil, gnet.Close
+	}
 	return nil, gnet.None
 }
 
@@ -403,19 +413,16 @@ func (e events) OnClose(c gnet.Conn, err error) gnet.Action {
 	return gnet.None
 }
 
-// closeReasonOf classifies a close the server did not ask for.
+// closeReasonOf classifies a close the server did not ask for: a failed
+// write of ours, or else the peer (EOF, reset) or the engine stopping.
 func closeReasonOf(err error, state int32) CloseReason {
 	var se *os.SyscallError
 	switch {
 	case err == nil && state != stateServing:
 		return CloseShutdown
-	case errors.As(err, &se) && (se.Syscall == "write" || se.Syscall == "writev"):
-		if errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) {
-			return ClosePeer
-		}
+	case errors.As(err, &se) && (se.Syscall == "write" || se.Syscall == "writev") &&
+		!errors.Is(err, syscall.EPIPE) && !errors.Is(err, syscall.ECONNRESET):
 		return CloseWriteError
-	case err == nil, errors.Is(err, io.EOF):
-		return ClosePeer
 	}
 	return ClosePeer
 }

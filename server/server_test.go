@@ -15,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/panjf2000/gnet/v2"
 	"go.uber.org/goleak"
+	"golang.org/x/sys/unix"
 
 	"github.com/qstate/qstate/bufpool"
 	"github.com/qstate/qstate/codec"
@@ -347,6 +349,10 @@ func TestMaxInFlight(t *testing.T) {
 	for range 20 {
 		readFrame(t, c)
 	}
+	// Stop the event loops before the test's closure goes away.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if p := peak.Load(); p != 4 {
 		t.Fatalf("peak in flight %d, want 4", p)
 	}
@@ -597,5 +603,48 @@ func TestConfigValidate(t *testing.T) {
 	c := Config{MaxFrameLen: 8 << 20}.withDefaults()
 	if c.MaxInbound < c.MaxFrameLen+4 {
 		t.Fatalf("default MaxInbound %d below MaxFrameLen %d", c.MaxInbound, c.MaxFrameLen)
+	}
+}
+
+// TestEngineStopReported: when gnet's engine stops by itself (an accept
+// error, here provoked by shutting the listening socket down under it, as
+// EMFILE would), Serve returns ErrEngineStopped rather than nil.
+func TestEngineStopReported(t *testing.T) {
+	s, err := New(Config{}, &echoHandler{inline: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A duplicate of the listener's descriptor, taken on Serve's goroutine
+	// before the event loops start (gnet's listener fields are not ours to
+	// read concurrently).
+	fdc := make(chan int, 1)
+	s.testOnBoot = func(eng gnet.Engine) {
+		fd, err := eng.Dup()
+		if err != nil {
+			fd = -1
+		}
+		fdc <- fd
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve() }()
+	<-s.Ready()
+	fd := <-fdc
+	if fd < 0 {
+		t.Fatal("no listener descriptor")
+	}
+	if err := unix.Shutdown(fd, unix.SHUT_RD); err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(fd)
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrEngineStopped) {
+			t.Fatalf("Serve: %v, want ErrEngineStopped", err)
+		}
+	case <-time.After(ioTimeout):
+		t.Fatal("Serve did not return after the engine stopped")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

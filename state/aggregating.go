@@ -2,8 +2,11 @@ package state
 
 // AggregateFunction is Flink's AggregateFunction without merge: an
 // accumulator per key, updated with each input, turned into a result on
-// read. Its methods run under the state's writer lock for the key's shard:
-// they must not call back into the same state.
+// read. Its methods run under the key's writer lock: they must not call
+// back into the same state for the same key. (For a key's first input,
+// CreateAccumulator and Add run before the key exists; if another writer
+// creates the key at that moment, their result is discarded and Add runs
+// again on that writer's accumulator.)
 type AggregateFunction[IN, ACC, OUT any] interface {
 	// CreateAccumulator returns a new, empty accumulator.
 	CreateAccumulator() ACC
@@ -44,40 +47,29 @@ func (s *AggregatingState[K, N, IN, ACC, OUT]) Get(keyAndNamespace []byte) ([]by
 func (s *AggregatingState[K, N, IN, ACC, OUT]) Add(key K, n N, in IN) {
 	kb := s.b.key(key, n)
 	defer s.b.release(kb)
-	sh, e := s.b.t.lock(kb.b)
-	defer sh.wmu.Unlock()
-	var acc ACC
-	if e != nil {
-		acc = e.data
-	} else {
-		acc = s.agg.CreateAccumulator()
-	}
-	acc = s.agg.Add(in, acc)
-	sh.publish(kb.b, e, acc, newBlob(s.as, acc))
+	s.b.mutate(kb,
+		func(e *entry[ACC]) {
+			acc := s.agg.Add(in, e.data)
+			bl := newBlob(s.as, acc)
+			e.data = acc
+			e.pub.Store(bl)
+		},
+		func() (ACC, *blob, bool) {
+			acc := s.agg.Add(in, s.agg.CreateAccumulator())
+			return acc, newBlob(s.as, acc), true
+		})
 }
 
 // Result returns the result for the accumulator of key in namespace n.
 func (s *AggregatingState[K, N, IN, ACC, OUT]) Result(key K, n N) (out OUT, ok bool) {
 	kb := s.b.key(key, n)
 	defer s.b.release(kb)
-	sh, e := s.b.t.lock(kb.b)
-	defer sh.wmu.Unlock()
-	if e != nil {
-		out, ok = s.agg.Result(e.data), true
-	}
+	ok = s.b.read(kb, func(e *entry[ACC]) { out = s.agg.Result(e.data) })
 	return out, ok
 }
 
 // Clear removes the accumulator of key in namespace n.
-func (s *AggregatingState[K, N, IN, ACC, OUT]) Clear(key K, n N) {
-	kb := s.b.key(key, n)
-	defer s.b.release(kb)
-	sh, e := s.b.t.lock(kb.b)
-	defer sh.wmu.Unlock()
-	if e != nil {
-		sh.remove(kb.b, e)
-	}
-}
+func (s *AggregatingState[K, N, IN, ACC, OUT]) Clear(key K, n N) { s.b.clear(key, n) }
 
 // Len returns the number of keys and namespaces with an accumulator.
 func (s *AggregatingState[K, N, IN, ACC, OUT]) Len() int { return s.b.t.len() }

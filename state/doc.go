@@ -37,8 +37,8 @@
 // # What it must not do
 //
 // It knows nothing of the network, frames or the registry. Get must not
-// allocate, deserialize a hit, or block on a writer for longer than a map
-// insert or delete. Nothing here logs or starts goroutines.
+// allocate, lock, deserialize a hit, or wait for a writer. Nothing here
+// logs or starts goroutines.
 //
 // # Ownership of byte slices
 //
@@ -53,22 +53,28 @@
 // # Goroutines
 //
 // Any number of goroutines may call Get (the request handler's pool) while
-// any number of others mutate (the task runtime). Mutations of keys in
-// the same shard are serialized by a per-shard writer mutex; the typed
-// read methods (Value, Elements, Lookup, Entries, Result) take it too.
-// Reduce and aggregate functions and custom serializers run under that
-// mutex: they must not call the same state. Flink's own heap backend is not
-// safe under concurrent queries; these states are.
+// any number of others mutate (the task runtime). Mutations of one key are
+// serialized by that key's mutex; the typed read methods (Value, Elements,
+// Lookup, Entries, Result) take it too; inserting or deleting a key also
+// takes the state's structure mutex briefly. Reduce and aggregate functions
+// and custom serializers run under the key's mutex: they must not call the
+// same state for the same key. Flink's own heap backend is not safe under
+// concurrent queries; these states are.
 //
 // # Design
 //
-// Each state is a table of 32 shards mapping the serialized key and
-// namespace (a string) to an entry. An entry holds the typed state (for
-// the task) and an atomic pointer to the published answer bytes. A writer
-// builds new bytes and swaps the pointer (copy-on-write); a reader takes
-// the shard's read lock for the map lookup only (m[string(b)] does not
-// copy), then loads the pointer. BenchmarkLookupDesigns compares this with
-// one RWMutex, sync.Map and an atomic copy-on-write map snapshot.
+// Each state is an open-addressing hash table (linear probing, maphash with
+// a random seed) of entries keyed by the serialized key and namespace. An
+// entry holds the typed state (for the task) and an atomic pointer to the
+// published answer bytes. A writer builds new bytes and swaps the pointer
+// (copy-on-write). Get hashes the bytes, probes the current slot array
+// with atomic loads and loads the answer pointer: no lock, no write to
+// shared memory, so readers scale with cores and never wait for writers.
+// Deleted slots become tombstones (never nil again), so a probe cannot
+// miss a present key; growing builds a new slot array and swaps it in.
+// BenchmarkLookupDesigns compares this with 32 RWMutex-guarded maps (the
+// first design), one RWMutex, sync.Map and a copy-on-write snapshot of a
+// Go map.
 //
 // # Invariants the tests cite
 //
@@ -80,6 +86,10 @@
 //   - I2: an entry exists in the table only with an answer: a failing or
 //     panicking reduce, aggregate or serializer leaves the state as it was
 //     (TestPanickingReduceLeavesNoState). Empty lists and maps are no state.
+//     Writers racing to create a key lose no update (TestConcurrentFirstAdds).
+//   - I5: a key present in the table is found by every Get, whatever
+//     inserts, deletes and resizes run meanwhile
+//     (TestTableNeverMissesPresentKeys, TestTableProbeChains).
 //   - I3: Get returns found=false and no error for well-formed bytes of an
 //     absent key, ErrBadKeyAndNamespace for bytes that do not parse as
 //     Flink's reader would, and allocates for neither nor for a hit

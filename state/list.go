@@ -48,21 +48,16 @@ func (s *ListState[K, N, T]) addAll(key K, n N, vs ...T) {
 	}
 	kb := s.b.key(key, n)
 	defer s.b.release(kb)
-	sh, e := s.b.t.lock(kb.b)
-	defer sh.wmu.Unlock()
-	var (
-		buf   []byte
-		elems []T
-	)
-	if e != nil {
-		// I1: the published slice is the longest ever published from its
-		// array (every Update starts a fresh one), so appending past it
-		// overwrites no byte a reader holds.
-		buf = append(e.pub.Load().b, ListSeparator)
-		elems = e.data
-	}
-	buf = AppendList(buf, s.es, vs)
-	sh.publish(kb.b, e, append(elems, vs...), &blob{b: buf})
+	s.b.mutate(kb,
+		func(e *entry[[]T]) {
+			// I1: the published slice is the longest ever published from its
+			// array (every Update starts a fresh one), so appending past it
+			// overwrites no byte a reader holds.
+			buf := AppendList(append(e.pub.Load().b, ListSeparator), s.es, vs)
+			e.data = append(e.data, vs...)
+			e.pub.Store(&blob{b: buf})
+		},
+		func() ([]T, *blob, bool) { return slices.Clone(vs), &blob{b: AppendList(nil, s.es, vs)}, true })
 }
 
 // Update replaces the list of key in namespace n with vs (copied); an empty
@@ -76,35 +71,22 @@ func (s *ListState[K, N, T]) Update(key K, n N, vs []T) {
 	elems := slices.Clone(vs)
 	kb := s.b.key(key, n)
 	defer s.b.release(kb)
-	sh, e := s.b.t.lock(kb.b)
-	defer sh.wmu.Unlock()
-	sh.publish(kb.b, e, elems, bl)
+	s.b.mutate(kb,
+		func(e *entry[[]T]) { e.data = elems; e.pub.Store(bl) },
+		func() ([]T, *blob, bool) { return elems, bl, true })
 }
 
 // Elements returns a copy of the list of key in namespace n (nil when there
 // is none).
-func (s *ListState[K, N, T]) Elements(key K, n N) []T {
+func (s *ListState[K, N, T]) Elements(key K, n N) (out []T) {
 	kb := s.b.key(key, n)
 	defer s.b.release(kb)
-	sh, e := s.b.t.lock(kb.b)
-	defer sh.wmu.Unlock()
-	var out []T
-	if e != nil {
-		out = slices.Clone(e.data)
-	}
+	s.b.read(kb, func(e *entry[[]T]) { out = slices.Clone(e.data) })
 	return out
 }
 
 // Clear removes the list of key in namespace n.
-func (s *ListState[K, N, T]) Clear(key K, n N) {
-	kb := s.b.key(key, n)
-	defer s.b.release(kb)
-	sh, e := s.b.t.lock(kb.b)
-	defer sh.wmu.Unlock()
-	if e != nil {
-		sh.remove(kb.b, e)
-	}
-}
+func (s *ListState[K, N, T]) Clear(key K, n N) { s.b.clear(key, n) }
 
 // Len returns the number of keys and namespaces with a non-empty list.
 func (s *ListState[K, N, T]) Len() int { return s.b.t.len() }

@@ -58,15 +58,17 @@ func (s *MapState[K, N, UK, UV]) appendSeg(dst []byte, uk UK, uv UV) []byte {
 func (s *MapState[K, N, UK, UV]) Put(key K, n N, uk UK, uv UV) {
 	kb := s.b.key(key, n)
 	defer s.b.release(kb)
-	sh, e := s.b.t.lock(kb.b)
-	defer sh.wmu.Unlock()
-	if e == nil {
-		buf := s.appendSeg(nil, uk, uv)
-		me := &mapEnt[UK, UV]{uk: uk, uv: uv, n: len(buf)}
-		d := &mapData[UK, UV]{idx: map[UK]*mapEnt[UK, UV]{uk: me}, ents: []*mapEnt[UK, UV]{me}}
-		sh.publish(kb.b, nil, d, &blob{b: buf})
-		return
-	}
+	s.b.mutate(kb,
+		func(e *entry[*mapData[UK, UV]]) { s.put(e, uk, uv) },
+		func() (*mapData[UK, UV], *blob, bool) {
+			buf := s.appendSeg(nil, uk, uv)
+			me := &mapEnt[UK, UV]{uk: uk, uv: uv, n: len(buf)}
+			return &mapData[UK, UV]{idx: map[UK]*mapEnt[UK, UV]{uk: me}, ents: []*mapEnt[UK, UV]{me}}, &blob{b: buf}, true
+		})
+}
+
+// put sets uk in the existing map of e, whose mu is held.
+func (s *MapState[K, N, UK, UV]) put(e *entry[*mapData[UK, UV]], uk UK, uv UV) {
 	d, old := e.data, e.pub.Load().b
 	me := d.idx[uk]
 	if me == nil {
@@ -105,75 +107,59 @@ func (s *MapState[K, N, UK, UV]) PutAll(key K, n N, m map[UK]UV) {
 func (s *MapState[K, N, UK, UV]) Remove(key K, n N, uk UK) {
 	kb := s.b.key(key, n)
 	defer s.b.release(kb)
-	sh, e := s.b.t.lock(kb.b)
-	defer sh.wmu.Unlock()
-	if e == nil {
-		return
-	}
-	d := e.data
-	me := d.idx[uk]
-	if me == nil {
-		return
-	}
-	if len(d.ents) == 1 {
-		sh.remove(kb.b, e)
-		return
-	}
-	old := e.pub.Load().b
-	buf := make([]byte, 0, len(old)-me.n)
-	buf = append(buf, old[:me.off]...)
-	buf = append(buf, old[me.off+me.n:]...)
-	d.ents = append(d.ents[:me.pos], d.ents[me.pos+1:]...)
-	d.ents[len(d.ents):cap(d.ents)][0] = nil // drop the stale pointer left past the end
-	for _, x := range d.ents[me.pos:] {
-		x.off -= me.n
-		x.pos--
-	}
-	delete(d.idx, uk)
-	e.pub.Store(&blob{b: buf})
+	s.b.read(kb, func(e *entry[*mapData[UK, UV]]) {
+		d := e.data
+		me := d.idx[uk]
+		if me == nil {
+			return
+		}
+		if len(d.ents) == 1 {
+			s.b.t.remove(e)
+			return
+		}
+		old := e.pub.Load().b
+		buf := make([]byte, 0, len(old)-me.n)
+		buf = append(buf, old[:me.off]...)
+		buf = append(buf, old[me.off+me.n:]...)
+		d.ents = append(d.ents[:me.pos], d.ents[me.pos+1:]...)
+		d.ents[len(d.ents):cap(d.ents)][0] = nil // drop the stale pointer past the end
+		for _, x := range d.ents[me.pos:] {
+			x.off -= me.n
+			x.pos--
+		}
+		delete(d.idx, uk)
+		e.pub.Store(&blob{b: buf})
+	})
 }
 
 // Lookup returns the value of user key uk in the map of key in namespace n.
 func (s *MapState[K, N, UK, UV]) Lookup(key K, n N, uk UK) (uv UV, ok bool) {
 	kb := s.b.key(key, n)
 	defer s.b.release(kb)
-	sh, e := s.b.t.lock(kb.b)
-	defer sh.wmu.Unlock()
-	if e != nil {
+	s.b.read(kb, func(e *entry[*mapData[UK, UV]]) {
 		if me := e.data.idx[uk]; me != nil {
-			return me.uv, true
+			uv, ok = me.uv, true
 		}
-	}
-	return uv, false
+	})
+	return uv, ok
 }
 
 // Entries returns a copy of the map of key in namespace n (nil when there
 // is none).
-func (s *MapState[K, N, UK, UV]) Entries(key K, n N) map[UK]UV {
+func (s *MapState[K, N, UK, UV]) Entries(key K, n N) (out map[UK]UV) {
 	kb := s.b.key(key, n)
 	defer s.b.release(kb)
-	sh, e := s.b.t.lock(kb.b)
-	defer sh.wmu.Unlock()
-	if e == nil {
-		return nil
-	}
-	out := make(map[UK]UV, len(e.data.ents))
-	for _, me := range e.data.ents {
-		out[me.uk] = me.uv
-	}
+	s.b.read(kb, func(e *entry[*mapData[UK, UV]]) {
+		out = make(map[UK]UV, len(e.data.ents))
+		for _, me := range e.data.ents {
+			out[me.uk] = me.uv
+		}
+	})
 	return out
 }
 
 // Clear removes the map of key in namespace n.
-func (s *MapState[K, N, UK, UV]) Clear(key K, n N) {
-	kb := s.b.key(key, n)
-	defer s.b.release(kb)
-	sh, e := s.b.t.lock(kb.b)
-	defer sh.wmu.Unlock()
-	if e != nil {
-		sh.remove(kb.b, e)
-	}
-}
+func (s *MapState[K, N, UK, UV]) Clear(key K, n N) { s.b.clear(key, n) }
 
 // Len returns the number of keys and namespaces with a non-empty map.
 func (s *MapState[K, N, UK, UV]) Len() int { return s.b.t.len() }

@@ -1,8 +1,8 @@
 package state
 
 // ReduceFunc combines two values into one (Flink's ReduceFunction): acc is
-// the current value, v the one added. It runs under the state's writer lock
-// for the key's shard: it must not call back into the same state.
+// the current value, v the one added. It runs under the key's writer lock:
+// it must not call back into the same state for the same key.
 type ReduceFunc[V any] func(acc, v V) V
 
 // ReducingState is a heap ReducingState: Add folds values into one per key
@@ -34,36 +34,26 @@ func (s *ReducingState[K, N, V]) Get(keyAndNamespace []byte) ([]byte, bool, erro
 func (s *ReducingState[K, N, V]) Add(key K, n N, v V) {
 	kb := s.b.key(key, n)
 	defer s.b.release(kb)
-	sh, e := s.b.t.lock(kb.b)
-	defer sh.wmu.Unlock()
-	if e != nil {
-		v = s.reduce(e.data, v)
-	}
-	sh.publish(kb.b, e, v, newBlob(s.vs, v))
+	s.b.mutate(kb,
+		func(e *entry[V]) {
+			r := s.reduce(e.data, v)
+			bl := newBlob(s.vs, r)
+			e.data = r
+			e.pub.Store(bl)
+		},
+		func() (V, *blob, bool) { return v, newBlob(s.vs, v), true })
 }
 
 // Value returns the reduced value of key in namespace n.
 func (s *ReducingState[K, N, V]) Value(key K, n N) (v V, ok bool) {
 	kb := s.b.key(key, n)
 	defer s.b.release(kb)
-	sh, e := s.b.t.lock(kb.b)
-	defer sh.wmu.Unlock()
-	if e != nil {
-		v, ok = e.data, true
-	}
+	ok = s.b.read(kb, func(e *entry[V]) { v = e.data })
 	return v, ok
 }
 
 // Clear removes the value of key in namespace n.
-func (s *ReducingState[K, N, V]) Clear(key K, n N) {
-	kb := s.b.key(key, n)
-	defer s.b.release(kb)
-	sh, e := s.b.t.lock(kb.b)
-	defer sh.wmu.Unlock()
-	if e != nil {
-		sh.remove(kb.b, e)
-	}
-}
+func (s *ReducingState[K, N, V]) Clear(key K, n N) { s.b.clear(key, n) }
 
 // Len returns the number of keys and namespaces with a value.
 func (s *ReducingState[K, N, V]) Len() int { return s.b.t.len() }

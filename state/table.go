@@ -7,10 +7,8 @@ import (
 	"sync/atomic"
 )
 
-// numShards is the number of shards of a table (a power of two). Readers
-// of different shards share no lock word; see BenchmarkLookupDesigns for the
-// comparison with one RWMutex, sync.Map and a copy-on-write snapshot.
-const numShards = 32
+// minSlots is the smallest slot array of a table (a power of two).
+const minSlots = 16
 
 // blobInline is the size of the array inside a blob that holds small
 // answers (ints, longs, doubles, short strings) in the blob's own
@@ -25,49 +23,70 @@ type blob struct {
 	small [blobInline]byte
 }
 
-// entry is the state of one key and namespace. pub is read by Get without
-// any lock besides the shard's read lock; data is the typed state, guarded
-// by the shard's wmu.
+// entry is the state of one key and namespace. key and hash never change.
+// pub is read by Get with one atomic load; data is the typed state,
+// guarded by mu, which serializes the writers of this key.
 type entry[E any] struct {
+	key  string // serialized key and namespace
+	hash uint64 // maphash of key with the table's seed
+	mu   sync.Mutex
+	dead bool // guarded by mu: removed from the table; a writer that finds it dead retries
 	pub  atomic.Pointer[blob]
 	data E
 }
 
-// shard is one slice of a table. mu guards the structure of m: Get holds
-// it shared, a writer holds it exclusively only to insert or delete a key.
-// wmu serializes writers for a whole mutation (typed update, serialization,
-// publication); Get never takes it.
-type shard[E any] struct {
-	mu  sync.RWMutex
-	wmu sync.Mutex
-	m   map[string]*entry[E]
-	_   [128 - 40]byte // keep shards on separate cache lines
+// slots is an open-addressing array (linear probing) of entries. A slot
+// goes from nil to an entry and from an entry to the table's tombstone,
+// never back to nil, so a reader probing for a present key cannot miss
+// it. Every array has at least one nil slot, so every probe ends.
+type slots[E any] struct {
+	s    []atomic.Pointer[entry[E]]
+	mask uint64
 }
 
-// table maps serialized key-and-namespace bytes to entries.
+// table maps serialized key-and-namespace bytes to entries. Readers take no
+// lock and write no shared memory: they hash the bytes, load the current
+// slot array and probe it with atomic loads. Writers of an existing key
+// lock only that entry. Inserting or deleting a key takes mu; a growing
+// table builds a new slot array and swaps it in (readers of the old one
+// still see a consistent array, which no writer touches any more).
+// BenchmarkLookupDesigns compares this with a sharded RWMutex map, one
+// RWMutex, sync.Map and a copy-on-write snapshot of a Go map.
+//
+// Lock order: an entry's mu before the table's mu.
 type table[E any] struct {
-	seed   maphash.Seed
-	shards [numShards]shard[E]
+	seed maphash.Seed
+	tomb *entry[E] // sentinel of a deleted slot
+	cur  atomic.Pointer[slots[E]]
+	mu   sync.Mutex // guards the structure: insert, delete, resize
+	live int        // guarded by mu: entries in cur
+	used int        // guarded by mu: non-nil slots in cur (entries and tombstones)
 }
 
 func (t *table[E]) init() {
 	t.seed = maphash.MakeSeed()
-	for i := range t.shards {
-		t.shards[i].m = make(map[string]*entry[E])
+	t.tomb = new(entry[E])
+	t.cur.Store(&slots[E]{s: make([]atomic.Pointer[entry[E]], minSlots), mask: minSlots - 1})
+}
+
+// find returns kn's entry, or nil. It neither locks nor allocates (the
+// comparison with string(kn) does not copy).
+func (t *table[E]) find(kn []byte, h uint64) *entry[E] {
+	sl := t.cur.Load()
+	for i := h & sl.mask; ; i = (i + 1) & sl.mask {
+		e := sl.s[i].Load()
+		if e == nil {
+			return nil
+		}
+		if e.hash == h && e != t.tomb && e.key == string(kn) {
+			return e
+		}
 	}
 }
 
-func (t *table[E]) shardOf(kn []byte) *shard[E] {
-	return &t.shards[maphash.Bytes(t.seed, kn)&(numShards-1)]
-}
-
-// lookup returns the published answer for kn. It does not allocate: the
-// map index with string(kn) does not copy kn.
+// lookup returns the published answer for kn.
 func (t *table[E]) lookup(kn []byte) ([]byte, bool) {
-	s := t.shardOf(kn)
-	s.mu.RLock()
-	e := s.m[string(kn)]
-	s.mu.RUnlock()
+	e := t.find(kn, maphash.Bytes(t.seed, kn))
 	if e == nil {
 		return nil, false
 	}
@@ -78,55 +97,99 @@ func (t *table[E]) lookup(kn []byte) ([]byte, bool) {
 	return bl.b[:len(bl.b):len(bl.b)], true
 }
 
-// lock takes the writer lock of kn's shard and returns the shard and kn's
-// entry, nil when there is none. The caller unlocks s.wmu.
-func (t *table[E]) lock(kn []byte) (*shard[E], *entry[E]) {
-	s := t.shardOf(kn)
-	s.wmu.Lock()
-	return s, s.m[string(kn)] // reading m needs no mu: only wmu holders change it
-}
-
-// insert adds an entry for kn; the caller holds s.wmu and found none. The
-// entry publishes nothing until the caller stores a blob.
-func (s *shard[E]) insert(kn []byte) *entry[E] {
-	e := new(entry[E])
-	k := string(kn)
-	s.mu.Lock()
-	s.m[k] = e
-	s.mu.Unlock()
-	return e
-}
-
-// publish makes data and bl the state of kn: it inserts an entry when e is
-// nil, after everything that can fail or panic has run, so that no entry
-// exists without an answer (I2). The caller holds s.wmu.
-func (s *shard[E]) publish(kn []byte, e *entry[E], data E, bl *blob) {
-	if e == nil {
-		e = s.insert(kn)
+// acquire returns kn's entry with its mu locked, or nil when there is
+// none. The caller unlocks.
+func (t *table[E]) acquire(kn []byte, h uint64) *entry[E] {
+	for {
+		e := t.find(kn, h)
+		if e == nil {
+			return nil
+		}
+		e.mu.Lock()
+		if !e.dead {
+			return e
+		}
+		e.mu.Unlock() // deleted since find: look again
 	}
-	e.data = data
-	e.pub.Store(bl)
 }
 
-// remove deletes kn's entry e; the caller holds s.wmu. A Get that found e
-// before the delete may still return its last answer; later ones miss.
-func (s *shard[E]) remove(kn []byte, e *entry[E]) {
-	s.mu.Lock()
-	delete(s.m, string(kn))
-	s.mu.Unlock()
+// insert adds an entry for kn holding data and bl, unless another writer
+// inserted kn first: then it returns false and the caller starts over
+// with that entry. Everything that can fail or panic has run before
+// insert, so no entry exists without an answer (I2).
+func (t *table[E]) insert(kn []byte, h uint64, data E, bl *blob) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.find(kn, h) != nil {
+		return false
+	}
+	sl := t.cur.Load()
+	if (t.used+1)*4 > len(sl.s)*3 { // keep the load, tombstones included, at most 3/4
+		sl = t.resize()
+	}
+	e := &entry[E]{key: string(kn), hash: h, data: data}
+	e.pub.Store(bl)
+	i := h & sl.mask
+	for ; ; i = (i + 1) & sl.mask {
+		if x := sl.s[i].Load(); x == nil || x == t.tomb {
+			break
+		}
+	}
+	if sl.s[i].Load() == nil {
+		t.used++
+	}
+	sl.s[i].Store(e)
+	t.live++
+	return true
+}
+
+// resize builds a slot array with room for twice the live entries and no
+// tombstones, and makes it current; t.mu is held.
+func (t *table[E]) resize() *slots[E] {
+	n := minSlots
+	for n < (t.live+1)*4 {
+		n *= 2
+	}
+	old := t.cur.Load()
+	sl := &slots[E]{s: make([]atomic.Pointer[entry[E]], n), mask: uint64(n - 1)}
+	for i := range old.s {
+		e := old.s[i].Load()
+		if e == nil || e == t.tomb {
+			continue
+		}
+		j := e.hash & sl.mask
+		for sl.s[j].Load() != nil {
+			j = (j + 1) & sl.mask
+		}
+		sl.s[j].Store(e)
+	}
+	t.used = t.live
+	t.cur.Store(sl)
+	return sl
+}
+
+// remove deletes e, whose mu the caller holds. A Get that found e before
+// may still return its last answer; later ones miss.
+func (t *table[E]) remove(e *entry[E]) {
+	t.mu.Lock()
+	sl := t.cur.Load()
+	for i := e.hash & sl.mask; ; i = (i + 1) & sl.mask {
+		if x := sl.s[i].Load(); x == e {
+			sl.s[i].Store(t.tomb)
+			break
+		}
+	}
+	t.live--
+	t.mu.Unlock()
+	e.dead = true
 	e.pub.Store(nil)
 }
 
 // len counts the keys with an answer.
 func (t *table[E]) len() int {
-	n := 0
-	for i := range t.shards {
-		s := &t.shards[i]
-		s.mu.RLock()
-		n += len(s.m)
-		s.mu.RUnlock()
-	}
-	return n
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.live
 }
 
 // newBlob serializes v with s into a fresh blob.
@@ -157,8 +220,12 @@ func (b *base[K, N, E]) init(ks KeySerializer[K], ns Serializer[N]) {
 	b.t.init()
 }
 
-// keyBuf is a writer's scratch buffer for serialized key and namespace.
-type keyBuf struct{ b []byte }
+// keyBuf is a writer's scratch buffer for serialized key and namespace,
+// with its hash.
+type keyBuf struct {
+	b []byte
+	h uint64
+}
 
 // key serializes k and n into a pooled buffer; the caller releases it.
 func (b *base[K, N, E]) key(k K, n N) *keyBuf {
@@ -167,12 +234,59 @@ func (b *base[K, N, E]) key(k K, n N) *keyBuf {
 		kb = new(keyBuf)
 	}
 	kb.b = AppendKeyAndNamespace(kb.b[:0], b.ks, k, b.ns, n)
+	kb.h = maphash.Bytes(b.t.seed, kb.b)
 	return kb
 }
 
 func (b *base[K, N, E]) release(kb *keyBuf) {
 	if cap(kb.b) <= 4<<10 {
 		b.pool.Put(kb)
+	}
+}
+
+// mutate applies a writer's operation to the state of kb: mod runs with
+// the entry's mu held when there is an entry; otherwise fresh builds the
+// first state (ok false: nothing to store) and it is inserted. When another
+// writer inserts the key between the two, it starts over, so mod sees that
+// writer's state.
+func (b *base[K, N, E]) mutate(kb *keyBuf, mod func(e *entry[E]), fresh func() (data E, bl *blob, ok bool)) {
+	for {
+		if e := b.t.acquire(kb.b, kb.h); e != nil {
+			unlockAfter(e, mod)
+			return
+		}
+		data, bl, ok := fresh()
+		if !ok || b.t.insert(kb.b, kb.h, data, bl) {
+			return
+		}
+	}
+}
+
+// unlockAfter runs fn(e) and unlocks e.mu, even if fn panics. (A defer in
+// mutate's loop would be heap-allocated.)
+func unlockAfter[E any](e *entry[E], fn func(*entry[E])) {
+	defer e.mu.Unlock()
+	fn(e)
+}
+
+// read runs fn with the entry of kb locked; it reports whether there was one.
+func (b *base[K, N, E]) read(kb *keyBuf, fn func(e *entry[E])) bool {
+	e := b.t.acquire(kb.b, kb.h)
+	if e == nil {
+		return false
+	}
+	defer e.mu.Unlock()
+	fn(e)
+	return true
+}
+
+// clear removes the state of key and namespace n.
+func (b *base[K, N, E]) clear(k K, n N) {
+	kb := b.key(k, n)
+	defer b.release(kb)
+	if e := b.t.acquire(kb.b, kb.h); e != nil {
+		defer e.mu.Unlock()
+		b.t.remove(e)
 	}
 }
 

@@ -26,36 +26,24 @@ func (s *ValueState[K, N, V]) Get(keyAndNamespace []byte) ([]byte, bool, error) 
 
 // Update sets the value of key in namespace n.
 func (s *ValueState[K, N, V]) Update(key K, n N, v V) {
-	bl := newBlob(s.vs, v) // serialize before taking the lock
+	bl := newBlob(s.vs, v) // serialize before taking any lock
 	kb := s.b.key(key, n)
 	defer s.b.release(kb)
-	sh, e := s.b.t.lock(kb.b)
-	defer sh.wmu.Unlock()
-	sh.publish(kb.b, e, v, bl)
+	s.b.mutate(kb,
+		func(e *entry[V]) { e.data = v; e.pub.Store(bl) },
+		func() (V, *blob, bool) { return v, bl, true })
 }
 
 // Value returns the value of key in namespace n; ok is false when there is none.
 func (s *ValueState[K, N, V]) Value(key K, n N) (v V, ok bool) {
 	kb := s.b.key(key, n)
 	defer s.b.release(kb)
-	sh, e := s.b.t.lock(kb.b)
-	defer sh.wmu.Unlock()
-	if e != nil {
-		v, ok = e.data, true
-	}
+	ok = s.b.read(kb, func(e *entry[V]) { v = e.data })
 	return v, ok
 }
 
 // Clear removes the value of key in namespace n.
-func (s *ValueState[K, N, V]) Clear(key K, n N) {
-	kb := s.b.key(key, n)
-	defer s.b.release(kb)
-	sh, e := s.b.t.lock(kb.b)
-	defer sh.wmu.Unlock()
-	if e != nil {
-		sh.remove(kb.b, e)
-	}
-}
+func (s *ValueState[K, N, V]) Clear(key K, n N) { s.b.clear(key, n) }
 
 // Len returns the number of keys and namespaces with a value.
 func (s *ValueState[K, N, V]) Len() int { return s.b.t.len() }

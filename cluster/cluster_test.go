@@ -1,0 +1,311 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/qstate/qstate/client"
+	"github.com/qstate/qstate/codec"
+	"github.com/qstate/qstate/dataset"
+	"github.com/qstate/qstate/handler"
+	"github.com/qstate/qstate/registry"
+	"github.com/qstate/qstate/server"
+	"github.com/qstate/qstate/state"
+)
+
+const (
+	e2eKeys      = 1000
+	e2eValueSize = 8
+	e2eMaxP      = 128
+	ioTimeout    = 10 * time.Second
+)
+
+// lateDirectory is a Directory whose answers come from a Static set after
+// the nodes bound their ports (the description needs their addresses).
+type lateDirectory struct{ atomic.Pointer[Static] }
+
+func (d *lateDirectory) Owner(ctx context.Context, job registry.JobID, name string, keyHash int32) (registry.Owner, error) {
+	s := d.Load()
+	if s == nil {
+		return registry.Owner{}, errNoAnswer
+	}
+	return s.Owner(ctx, job, name, keyHash)
+}
+
+// testNode is one qstate node in process: registry, forwarder, handler and
+// its two servers on free loopback ports.
+type testNode struct {
+	name         string
+	reg          *registry.Registry
+	fwd          *Forwarder
+	h            *handler.Handler
+	proxy, state *server.Server
+	errc         chan error
+
+	stopOnce sync.Once
+}
+
+// startTestNode starts a node whose registry is empty until Apply; it is
+// stopped at cleanup unless stopped before.
+func startTestNode(t testing.TB, name string, dir Directory) *testNode {
+	t.Helper()
+	n := &testNode{name: name, reg: registry.New(), errc: make(chan error, 2)}
+	var err error
+	n.fwd, err = NewForwarder(ForwarderConfig{Directory: dir, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.h, err = handler.New(handler.Config{Registry: n.reg, Forwarder: seamAdapter{n.fwd}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func(ep *handler.Endpoint) *server.Server {
+		s, err := server.New(server.Config{Addr: "127.0.0.1:0", Name: name, EventLoops: 1}, ep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { n.errc <- s.Serve() }()
+		<-s.Ready()
+		if s.Addr() == nil {
+			t.Fatalf("node %s did not start: %v", name, <-n.errc)
+		}
+		return s
+	}
+	n.proxy = start(n.h.Proxy())
+	n.state = start(n.h.StateServer())
+	t.Cleanup(func() { n.stop(t) })
+	return n
+}
+
+// stop shuts the node down: servers, then the handler, then the forwarder.
+func (n *testNode) stop(t testing.TB) {
+	n.stopOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+		defer cancel()
+		for _, s := range []*server.Server{n.proxy, n.state} {
+			if err := s.Shutdown(ctx); err != nil {
+				t.Errorf("node %s: Shutdown: %v", n.name, err)
+			}
+		}
+		for range 2 {
+			if err := <-n.errc; !errors.Is(err, server.ErrServerClosed) {
+				t.Errorf("node %s: Serve: %v", n.name, err)
+			}
+		}
+		if err := n.h.Close(ctx); err != nil {
+			t.Errorf("node %s: handler Close: %v", n.name, err)
+		}
+		_ = n.fwd.Close()
+	})
+}
+
+// syntheticLocal supplies, for each range, a synthetic ValueState<byte[]>
+// holding exactly the keys 0..keys-1 whose key group is in the range.
+func syntheticLocal(keys, valueSize int) LocalFunc {
+	return func(s *State, r Range) (state.KvState, error) {
+		st := state.NewValueState(state.Int, state.Void, state.Bytes)
+		v := st.Void()
+		for k := range keys {
+			if r.KeyGroups.Contains(registry.KeyGroupForHash(state.Int.HashCode(int32(k)), s.MaxParallelism)) {
+				v.Update(int32(k), dataset.SyntheticValue(nil, k, valueSize))
+			}
+		}
+		return st, nil
+	}
+}
+
+// testCluster is n nodes serving the synthetic dataset, split by key group
+// as n parallel operators would hold it.
+type testCluster struct {
+	nodes []*testNode
+	c     *Cluster
+	job   registry.JobID
+}
+
+// startCluster starts n nodes, then writes the cluster description with
+// their bound addresses to a file, loads it and applies it to every node.
+func startCluster(t testing.TB, n int) *testCluster {
+	t.Helper()
+	dir := &lateDirectory{}
+	tc := &testCluster{c: &Cluster{}}
+	var err error
+	if tc.job, err = registry.ParseJobID(dataset.SyntheticJobID); err != nil {
+		t.Fatal(err)
+	}
+	st := State{Job: tc.job, Name: dataset.SyntheticState, MaxParallelism: e2eMaxP}
+	for i := range n {
+		node := startTestNode(t, fmt.Sprintf("n%d", i), dir)
+		tc.nodes = append(tc.nodes, node)
+		tc.c.Nodes = append(tc.c.Nodes, Node{Name: node.name,
+			ProxyAddr: node.proxy.Addr().String(), StateAddr: node.state.Addr().String()})
+		st.Ranges = append(st.Ranges, Range{Node: node.name, KeyGroups: registry.KeyGroupRangeFor(e2eMaxP, n, i)})
+	}
+	tc.c.States = []State{st}
+
+	// Through a file, as `qstate serve --cluster` reads it.
+	var buf bytes.Buffer
+	if err := tc.c.Encode(&buf); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "cluster.json")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := OpenFile(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.c = fd.Cluster()
+	static, err := NewStatic(tc.c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = static // dir.Store(static) TEMPORARY
+	for _, node := range tc.nodes {
+		if _, err := Apply(node.reg, tc.c, node.name, syntheticLocal(e2eKeys, e2eValueSize)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return tc
+}
+
+// owner returns the index of the node that holds key.
+func (tc *testCluster) owner(key int32) int {
+	kg := registry.KeyGroupForHash(state.Int.HashCode(key), e2eMaxP)
+	for i, r := range tc.c.States[0].Ranges {
+		if r.KeyGroups.Contains(kg) {
+			return i
+		}
+	}
+	return -1
+}
+
+func newClient(t testing.TB) *client.Client {
+	t.Helper()
+	c, err := client.New(client.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// parallel runs f(0..n-1) on workers goroutines and waits.
+func parallel(n, workers int, f func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestClusterServesEveryKey: three nodes; every key of the synthetic
+// dataset asked through every node's proxy answers its value, and a
+// missing key answers UnknownKeyOrNamespaceException from any node (K3).
+func TestClusterServesEveryKey(t *testing.T) {
+	tc := startCluster(t, 3)
+	cl := newClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, node := range tc.nodes {
+		addr := node.proxy.Addr().String()
+		var bad atomic.Int64
+		parallel(e2eKeys, 16, func(k int) {
+			got, err := client.GetValue(ctx, cl, addr, tc.job, dataset.SyntheticState, state.Int, int32(k), state.Bytes)
+			if want := dataset.SyntheticValue(nil, k, e2eValueSize); err != nil || !bytes.Equal(got, want) {
+				if bad.Add(1) <= 5 {
+					t.Errorf("via %s: key %d (owner n%d) = %x, %v; want %x", node.name, k, tc.owner(int32(k)), got, err, want)
+				}
+			}
+		})
+		// Missing keys, some owned by each node.
+		owners := map[int]bool{}
+		for k := int32(e2eKeys); len(owners) < 3 || k < e2eKeys+20; k++ {
+			owners[tc.owner(k)] = true
+			_, err := client.GetValue(ctx, cl, addr, tc.job, dataset.SyntheticState, state.Int, k, state.Bytes)
+			if !errors.Is(err, codec.ErrUnknownKeyOrNamespace) {
+				t.Errorf("via %s: missing key %d (owner n%d): %v, want UnknownKeyOrNamespaceException", node.name, k, tc.owner(k), err)
+			}
+		}
+	}
+	// Two thirds of the keys were forwarded by each proxy, and nothing was retried.
+	for _, node := range tc.nodes {
+		s := node.fwd.Stats()
+		if s.Requests < e2eKeys/2 || s.Retries != 0 || s.GaveUp != 0 {
+			t.Errorf("node %s forwarder: %+v", node.name, s)
+		}
+	}
+}
+
+// TestClusterNodeDown: after one node stops, its keys fail through the
+// other proxies with an error that says why, before the caller's deadline,
+// while every other key still answers (K5).
+func TestClusterNodeDown(t *testing.T) {
+	tc := startCluster(t, 3)
+	cl := newClient(t)
+	down := tc.nodes[2]
+	downState := down.state.Addr().String()
+	down.stop(t)
+
+	const deadline = 3 * time.Second
+	var failedOK, servedOK atomic.Int64
+	for _, node := range tc.nodes[:2] {
+		addr := node.proxy.Addr().String()
+		var bad atomic.Int64
+		report := func(format string, args ...any) {
+			if bad.Add(1) <= 5 {
+				t.Errorf(format, args...)
+			}
+		}
+		parallel(e2eKeys, 32, func(k int) {
+			ctx, cancel := context.WithTimeout(context.Background(), deadline)
+			defer cancel()
+			start := time.Now()
+			got, err := client.GetValue(ctx, cl, addr, tc.job, dataset.SyntheticState, state.Int, int32(k), state.Bytes)
+			took := time.Since(start)
+			if tc.owner(int32(k)) != 2 {
+				if want := dataset.SyntheticValue(nil, k, e2eValueSize); err != nil || !bytes.Equal(got, want) {
+					report("via %s: key %d of a live node = %x, %v; want %x", node.name, k, got, err, want)
+					return
+				}
+				servedOK.Add(1)
+				return
+			}
+			var re *client.RequestError
+			switch {
+			case err == nil:
+				report("via %s: key %d of the stopped node answered %x", node.name, k, got)
+			case !errors.As(err, &re):
+				report("via %s: key %d: %v (%T), want the proxy's failure, not the caller's deadline", node.name, k, err, err)
+			case !strings.Contains(err.Error(), "gave up after") || !strings.Contains(err.Error(), downState):
+				report("via %s: key %d: %q does not say it gave up on %s", node.name, k, err, downState)
+			case took >= deadline:
+				report("via %s: key %d failed after %v, not before the deadline %v", node.name, k, took, deadline)
+			default:
+				failedOK.Add(1)
+			}
+		})
+	}
+	if failedOK.Load() == 0 || servedOK.Load() == 0 {
+		t.Errorf("%d keys of the stopped node failed as they should, %d others answered: want both", failedOK.Load(), servedOK.Load())
+	}
+	for _, node := range tc.nodes[:2] {
+		if s := node.fwd.Stats(); s.GaveUp == 0 || s.Retries < 3*s.GaveUp {
+			t.Errorf("node %s forwarder: %+v, want every give-up after %d attempts", node.name, s, DefaultMaxAttempts)
+		}
+	}
+}

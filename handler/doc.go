@@ -1,0 +1,67 @@
+// Package handler turns queryable-state requests into answers, the way a
+// Flink TaskManager's proxy and state server do, independently of the
+// transport. A Handler holds a registry, a bounded ants pool and two
+// Endpoints: Proxy answers KvStateRequests (job, state name, key hash,
+// key and namespace: location -> key group -> owner -> local state) and
+// StateServer answers KvStateInternalRequests (KvStateID, key and
+// namespace). Each Endpoint satisfies server.Handler and
+// server.ConnObserver structurally; this package does not import server.
+//
+// What it must not do: touch sockets or gnet; block an event loop (with
+// Pool dispatch ServeBatch only hands the batch over; with Inline it runs
+// heap look-ups that never block); queue without bound (a full pool
+// refuses a batch at once, each request answered with a RuntimeException
+// saying the server is overloaded); allocate per request in steady state
+// (a missing key answers with codec's cached payload); log per request;
+// send a Java class a Flink client cannot load (only codec's
+// constructors, which use the classes of PROTOCOL.md §4.1).
+//
+// # Answers
+//
+// Failures are Flink's, with Flink's texts (PROTOCOL.md §4.2, §4.3):
+// missing key: UnknownKeyOrNamespaceException from the state server
+// ("Queryable State Server : ..."), relayed as a TaskManager's proxy
+// relays it; unknown KvStateID: UnknownKvStateIdException; a key group
+// with no owner, or a remote owner without a Forwarder:
+// UnknownKvStateKeyGroupLocationException; unknown job or state name:
+// RuntimeException "Failed request <id>." caused by
+// UnknownLocationException; key and namespace bytes the state's
+// serializers reject: RuntimeException caused by Flink's IOException
+// text; a body that does not decode: a REQUEST_FAILURE (Flink sends
+// SERVER_FAILURE, which makes its client drop every request on the
+// connection) with Flink's negative-length text or a BadRequestException.
+//
+// # Ownership of byte slices
+//
+//   - reqs (ServeBatch): the caller's; read until done is called, never
+//     written or kept.
+//   - out (done's argument): a bufpool buffer sized exactly for the
+//     answers; it becomes the caller's.
+//   - Values returned by a KvState are immutable (state.KvState); the
+//     handler copies each once, into out, and keeps no reference after.
+//   - Content returned by a Forwarder becomes the handler's, which copies
+//     it into out and gives it to bufpool.Put.
+//
+// # Goroutines
+//
+// ServeBatch runs on the caller's goroutine (an event loop). With Pool
+// dispatch the look-ups, the encoding and done run on a pool worker; with
+// Inline dispatch, or when the pool refuses the batch, they run before
+// ServeBatch returns. Stats, PoolStats and Close may be called from any
+// goroutine. Close releases the pool and waits for its workers.
+//
+// # Invariants the tests cite
+//
+//   - H1: every request of a batch gets exactly one answer frame with its
+//     request id, and done is called exactly once per batch, even when a
+//     state panics (TestProxyValues, TestPanickingStateFailsBatch).
+//   - H2: failures carry Flink's class and message (TestProxyFailures,
+//     TestStatePort, TestTCPGoldenExchanges, TestJavaClient).
+//   - H3: a full pool refuses a batch before ServeBatch returns; the pool
+//     never runs more than PoolSize workers and never queues (TestOverload,
+//     TestTCPOverloadFlood).
+//   - H4: answering a batch allocates nothing in steady state, inline or
+//     through the pool (TestServeBatchAllocs, BenchmarkTCP allocs/req).
+//   - H5: Close leaves no goroutine behind (TestCloseReleasesPool,
+//     TestTCPShutdownInFlight).
+package handler

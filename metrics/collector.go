@@ -1,0 +1,148 @@
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/qstate/qstate/handler"
+	"github.com/qstate/qstate/server"
+)
+
+// The metrics of the qstate collector. Names follow Prometheus'
+// conventions: qstate_ prefix, base units (seconds, bytes), _total on
+// counters; every one carries the port label ("proxy", "state").
+var (
+	descRequests = prometheus.NewDesc("qstate_requests_total",
+		"Requests answered, by port and result (ok, missing_key, unknown_state, unknown_key_group, bad_request, error, overload, shutdown).",
+		[]string{"port", "result"}, nil)
+	descRequestDuration = prometheus.NewDesc("qstate_request_duration_seconds",
+		"Time from a request's batch reaching the handler to its answer being encoded, one observation per request.",
+		[]string{"port"}, nil)
+	descBatches = prometheus.NewDesc("qstate_batches_total",
+		"Batches of pipelined requests dispatched to the handler (one per wake-up of a connection with whole frames).",
+		[]string{"port"}, nil)
+	descBatchesInFlight = prometheus.NewDesc("qstate_batches_in_flight",
+		"Batches dispatched and not yet answered.",
+		[]string{"port"}, nil)
+
+	descConnsOpen = prometheus.NewDesc("qstate_connections_open",
+		"Connections open now.",
+		[]string{"port"}, nil)
+	descConnsAccepted = prometheus.NewDesc("qstate_connections_accepted_total",
+		"Connections accepted, including those refused at once (see qstate_connections_refused_total).",
+		[]string{"port"}, nil)
+	descConnsRefused = prometheus.NewDesc("qstate_connections_refused_total",
+		"Connections closed as soon as accepted because the connection limit (--max-conns) was reached.",
+		[]string{"port"}, nil)
+	descConnsClosed = prometheus.NewDesc("qstate_connections_closed_total",
+		"Connections closed, by reason (peer, protocol, frame-too-large, inbound-overflow, conn-limit, shutdown, write-error, ...).",
+		[]string{"port", "reason"}, nil)
+	descSlowConsumers = prometheus.NewDesc("qstate_slow_consumer_disconnects_total",
+		"Connections closed because their client sent requests far faster than it read the answers (buffered input over --max-inbound).",
+		[]string{"port"}, nil)
+
+	descBytesIn = prometheus.NewDesc("qstate_bytes_received_total",
+		"Bytes of request frames received and dispatched.",
+		[]string{"port"}, nil)
+	descBytesOut = prometheus.NewDesc("qstate_bytes_sent_total",
+		"Bytes of answer frames handed to the network engine.",
+		[]string{"port"}, nil)
+
+	descBackpressurePauses = prometheus.NewDesc("qstate_backpressure_pauses_total",
+		"Times a connection's outbound buffer went over the high watermark, so that its requests stopped being dispatched until it drained.",
+		[]string{"port"}, nil)
+	descBackpressured = prometheus.NewDesc("qstate_connections_backpressured",
+		"Connections held back now (outbound buffer over the high watermark, not yet drained below the low one).",
+		[]string{"port"}, nil)
+	descPendingWrites = prometheus.NewDesc("qstate_connections_pending_writes",
+		"Connections with answers waiting for their outbound buffer to drain.",
+		[]string{"port"}, nil)
+	descMaxOutbound = prometheus.NewDesc("qstate_outbound_buffer_max_bytes",
+		"Largest outbound buffer held for one connection since start (bounded by the high watermark plus one chunk).",
+		[]string{"port"}, nil)
+
+	descPoolSize = prometheus.NewDesc("qstate_pool_workers",
+		"Capacity of the look-up worker pool (--pool-size); 0 with inline dispatch.",
+		nil, nil)
+	descPoolRunning = prometheus.NewDesc("qstate_pool_workers_running",
+		"Look-up pool workers running now.",
+		nil, nil)
+	descPoolWaiting = prometheus.NewDesc("qstate_pool_waiting",
+		"Batches waiting for a pool worker; always 0: a full pool refuses a batch (result=\"overload\") instead of queueing it.",
+		nil, nil)
+)
+
+// collector is the qstate prometheus.Collector of a Metrics: at each scrape
+// it reads the watched sources' Stats, never anything on the request path.
+type collector struct{ m *Metrics }
+
+// Describe sends every metric the collector may send.
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{
+		descRequests, descRequestDuration, descBatches, descBatchesInFlight,
+		descConnsOpen, descConnsAccepted, descConnsRefused, descConnsClosed, descSlowConsumers,
+		descBytesIn, descBytesOut,
+		descBackpressurePauses, descBackpressured, descPendingWrites, descMaxOutbound,
+		descPoolSize, descPoolRunning, descPoolWaiting,
+	} {
+		ch <- d
+	}
+}
+
+// Collect sends the current values.
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	m := c.m
+	m.mu.Lock()
+	servers := append([]watchedServer(nil), m.servers...)
+	endpoints := m.endpoints
+	pool := m.pool
+	m.mu.Unlock()
+
+	for _, w := range servers {
+		collectServer(ch, w.port, w.src.Stats())
+	}
+	for p, ep := range endpoints {
+		port := handler.Port(p).String()
+		if ep != nil {
+			collectEndpoint(ch, port, ep.Stats())
+		}
+		if h := m.hist[p]; ep != nil || h.count() > 0 {
+			ch <- h.metric(port)
+		}
+	}
+	if pool != nil {
+		running, capacity := pool.PoolStats()
+		ch <- gauge(descPoolSize, capacity)
+		ch <- gauge(descPoolRunning, running)
+		ch <- gauge(descPoolWaiting, 0)
+	}
+}
+
+func collectServer(ch chan<- prometheus.Metric, port string, st server.Stats) {
+	ch <- counter(descBatches, st.Batches, port)
+	ch <- gauge(descBatchesInFlight, st.InFlight, port)
+	ch <- gauge(descConnsOpen, st.Conns, port)
+	ch <- counter(descConnsAccepted, st.Accepted, port)
+	ch <- counter(descConnsRefused, st.ClosedFor(server.CloseConnLimit), port)
+	for r, n := range st.Closed {
+		ch <- counter(descConnsClosed, n, port, server.CloseReason(r).String())
+	}
+	ch <- counter(descSlowConsumers, st.ClosedFor(server.CloseInboundOverflow), port)
+	ch <- counter(descBackpressurePauses, st.Stalls, port)
+	ch <- gauge(descBackpressured, st.Backpressured, port)
+	ch <- gauge(descPendingWrites, st.Pending, port)
+	ch <- gauge(descMaxOutbound, st.MaxOutbound, port)
+}
+
+func collectEndpoint(ch chan<- prometheus.Metric, port string, st handler.Stats) {
+	ch <- counter(descRequests, st.Successful, port, "ok")
+	ch <- counter(descRequests, st.Failed-st.Overloaded, port, "error")
+	ch <- counter(descRequests, st.Overloaded, port, "overload")
+}
+
+func counter[N int | int64](d *prometheus.Desc, v N, labels ...string) prometheus.Metric {
+	return prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+}
+
+func gauge[N int | int64](d *prometheus.Desc, v N, labels ...string) prometheus.Metric {
+	return prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), labels...)
+}

@@ -1,0 +1,10 @@
+package metrics
+
+import "errors"
+
+// Errors of the package's set-up. New wraps them with context (%w); callers
+// tell them apart with errors.Is.
+var (
+	// ErrConfig reports an invalid Config; Validate wraps it once per problem.
+	ErrConfig = errors.New("metrics: invalid config")
+)

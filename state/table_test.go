@@ -1,0 +1,178 @@
+package state
+
+import (
+	"hash/maphash"
+	"sync"
+	"testing"
+)
+
+// TestTableNeverMissesPresentKeys grows the table from empty through many
+// resizes while deleting and re-inserting other keys (tombstones, reused
+// slots): concurrent readers must find every key of the stable set, every
+// time (a lock-free reader must not miss a key that is present).
+func TestTableNeverMissesPresentKeys(t *testing.T) {
+	s := NewValueState(Int, Void, Int)
+	const stable = 64
+	for k := int32(0); k < stable; k++ {
+		s.Update(k, VoidNamespace{}, k)
+	}
+	kns := make([][]byte, stable)
+	for k := range kns {
+		kns[k] = knVoid(Int, int32(k))
+	}
+	churn := 20_000
+	if testing.Short() {
+		churn = 3000
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer close(done)
+		for i := 0; i < churn; i++ {
+			k := int32(stable + i)
+			s.Update(k, VoidNamespace{}, k)
+			if i%3 != 0 {
+				s.Clear(k-int32(i%7), VoidNamespace{}) // leaves tombstones
+			}
+		}
+	})
+	for r := 0; r < 2; r++ {
+		wg.Go(func() {
+			for n := 0; ; n++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				k := n % stable
+				ans, found, err := s.Get(kns[k])
+				if err != nil || !found {
+					t.Errorf("stable key %d: found %v, %v (after %d reads)", k, found, err, n)
+					return
+				}
+				if v, _, _ := Int.Read(ans); v != int32(k) {
+					t.Errorf("stable key %d: value %d", k, v)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	// Every key is where the model says.
+	present := map[int32]bool{}
+	for k := int32(0); k < stable; k++ {
+		present[k] = true
+	}
+	for i := 0; i < churn; i++ {
+		k := int32(stable + i)
+		present[k] = true
+		if i%3 != 0 {
+			delete(present, k-int32(i%7))
+		}
+	}
+	if s.Len() != len(present) {
+		t.Errorf("Len %d, model %d", s.Len(), len(present))
+	}
+	for k := int32(0); k < int32(stable+churn); k++ {
+		_, found, _ := s.Get(knVoid(Int, k))
+		if _, got := s.Value(k, VoidNamespace{}); found != present[k] || got != present[k] {
+			t.Fatalf("key %d: Get found %v, Value found %v, model %v", k, found, got, present[k])
+		}
+	}
+}
+
+// TestConcurrentFirstAdds has writers race to create the same keys: no
+// Add may be lost (an insert that loses the race starts over on the
+// winner's entry).
+func TestConcurrentFirstAdds(t *testing.T) {
+	sum := NewReducingState(Int, Void, Long, func(a, b int64) int64 { return a + b })
+	list := NewListState(Int, Void, Long)
+	mp := NewMapState(Int, Void, Int, Long)
+	const writers, keys, rounds = 4, 50, 3
+	for round := 0; round < rounds; round++ {
+		var wg sync.WaitGroup
+		for w := 0; w < writers; w++ {
+			wg.Go(func() {
+				for k := int32(0); k < keys; k++ {
+					sum.Add(k, VoidNamespace{}, 1)
+					list.Add(k, VoidNamespace{}, int64(w))
+					mp.Put(k, VoidNamespace{}, int32(w), 1)
+				}
+			})
+		}
+		wg.Wait()
+		for k := int32(0); k < keys; k++ {
+			if v, _ := sum.Value(k, VoidNamespace{}); v != writers {
+				t.Fatalf("round %d key %d: sum %d, want %d", round, k, v, writers)
+			}
+			if n := len(list.Elements(k, VoidNamespace{})); n != writers {
+				t.Fatalf("round %d key %d: %d elements, want %d", round, k, n, writers)
+			}
+			if n := len(mp.Entries(k, VoidNamespace{})); n != writers {
+				t.Fatalf("round %d key %d: %d map entries, want %d", round, k, n, writers)
+			}
+			sum.Clear(k, VoidNamespace{})
+			list.Clear(k, VoidNamespace{})
+			mp.Clear(k, VoidNamespace{})
+		}
+	}
+}
+
+// TestTableProbeChains builds collisions on purpose (keys with the same
+// home slot under the table's seed) and checks that deleting a key in the
+// middle of a probe chain keeps the keys after it reachable, that its
+// tombstone is reused, and that a resize keeps everything.
+func TestTableProbeChains(t *testing.T) {
+	var tb table[int]
+	tb.init()
+	bl := newBlob(Int, 1)
+	home := func(kn []byte) uint64 { return maphash.Bytes(tb.seed, kn) & (minSlots - 1) }
+	// Three keys with the same home slot.
+	var chain [][]byte
+	want := uint64(0)
+	for i := int32(0); len(chain) < 3; i++ {
+		kn := knVoid(Int, i)
+		if len(chain) == 0 {
+			want = home(kn)
+		}
+		if home(kn) == want {
+			chain = append(chain, kn)
+		}
+	}
+	for i, kn := range chain {
+		if !tb.insert(kn, maphash.Bytes(tb.seed, kn), i, bl) {
+			t.Fatal("insert refused")
+		}
+	}
+	mid := tb.find(chain[1], maphash.Bytes(tb.seed, chain[1]))
+	mid.mu.Lock()
+	tb.remove(mid)
+	mid.mu.Unlock()
+	if _, ok := tb.lookup(chain[1]); ok {
+		t.Error("deleted key found")
+	}
+	for _, i := range []int{0, 2} {
+		if e := tb.find(chain[i], maphash.Bytes(tb.seed, chain[i])); e == nil || e.data != i {
+			t.Fatalf("key %d of the chain lost after deleting its predecessor", i)
+		}
+	}
+	// Re-inserting reuses the tombstone: the slot count in use stays.
+	used := tb.used
+	tb.insert(chain[1], maphash.Bytes(tb.seed, chain[1]), 1, bl)
+	if tb.used != used || tb.live != 3 {
+		t.Errorf("after re-insert: used %d (was %d), live %d", tb.used, used, tb.live)
+	}
+	// Grow through several resizes; every key stays reachable.
+	for i := int32(1000); i < 1200; i++ {
+		kn := knVoid(Int, i)
+		tb.insert(kn, maphash.Bytes(tb.seed, kn), int(i), bl)
+	}
+	for i, kn := range chain {
+		if e := tb.find(kn, maphash.Bytes(tb.seed, kn)); e == nil || e.data != i {
+			t.Fatalf("chain key %d lost after resizes", i)
+		}
+	}
+	if len(tb.cur.Load().s) < 4*tb.live/3 {
+		t.Errorf("%d slots for %d entries", len(tb.cur.Load().s), tb.live)
+	}
+}
