@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -92,6 +93,17 @@ type task struct {
 	lastLoc  *registry.Location
 	lastID   registry.KvStateID
 	lastKvs  state.KvState
+
+	fwds []pendingForward // the batch's requests for remote owners, forwarded after the look-ups
+}
+
+// pendingForward is a proxy request to forward; its answer goes to res[i].
+type pendingForward struct {
+	i        int
+	owner    registry.Owner
+	job      registry.JobID
+	name, kv []byte // views into reqs
+	keyHash  int32
 }
 
 // result is the answer to one request before it is encoded.
@@ -102,6 +114,14 @@ type result struct {
 	owned   bool   // content came from a Forwarder: give it to bufpool after encoding
 	payload []byte // Java-serialized failure when !ok
 }
+
+// forwardFanout bounds the goroutines that forward one batch's requests
+// besides its worker: a client that pipelines requests for keys held
+// elsewhere then waits about one round trip for a batch, not one per
+// request, and a dead peer's retries do not hold up the rest of the batch
+// one after the other. Handler-wide, such helpers never exceed PoolSize;
+// beyond that the worker forwards the rest itself.
+const forwardFanout = 32
 
 // run answers the batch and hands the answers to done.
 func (t *task) run() {
@@ -138,7 +158,6 @@ func (t *task) answer() (out []byte, failed int) {
 			out, failed = t.encodeAll(payload)
 		}
 	}()
-	size := 0
 	for b := t.reqs; len(b) > 0; {
 		f, k, err := codec.DecodeFrame(b, math.MaxInt32)
 		if err != nil || k == 0 {
@@ -151,13 +170,19 @@ func (t *task) answer() (out []byte, failed int) {
 		} else {
 			r = t.stateLookup(f.RequestID, f.Body)
 		}
-		if r.ok {
+		t.res = append(t.res, r)
+	}
+	if len(t.fwds) > 0 {
+		t.forwardAll()
+	}
+	size := 0
+	for i := range t.res {
+		if r := &t.res[i]; r.ok {
 			size += codec.ResultFrameSize(len(r.content))
 		} else {
 			size += codec.RequestFailureFrameSize(len(r.payload))
 			failed++
 		}
-		t.res = append(t.res, r)
 	}
 	out = bufpool.Get(size)
 	for i := range t.res {
@@ -177,9 +202,59 @@ func (t *task) answer() (out []byte, failed int) {
 	return out, failed
 }
 
-// forget clears the look-up cache at the end of a batch.
+// forget clears the look-up cache and the forwards at the end of a batch.
 func (t *task) forget() {
 	t.lastName, t.lastLoc, t.lastKvs = nil, nil, nil
+	clear(t.fwds) // drop the views into reqs
+	t.fwds = t.fwds[:0]
+}
+
+// forwardAll runs the batch's pending forwards and stores their answers:
+// concurrently, on up to forwardFanout helper goroutines besides the
+// worker while the handler has fewer than PoolSize of them, the worker
+// taking its share. Each writes only its own results; wg.Wait orders
+// their writes before the encoding.
+func (t *task) forwardAll() {
+	n := len(t.fwds)
+	if n == 1 {
+		t.forwardOne(0)
+		return
+	}
+	h := t.ep.h
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	work := func() {
+		for j := int(next.Add(1) - 1); j < n; j = int(next.Add(1) - 1) {
+			t.forwardOne(j)
+		}
+	}
+	for range min(n-1, forwardFanout) {
+		if h.fwdHelpers.Add(1) > int64(h.cfg.PoolSize) {
+			h.fwdHelpers.Add(-1)
+			break
+		}
+		wg.Go(func() {
+			defer h.fwdHelpers.Add(-1)
+			work()
+		})
+	}
+	work()
+	wg.Wait()
+}
+
+// forwardOne forwards t.fwds[j] and stores the answer. A panicking
+// Forwarder fails that request only (it may run on a helper goroutine,
+// where a panic would end the process).
+func (t *task) forwardOne(j int) {
+	p := &t.fwds[j]
+	id := t.res[p.i].id
+	defer func() {
+		if v := recover(); v != nil {
+			t.ep.h.log.Error().Interface("panic", v).Msg("Forwarder panicked; failing its request")
+			t.res[p.i] = fail(id, codec.NewRuntimeException(codec.ProxyName+" : Internal error while forwarding the request.", nil))
+		}
+	}()
+	t.res[p.i] = t.ep.forward(id, p.owner, p.job, p.name, p.keyHash, p.kv)
 }
 
 // location returns the location of (job, name), from the batch's cache
@@ -261,7 +336,10 @@ func (t *task) proxyLookup(id int64, body []byte) result {
 		if e.h.cfg.Forwarder == nil {
 			return result{id: id, payload: e.noKeyGroup}
 		}
-		return e.forward(id, owner, req.KeyAndNamespace)
+		// Forwarded after the batch's look-ups, concurrently with its other forwards.
+		t.fwds = append(t.fwds, pendingForward{i: len(t.res), owner: owner, job: registry.JobID(req.JobID),
+			name: req.StateName, kv: req.KeyAndNamespace, keyHash: req.KeyHash})
+		return result{id: id}
 	}
 	return t.get(id, owner.ID, req.KeyAndNamespace)
 }
@@ -297,8 +375,8 @@ func (t *task) get(id int64, kvID registry.KvStateID, keyAndNamespace []byte) re
 }
 
 // forward asks the Forwarder for a key group another node owns.
-func (e *Endpoint) forward(id int64, owner registry.Owner, keyAndNamespace []byte) result {
-	content, err := e.h.cfg.Forwarder.Forward(owner, keyAndNamespace)
+func (e *Endpoint) forward(id int64, owner registry.Owner, job registry.JobID, name []byte, keyHash int32, keyAndNamespace []byte) result {
+	content, err := e.h.cfg.Forwarder.Forward(owner, job, name, keyHash, keyAndNamespace)
 	if err == nil {
 		return result{id: id, ok: true, content: content, owned: true}
 	}

@@ -50,14 +50,19 @@ func (p Port) serverName() string {
 // Forwarder answers a proxy request whose key group is owned by another
 // node: it sends a KvStateInternalRequest for keyAndNamespace under
 // owner.ID to the state server at owner.Addr and returns the answer's
-// content. It runs on a pool worker and may block. content becomes the
-// handler's, which copies it into the answer and gives it to bufpool.Put.
-// A *codec.JavaException error is relayed as Flink's proxy relays the
-// state server's failure (a BadRequestException as is, anything else
-// wrapped in "Failed request <id>."); any other error is wrapped.
-// (Forwarding itself is a later issue; this is its seam.)
+// content. job, name and keyHash are the proxy request's, so that it can
+// find the owner again when owner proves stale (package cluster's
+// Forwarder retries that way). name and keyAndNamespace are views into the
+// request, valid during the call only. It runs on a pool worker, or on a
+// helper goroutine when a batch holds several forwarded requests (they are
+// forwarded concurrently); it may block, and must return within its own
+// deadline. content becomes the handler's, which copies it into the answer
+// and gives it to bufpool.Put. A *codec.JavaException error (found with
+// errors.As) is relayed as Flink's proxy relays the state server's failure
+// (a BadRequestException as is, anything else wrapped in "Failed request
+// <id>."); any other error is wrapped.
 type Forwarder interface {
-	Forward(owner registry.Owner, keyAndNamespace []byte) (content []byte, err error)
+	Forward(owner registry.Owner, job registry.JobID, name []byte, keyHash int32, keyAndNamespace []byte) (content []byte, err error)
 }
 
 // Observer is told about every batch an Endpoint answers, from the
@@ -79,6 +84,7 @@ type Handler struct {
 
 	proxy, state Endpoint
 	closed       atomic.Bool
+	fwdHelpers   atomic.Int64 // goroutines forwarding for batches besides their workers (at most PoolSize)
 }
 
 // New returns a Handler for cfg (defaults applied to a copy). It returns

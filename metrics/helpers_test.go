@@ -3,7 +3,6 @@ package metrics
 import (
 	"io"
 	"net/http"
-	"slices"
 	"strings"
 	"testing"
 
@@ -70,8 +69,7 @@ func (f families) find(name string, labels ...string) *dto.Metric {
 		}
 		match := true
 		for _, lp := range m.GetLabel() {
-			i := slices.Index(labels, lp.GetName())
-			if i < 0 || i%2 != 0 || labels[i+1] != lp.GetValue() {
+			if labelOf(labels, lp.GetName()) != lp.GetValue() {
 				match = false
 				break
 			}
@@ -81,6 +79,17 @@ func (f families) find(name string, labels ...string) *dto.Metric {
 		}
 	}
 	return nil
+}
+
+// labelOf returns the value paired with name in labels (name, value
+// pairs), or "\x00" when name is absent.
+func labelOf(labels []string, name string) string {
+	for i := 0; i+1 < len(labels); i += 2 {
+		if labels[i] == name {
+			return labels[i+1]
+		}
+	}
+	return "\x00"
 }
 
 // value returns the value of a counter or gauge; it fails the test when
