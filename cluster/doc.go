@@ -75,10 +75,11 @@
 //
 // # Goroutines
 //
-// Forward runs on the caller's goroutine (a handler pool worker) and blocks
-// until the answer, a failure, or Timeout; any number run at once. The
-// client it uses runs two goroutines per peer connection. Directories are
-// safe for concurrent use. Parse, Load, Validate and Apply are plain
+// Forward runs on the caller's goroutine (a handler pool worker or one of
+// its forwarding helpers) and blocks until the answer, a failure, or
+// Timeout; any number run at once. The client it uses runs two goroutines
+// per peer connection. Directories are safe for concurrent use. Parse,
+// Load, Validate and Apply are plain
 // functions of their caller's goroutine.
 //
 // # Invariants the tests cite
@@ -93,7 +94,10 @@
 //     missing key UnknownKeyOrNamespaceException (TestClusterServesEveryKey).
 //   - K4: a stale location is retried after re-resolving, at most
 //     MaxAttempts times, with backoff, within Timeout; any other failure is
-//     relayed unchanged (TestForwardRetries*, TestForwardRelays*).
+//     relayed unchanged (TestForwardRetries*, TestForwardDeadOwnerBounded,
+//     TestForwardRelaysOtherFailures, TestClusterRangeMoved).
 //   - K5: a dead node's keys fail with a clear error before the caller's
 //     deadline while the other keys keep working (TestClusterNodeDown).
+//   - K6: in steady state a forwarded request costs the Forwarder and its
+//     client no allocation (TestForwardDoesNotAllocate).
 package cluster

@@ -69,7 +69,9 @@ type ForwarderConfig struct {
 	Timeout time.Duration
 
 	// Logger receives a line when a request is given up on, at most one
-	// every 10 s (the count is in Stats). The zero value logs nothing.
+	// every 10 s (the count is in Stats), and, when the Forwarder creates
+	// the Client, the client's connection events, at most ten every 10 s.
+	// The zero value logs nothing.
 	Logger zerolog.Logger
 }
 
@@ -146,7 +148,10 @@ func NewForwarder(cfg ForwarderConfig) (*Forwarder, error) {
 	f.log = cfg.Logger.With().Str("component", "forwarder").Logger().
 		Sample(&zerolog.BurstSampler{Burst: 1, Period: 10 * time.Second})
 	if f.c == nil {
-		c, err := client.New(client.Config{Logger: cfg.Logger})
+		// The client logs each failed connection: with a dead peer, one per
+		// attempt. Ten in ten seconds say enough.
+		clog := cfg.Logger.Sample(&zerolog.BurstSampler{Burst: 10, Period: 10 * time.Second})
+		c, err := client.New(client.Config{Logger: clog})
 		if err != nil {
 			return nil, err
 		}
@@ -172,7 +177,7 @@ func (f *Forwarder) Close() error {
 type ForwarderStats struct {
 	Requests int64 // Forward calls
 	Attempts int64 // KvStateInternalRequests sent (first tries and retries)
-	Retries  int64 // attempts after a stale location (Attempts - Requests, but for calls that ended early)
+	Retries  int64 // attempts after the first of their call (after a stale location or a failed connection)
 	GaveUp   int64 // calls that ended with a ForwardError
 }
 

@@ -1,9 +1,11 @@
 package cluster
 
 import (
+	"context"
 	"testing"
 
 	"github.com/qstate/qstate/bufpool"
+	"github.com/qstate/qstate/client"
 	"github.com/qstate/qstate/dataset"
 	"github.com/qstate/qstate/registry"
 	"github.com/qstate/qstate/state"
@@ -30,5 +32,41 @@ func BenchmarkForward(b *testing.B) {
 			b.Fatal(err)
 		}
 		bufpool.Put(content)
+	}
+}
+
+// BenchmarkProxy asks node n0 of a 2-node cluster for keys it holds
+// (local) and for keys n1 holds (forwarded), from 16 callers per CPU on
+// one pipelined client connection: the cost of a forward under load.
+func BenchmarkProxy(b *testing.B) {
+	tc := startCluster(b, 2)
+	addr := tc.nodes[0].proxy.Addr().String()
+	for _, bc := range []struct {
+		name  string
+		owner int
+	}{{"local", 0}, {"forwarded", 1}} {
+		var keys []int32
+		for k := int32(0); k < e2eKeys; k++ {
+			if tc.owner(k) == bc.owner {
+				keys = append(keys, k)
+			}
+		}
+		b.Run(bc.name, func(b *testing.B) {
+			cl := newClient(b)
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.SetParallelism(16) // 16 callers per CPU: requests pipeline, batches form
+			b.RunParallel(func(pb *testing.PB) {
+				i := 0
+				for pb.Next() {
+					k := keys[i%len(keys)]
+					i++
+					if _, err := client.GetValue(ctx, cl, addr, tc.job, dataset.SyntheticState, state.Int, k, state.Bytes); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/qstate/qstate/client"
 	"github.com/qstate/qstate/codec"
+	"github.com/qstate/qstate/handler"
 	"github.com/qstate/qstate/registry"
 )
 
@@ -444,3 +445,6 @@ func TestDeadlineCtx(t *testing.T) {
 		d.release()
 	}
 }
+
+// The Forwarder is the handler's.
+var _ handler.Forwarder = (*Forwarder)(nil)

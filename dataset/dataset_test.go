@@ -115,6 +115,56 @@ func TestSyntheticValue(t *testing.T) {
 	}
 }
 
+// TestSyntheticPart: the parts of three operators' key-group ranges hold
+// every key exactly once, each in the part whose ranges hold its key
+// group, with RegisterSynthetic's value.
+func TestSyntheticPart(t *testing.T) {
+	const keys, size, maxP = 500, 8, 128
+	var parts []*state.ValueState[int32, state.VoidNamespace, []byte]
+	var ranges []registry.KeyGroupRange
+	for i := range 3 {
+		kgr := registry.KeyGroupRangeFor(maxP, 3, i)
+		p, err := SyntheticPart(keys, size, maxP, kgr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts, ranges = append(parts, p), append(ranges, kgr)
+	}
+	total := 0
+	for i, p := range parts {
+		total += p.Len()
+		if p.Len() == 0 {
+			t.Errorf("part %d is empty", i)
+		}
+	}
+	if total != keys {
+		t.Errorf("parts hold %d keys, want %d", total, keys)
+	}
+	for k := range int32(keys) {
+		kg := registry.KeyGroupForHash(k, maxP) // an Integer's hashCode is its value
+		for i, p := range parts {
+			kn := state.AppendKeyAndNamespace(nil, state.Int, k, state.Void, state.VoidNamespace{})
+			v, found, err := p.Get(kn)
+			if want := ranges[i].Contains(kg); found != want || err != nil {
+				t.Fatalf("key %d (key group %d) in part %d (%v): found %v, %v", k, kg, i, ranges[i], found, err)
+			}
+			if found && !bytes.Equal(v, state.Bytes.Append(nil, SyntheticValue(nil, int(k), size))) {
+				t.Fatalf("key %d: %x", k, v)
+			}
+		}
+	}
+	// Several ranges: their union.
+	both, err := SyntheticPart(keys, size, maxP, ranges[0], ranges[2])
+	if err != nil || both.Len() != parts[0].Len()+parts[2].Len() {
+		t.Errorf("two ranges: %d keys, %v; want %d", both.Len(), err, parts[0].Len()+parts[2].Len())
+	}
+	for _, bad := range [][3]int{{-1, 8, 128}, {10, -1, 128}, {10, 8, 0}, {10, 8, registry.MaxParallelismUpperBound + 1}} {
+		if _, err := SyntheticPart(bad[0], bad[1], bad[2], ranges[0]); err == nil {
+			t.Errorf("SyntheticPart(%v) accepted", bad)
+		}
+	}
+}
+
 // TestDemoStates: every example key answers at once and decodes with the
 // serializers its description names (D2); Step changes the states; Run
 // returns when its context ends.

@@ -1,7 +1,8 @@
 // Package dataset holds the states qstate serves without a Flink job: the
 // synthetic benchmark dataset (a ValueState<byte[]> of N integer keys,
 // byte-for-byte the dataset of the golden `exchange` vectors, so that
-// qstate and Flink's own server answer a benchmark identically) and the
+// qstate and Flink's own server answer a benchmark identically; a cluster
+// node holds the SyntheticPart of its key groups) and the
 // demo task embedded in `qstate serve` (a word count, recent events per
 // user and per-user attributes, updated live under a fixed JobID).
 //
@@ -12,9 +13,10 @@
 // Ownership of byte slices: SyntheticValue appends to the caller's dst and
 // keeps nothing. The states copy what they are given.
 //
-// Goroutines: RegisterSynthetic and NewDemo run once, before serving.
-// Demo.Step and Demo.Run may run on any goroutine while any number of
-// queries read the states (the heap states are safe for that).
+// Goroutines: RegisterSynthetic, SyntheticPart and NewDemo run once,
+// before serving. Demo.Step and Demo.Run may run on any goroutine while
+// any number of queries read the states (the heap states are safe for
+// that).
 //
 // Invariants the tests cite:
 //

@@ -28,27 +28,61 @@ const (
 // owns all SyntheticMaxParallelism key groups. Find its KvStateID with
 // SyntheticKvStateID.
 func RegisterSynthetic(r *registry.Registry, keys, valueSize int) error {
-	if keys < 0 || keys > math.MaxInt32 {
-		return fmt.Errorf("dataset: %d keys not in 0..%d", keys, math.MaxInt32)
-	}
-	if valueSize < 0 || valueSize > math.MaxInt32-4 {
-		return fmt.Errorf("dataset: value size %d not in 0..%d", valueSize, math.MaxInt32-4)
+	s, err := newSynthetic(keys, valueSize, func(int32) bool { return true })
+	if err != nil {
+		return err
 	}
 	job, err := registry.ParseJobID(SyntheticJobID)
 	if err != nil {
 		return err
-	}
-	s := state.NewValueState(state.Int, state.Void, state.Bytes)
-	v := s.Void()
-	buf := make([]byte, 0, valueSize)
-	for i := range keys {
-		v.Update(int32(i), SyntheticValue(buf[:0], i, valueSize))
 	}
 	all := registry.KeyGroupRange{Start: 0, End: SyntheticMaxParallelism - 1}
 	if _, err := r.Register(job, SyntheticState, all, SyntheticMaxParallelism, s); err != nil {
 		return fmt.Errorf("dataset: register synthetic state: %w", err)
 	}
 	return nil
+}
+
+// SyntheticPart returns the part of the synthetic state a cluster node
+// holds: RegisterSynthetic's ValueState<byte[]>, with only the keys
+// 0..keys-1 whose key group lies in one of ranges, key groups counted as
+// Flink routes an Integer key to an operator of maxParallelism key groups
+// (registry.KeyGroupForHash of its Java hashCode). The caller registers it
+// under SyntheticJobID and SyntheticState once per range (package cluster
+// does, under the KvStateIDs of the cluster description).
+func SyntheticPart(keys, valueSize, maxParallelism int, ranges ...registry.KeyGroupRange) (*state.ValueState[int32, state.VoidNamespace, []byte], error) {
+	if maxParallelism < 1 || maxParallelism > registry.MaxParallelismUpperBound {
+		return nil, fmt.Errorf("dataset: max parallelism %d not in 1..%d", maxParallelism, registry.MaxParallelismUpperBound)
+	}
+	return newSynthetic(keys, valueSize, func(k int32) bool {
+		kg := registry.KeyGroupForHash(state.Int.HashCode(k), maxParallelism)
+		for _, r := range ranges {
+			if r.Contains(kg) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// newSynthetic returns the synthetic state holding the keys among
+// 0..keys-1 that keep accepts.
+func newSynthetic(keys, valueSize int, keep func(key int32) bool) (*state.ValueState[int32, state.VoidNamespace, []byte], error) {
+	if keys < 0 || keys > math.MaxInt32 {
+		return nil, fmt.Errorf("dataset: %d keys not in 0..%d", keys, math.MaxInt32)
+	}
+	if valueSize < 0 || valueSize > math.MaxInt32-4 {
+		return nil, fmt.Errorf("dataset: value size %d not in 0..%d", valueSize, math.MaxInt32-4)
+	}
+	s := state.NewValueState(state.Int, state.Void, state.Bytes)
+	v := s.Void()
+	buf := make([]byte, 0, valueSize)
+	for i := range keys {
+		if keep(int32(i)) {
+			v.Update(int32(i), SyntheticValue(buf[:0], i, valueSize))
+		}
+	}
+	return s, nil
 }
 
 // SyntheticValue appends the synthetic value of key to dst and returns the

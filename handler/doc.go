@@ -39,15 +39,20 @@
 //     answers; it becomes the caller's.
 //   - Values returned by a KvState are immutable (state.KvState); the
 //     handler copies each once, into out, and keeps no reference after.
-//   - Content returned by a Forwarder becomes the handler's, which copies
-//     it into out and gives it to bufpool.Put.
+//   - A Forwarder reads the state name and key-and-namespace views it is
+//     given during its call only. Content it returns becomes the
+//     handler's, which copies it into out and gives it to bufpool.Put.
 //
 // # Goroutines
 //
 // ServeBatch runs on the caller's goroutine (an event loop). With Pool
 // dispatch the look-ups, the encoding and done run on a pool worker; with
 // Inline dispatch, or when the pool refuses the batch, they run before
-// ServeBatch returns. Stats, PoolStats and Close may be called from any
+// ServeBatch returns. A batch's requests for key groups other nodes own are
+// forwarded after its look-ups, concurrently: on the worker and up to
+// forwardFanout helper goroutines, never more than PoolSize helpers in the
+// whole handler; the batch is answered when the last forward returns (a
+// Forwarder bounds that with its own deadline). Stats, PoolStats and Close may be called from any
 // goroutine. Close releases the pool and waits for its workers.
 //
 // # Invariants the tests cite
@@ -64,4 +69,8 @@
 //     through the pool (TestServeBatchAllocs, BenchmarkTCP allocs/req).
 //   - H5: Close leaves no goroutine behind (TestCloseReleasesPool,
 //     TestTCPShutdownInFlight).
+//   - H6: a batch's forwarded requests are forwarded concurrently, on at
+//     most PoolSize helper goroutines handler-wide besides the workers; a
+//     panicking Forwarder fails its own request only
+//     (TestForwardsRunConcurrently, TestForwardHelpersBounded).
 package handler

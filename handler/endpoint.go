@@ -95,6 +95,8 @@ type task struct {
 	lastKvs  state.KvState
 
 	fwds []pendingForward // the batch's requests for remote owners, forwarded after the look-ups
+
+	kinds [NumResults]int32 // the batch's answers by Result, added to the counters by finish
 }
 
 // pendingForward is a proxy request to forward; its answer goes to res[i].
@@ -113,6 +115,7 @@ type result struct {
 	content []byte // answer content when ok: immutable state bytes, or forwarded (owned)
 	owned   bool   // content came from a Forwarder: give it to bufpool after encoding
 	payload []byte // Java-serialized failure when !ok
+	kind    Result // how it was answered (ResultOK when ok)
 }
 
 // forwardFanout bounds the goroutines that forward one batch's requests
@@ -134,6 +137,7 @@ func (t *task) finish(out []byte, failed, overloaded int) {
 	e, n, done := t.ep, t.n, t.done
 	lat := time.Since(t.start)
 	e.ctr.record(n, failed, overloaded, lat)
+	e.ctr.recordKinds(&t.kinds)
 	if o := e.h.cfg.Observer; o != nil {
 		o.ObserveBatch(e.port, n, failed, lat)
 	}
@@ -156,6 +160,7 @@ func (t *task) answer() (out []byte, failed int) {
 			payload := codec.MustAppendThrowable(nil, codec.NewRuntimeException(t.ep.port.serverName()+
 				" : Internal error while answering the request.", nil))
 			out, failed = t.encodeAll(payload)
+			t.kinds = [NumResults]int32{ResultError: int32(failed)}
 		}
 	}()
 	for b := t.reqs; len(b) > 0; {
@@ -179,9 +184,14 @@ func (t *task) answer() (out []byte, failed int) {
 	for i := range t.res {
 		if r := &t.res[i]; r.ok {
 			size += codec.ResultFrameSize(len(r.content))
+			t.kinds[ResultOK]++
 		} else {
 			size += codec.RequestFailureFrameSize(len(r.payload))
 			failed++
+			if r.kind == ResultOK {
+				r.kind = ResultError // a failure nobody classified
+			}
+			t.kinds[r.kind]++
 		}
 	}
 	out = bufpool.Get(size)
@@ -251,7 +261,7 @@ func (t *task) forwardOne(j int) {
 	defer func() {
 		if v := recover(); v != nil {
 			t.ep.h.log.Error().Interface("panic", v).Msg("Forwarder panicked; failing its request")
-			t.res[p.i] = fail(id, codec.NewRuntimeException(codec.ProxyName+" : Internal error while forwarding the request.", nil))
+			t.res[p.i] = fail(id, ResultError, codec.NewRuntimeException(codec.ProxyName+" : Internal error while forwarding the request.", nil))
 		}
 	}()
 	t.res[p.i] = t.ep.forward(id, p.owner, p.job, p.name, p.keyHash, p.kv)
@@ -290,6 +300,9 @@ func (t *task) reject(payload []byte, overload bool) {
 	over := 0
 	if overload {
 		over = n
+		t.kinds[ResultOverload] = int32(n)
+	} else {
+		t.kinds[ResultShutdown] = int32(n)
 	}
 	t.finish(out, n, over)
 }
@@ -322,19 +335,19 @@ func (t *task) proxyLookup(id int64, body []byte) result {
 	e := t.ep
 	req, err := codec.DecodeKvStateRequest(body)
 	if err != nil {
-		return fail(id, malformed(e.port, body, err))
+		return fail(id, ResultBadRequest, malformed(e.port, body, err))
 	}
 	loc, ok := t.location(registry.JobID(req.JobID), req.StateName)
 	if !ok {
-		return fail(id, codec.NewFailedRequest(id, codec.NewUnknownLocation(req.JobID, string(req.StateName))))
+		return fail(id, ResultUnknownState, codec.NewFailedRequest(id, codec.NewUnknownLocation(req.JobID, string(req.StateName))))
 	}
 	owner, ok := loc.Owner(loc.KeyGroup(req.KeyHash))
 	if !ok {
-		return result{id: id, payload: e.noKeyGroup}
+		return result{id: id, payload: e.noKeyGroup, kind: ResultUnknownKeyGroup}
 	}
 	if !owner.Local() {
 		if e.h.cfg.Forwarder == nil {
-			return result{id: id, payload: e.noKeyGroup}
+			return result{id: id, payload: e.noKeyGroup, kind: ResultUnknownKeyGroup}
 		}
 		// Forwarded after the batch's look-ups, concurrently with its other forwards.
 		t.fwds = append(t.fwds, pendingForward{i: len(t.res), owner: owner, job: registry.JobID(req.JobID),
@@ -350,7 +363,7 @@ func (t *task) stateLookup(id int64, body []byte) result {
 	e := t.ep
 	req, err := codec.DecodeKvStateInternalRequest(body)
 	if err != nil {
-		return fail(id, malformed(e.port, body, err))
+		return fail(id, ResultBadRequest, malformed(e.port, body, err))
 	}
 	return t.get(id, registry.KvStateID(req.KvStateID), req.KeyAndNamespace)
 }
@@ -360,16 +373,16 @@ func (t *task) stateLookup(id int64, body []byte) result {
 func (t *task) get(id int64, kvID registry.KvStateID, keyAndNamespace []byte) result {
 	kvs, ok := t.kvState(kvID)
 	if !ok {
-		return fail(id, codec.NewUnknownKvStateID(codec.ServerName, kvID))
+		return fail(id, ResultUnknownState, codec.NewUnknownKvStateID(codec.ServerName, kvID))
 	}
 	v, found, err := kvs.Get(keyAndNamespace)
 	switch {
 	case err != nil:
-		return fail(id, codec.NewFailedRequest(id, processingError(id, err)))
+		return fail(id, ResultError, codec.NewFailedRequest(id, processingError(id, err)))
 	case !found:
 		// The state server's failure, relayed unchanged by a Flink proxy:
 		// cached bytes, no allocation.
-		return result{id: id, payload: codec.UnknownKeyOrNamespacePayload(codec.ServerName)}
+		return result{id: id, payload: codec.UnknownKeyOrNamespacePayload(codec.ServerName), kind: ResultMissingKey}
 	}
 	return result{id: id, ok: true, content: v}
 }
@@ -384,17 +397,17 @@ func (e *Endpoint) forward(id int64, owner registry.Owner, job registry.JobID, n
 	if errors.As(err, &je) {
 		je = je.Sendable()
 		if errors.Is(je, codec.ErrBadRequest) {
-			return fail(id, je)
+			return fail(id, resultOf(je), je) // Flink's Unknown*Exceptions are BadRequestExceptions
 		}
-		return fail(id, codec.NewFailedRequest(id, je))
+		return fail(id, resultOf(je), codec.NewFailedRequest(id, je))
 	}
-	return fail(id, codec.NewFailedRequest(id, codec.NewRuntimeException(err.Error(), nil)))
+	return fail(id, ResultError, codec.NewFailedRequest(id, codec.NewRuntimeException(err.Error(), nil)))
 }
 
-// fail encodes exc as the failure of request id (an allocation: failures
-// other than a missing key are not the hot path).
-func fail(id int64, exc *codec.JavaException) result {
-	return result{id: id, payload: codec.MustAppendThrowable(nil, exc)}
+// fail encodes exc as the failure of request id, counted as kind (an
+// allocation: failures other than a missing key are not the hot path).
+func fail(id int64, kind Result, exc *codec.JavaException) result {
+	return result{id: id, payload: codec.MustAppendThrowable(nil, exc), kind: kind}
 }
 
 // processingError is the RuntimeException Flink's KvStateServerHandler
@@ -436,6 +449,9 @@ type Stats struct {
 	Successful  int64 // requests answered with a value
 	Failed      int64 // requests answered with a failure (missing keys included, as in Flink)
 	Overloaded  int64 // failed requests refused because the pool was full
+	// Results counts the requests answered, by how (indexed by Result);
+	// they add up to Requests.
+	Results [NumResults]int64
 	// SuccessfulLatency is the sum over successful requests of the time
 	// from ServeBatch to their answer being encoded (Flink sums
 	// milliseconds from task creation to write completion).
@@ -452,6 +468,7 @@ func (s Stats) AverageLatency() time.Duration {
 
 type counters struct {
 	conns, requests, successful, failed, overloaded, latency atomic.Int64
+	results                                                  [NumResults]atomic.Int64
 }
 
 // record counts one answered batch.
@@ -470,7 +487,7 @@ func (c *counters) record(n, failed, overloaded int, lat time.Duration) {
 }
 
 func (c *counters) snapshot() Stats {
-	return Stats{
+	s := Stats{
 		Connections:       c.conns.Load(),
 		Requests:          c.requests.Load(),
 		Successful:        c.successful.Load(),
@@ -478,4 +495,8 @@ func (c *counters) snapshot() Stats {
 		Overloaded:        c.overloaded.Load(),
 		SuccessfulLatency: time.Duration(c.latency.Load()),
 	}
+	for i := range c.results {
+		s.Results[i] = c.results[i].Load()
+	}
+	return s
 }

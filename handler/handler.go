@@ -129,6 +129,16 @@ func (h *Handler) PoolStats() (running, capacity int) {
 	return h.pool.Running(), h.pool.Cap()
 }
 
+// PoolWaiting reports the callers blocked waiting for a pool worker. It is
+// always 0: the pool is non-blocking (a full pool refuses a batch, H3); it
+// is exposed so that monitoring shows that, not assumes it.
+func (h *Handler) PoolWaiting() int {
+	if h.pool == nil {
+		return 0
+	}
+	return h.pool.Waiting()
+}
+
 // Close stops the pool: batches that arrive afterwards are answered with a
 // failure saying the server is shutting down. It waits until the workers
 // have finished their batches and exited, or ctx ends (returning its

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -244,11 +245,14 @@ type fakeForwarder struct {
 	content []byte
 	err     error
 	owner   registry.Owner
+	job     registry.JobID
+	name    string
+	keyHash int32
 	kn      []byte
 }
 
-func (f *fakeForwarder) Forward(o registry.Owner, kn []byte) ([]byte, error) {
-	f.owner, f.kn = o, bytes.Clone(kn)
+func (f *fakeForwarder) Forward(o registry.Owner, job registry.JobID, name []byte, keyHash int32, kn []byte) ([]byte, error) {
+	f.owner, f.job, f.name, f.keyHash, f.kn = o, job, string(name), keyHash, bytes.Clone(kn)
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -271,6 +275,9 @@ func TestForwarderSeam(t *testing.T) {
 	if fw.owner.ID != remoteID || fw.owner.Addr != "10.0.0.9:9067" || !bytes.Equal(fw.kn, intKey(3)) {
 		t.Fatalf("forwarded to %+v with %x", fw.owner, fw.kn)
 	}
+	if fw.job != syntheticJob || fw.name != "far" || fw.keyHash != 3 {
+		t.Fatalf("forwarded job %s, name %q, key hash %d; want the request's", fw.job, fw.name, fw.keyHash)
+	}
 	fw.err = codec.NewUnknownKeyOrNamespace(codec.ServerName)
 	answers, _ = serve(t, h.Proxy(), frame)
 	if exc := failure(t, answers[1]); !errors.Is(exc, codec.ErrUnknownKeyOrNamespace) || exc.Cause != nil {
@@ -283,6 +290,114 @@ func TestForwarderSeam(t *testing.T) {
 	}
 	if _, err := New(Config{Registry: r, Forwarder: fw, Dispatch: Inline}); !errors.Is(err, ErrConfig) {
 		t.Fatalf("Forwarder with Inline: %v", err)
+	}
+}
+
+// concurrentForwarder answers each key with its hash after waiting, up to
+// wait (2 s if zero), until `want` calls are in at once; it records the
+// most it saw.
+type concurrentForwarder struct {
+	want     int64
+	wait     time.Duration
+	in, most atomic.Int64
+	panicOn  int32 // key hash whose forward panics (0: none)
+	all      chan struct{}
+	once     sync.Once
+}
+
+func (f *concurrentForwarder) Forward(_ registry.Owner, _ registry.JobID, _ []byte, keyHash int32, _ []byte) ([]byte, error) {
+	n := f.in.Add(1)
+	defer f.in.Add(-1)
+	for m := f.most.Load(); n > m && !f.most.CompareAndSwap(m, n); m = f.most.Load() {
+	}
+	if n >= f.want {
+		f.once.Do(func() { close(f.all) })
+	}
+	wait := f.wait
+	if wait == 0 {
+		wait = 2 * time.Second
+	}
+	select {
+	case <-f.all:
+	case <-time.After(wait): // not as many at once: answer anyway, the test checks most
+	}
+	if keyHash == f.panicOn {
+		panic("forwarder bug")
+	}
+	return binary.BigEndian.AppendUint32(bufpool.Get(4), uint32(keyHash)), nil
+}
+
+// TestForwardsRunConcurrently: a batch's forwarded requests are forwarded
+// at once, not one after the other; the local ones answer too, and every
+// answer keeps its request id (H1, H6).
+func TestForwardsRunConcurrently(t *testing.T) {
+	r := registry.New()
+	if err := r.RegisterRemote(syntheticJob, "far", registry.KeyGroupRange{Start: 0, End: 127}, 128, registry.NewKvStateID(), "10.0.0.9:9067"); err != nil {
+		t.Fatal(err)
+	}
+	if err := dataset.RegisterSynthetic(r, testKeys, testValueSize); err != nil {
+		t.Fatal(err)
+	}
+	const n = 12
+	fw := &concurrentForwarder{want: n, all: make(chan struct{}), panicOn: 7}
+	h, _ := newHandler(t, Config{Registry: r, Forwarder: fw})
+	var frames [][]byte
+	for i := range n {
+		frames = append(frames, codec.AppendKvStateRequestFrame(nil, int64(2*i), codec.KvStateRequest{
+			JobID: syntheticJob, StateName: []byte("far"), KeyHash: int32(100 + i), KeyAndNamespace: intKey(int32(i))}))
+		frames = append(frames, proxyFrame(int64(2*i+1), int32(i)))
+	}
+	frames = append(frames, codec.AppendKvStateRequestFrame(nil, 99, codec.KvStateRequest{
+		JobID: syntheticJob, StateName: []byte("far"), KeyHash: 7, KeyAndNamespace: intKey(7)}))
+	answers, _ := serve(t, h.Proxy(), frames...)
+	if len(answers) != 2*n+1 {
+		t.Fatalf("%d answers, want %d", len(answers), 2*n+1)
+	}
+	for i := range n {
+		got, err := codec.DecodeKvStateResponse(answers[int64(2*i)].Body)
+		if err != nil || len(got) != 4 || binary.BigEndian.Uint32(got) != uint32(100+i) {
+			t.Errorf("forwarded request %d: %x, %v", 2*i, got, err)
+		}
+		got, err = codec.DecodeKvStateResponse(answers[int64(2*i+1)].Body)
+		if want := state.Bytes.Append(nil, dataset.SyntheticValue(nil, i, testValueSize)); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("local request %d: %x, %v", 2*i+1, got, err)
+		}
+	}
+	// A panicking Forwarder fails its own request only.
+	if exc := failure(t, answers[99]); !strings.Contains(exc.Message, "Internal error while forwarding") {
+		t.Errorf("panicking forward: %q", exc.Message)
+	}
+	if m := fw.most.Load(); m < n {
+		t.Errorf("at most %d forwards at once, want all %d of the batch", m, n)
+	}
+}
+
+// TestForwardHelpersBounded: helper goroutines never exceed PoolSize, so
+// a batch's forwards run on its worker and at most PoolSize helpers.
+func TestForwardHelpersBounded(t *testing.T) {
+	r := registry.New()
+	if err := r.RegisterRemote(syntheticJob, "far", registry.KeyGroupRange{Start: 0, End: 127}, 128, registry.NewKvStateID(), "10.0.0.9:9067"); err != nil {
+		t.Fatal(err)
+	}
+	// 40 at once never comes: each forward takes 10 ms, overlapping as much as allowed.
+	fw := &concurrentForwarder{want: 40, wait: 10 * time.Millisecond, all: make(chan struct{})}
+	h, _ := newHandler(t, Config{Registry: r, Forwarder: fw, PoolSize: 1})
+	var frames [][]byte
+	for i := range 40 {
+		frames = append(frames, codec.AppendKvStateRequestFrame(nil, int64(i), codec.KvStateRequest{
+			JobID: syntheticJob, StateName: []byte("far"), KeyHash: int32(i + 1), KeyAndNamespace: intKey(int32(i))}))
+	}
+	answers, _ := serve(t, h.Proxy(), frames...)
+	for i := range 40 {
+		if got, err := codec.DecodeKvStateResponse(answers[int64(i)].Body); err != nil || binary.BigEndian.Uint32(got) != uint32(i+1) {
+			t.Errorf("request %d: %x, %v", i, got, err)
+		}
+	}
+	if m := fw.most.Load(); m > 2 {
+		t.Errorf("%d forwards at once with PoolSize 1, want at most 2 (the worker and one helper)", m)
+	}
+	if n := h.fwdHelpers.Load(); n != 0 {
+		t.Errorf("%d helpers still counted after the batch", n)
 	}
 }
 

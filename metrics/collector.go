@@ -12,7 +12,7 @@ import (
 // counters; every one carries the port label ("proxy", "state").
 var (
 	descRequests = prometheus.NewDesc("qstate_requests_total",
-		"Requests answered, by port and result (ok, missing_key, unknown_state, unknown_key_group, bad_request, error, overload, shutdown).",
+		"Requests answered, by port and result (ok, missing_key, unknown_state, unknown_key_group, bad_request, error, overload, shutdown: see handler.Result).",
 		[]string{"port", "result"}, nil)
 	descRequestDuration = prometheus.NewDesc("qstate_request_duration_seconds",
 		"Time from a request's batch reaching the handler to its answer being encoded, one observation per request.",
@@ -34,10 +34,13 @@ var (
 		"Connections closed as soon as accepted because the connection limit (--max-conns) was reached.",
 		[]string{"port"}, nil)
 	descConnsClosed = prometheus.NewDesc("qstate_connections_closed_total",
-		"Connections closed, by reason (peer, protocol, frame-too-large, inbound-overflow, conn-limit, shutdown, write-error, ...).",
+		"Connections closed, by reason (see server.CloseReason: peer, protocol, frame-too-large, inbound-overflow, conn-limit, shutdown, write-error, idle, slow-consumer).",
 		[]string{"port", "reason"}, nil)
 	descSlowConsumers = prometheus.NewDesc("qstate_slow_consumer_disconnects_total",
-		"Connections closed because their client sent requests far faster than it read the answers (buffered input over --max-inbound).",
+		"Connections closed because their client did not read its answers: answers held over --max-outbound or untouched for --stall-timeout (reason slow-consumer), or requests buffered over --max-inbound (reason inbound-overflow).",
+		[]string{"port"}, nil)
+	descLogsSuppressed = prometheus.NewDesc("qstate_log_lines_suppressed_total",
+		"Connection warnings and errors left out of the log by --log-rate (counted, and summed up once a second).",
 		[]string{"port"}, nil)
 
 	descBytesIn = prometheus.NewDesc("qstate_bytes_received_total",
@@ -67,7 +70,7 @@ var (
 		"Look-up pool workers running now.",
 		nil, nil)
 	descPoolWaiting = prometheus.NewDesc("qstate_pool_waiting",
-		"Batches waiting for a pool worker; always 0: a full pool refuses a batch (result=\"overload\") instead of queueing it.",
+		"Batches waiting for a pool worker: 0 by design, a full pool refuses a batch (result=\"overload\") instead of queueing it.",
 		nil, nil)
 )
 
@@ -79,7 +82,7 @@ type collector struct{ m *Metrics }
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descRequests, descRequestDuration, descBatches, descBatchesInFlight,
-		descConnsOpen, descConnsAccepted, descConnsRefused, descConnsClosed, descSlowConsumers,
+		descConnsOpen, descConnsAccepted, descConnsRefused, descConnsClosed, descSlowConsumers, descLogsSuppressed,
 		descBytesIn, descBytesOut,
 		descBackpressurePauses, descBackpressured, descPendingWrites, descMaxOutbound,
 		descPoolSize, descPoolRunning, descPoolWaiting,
@@ -113,12 +116,18 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		running, capacity := pool.PoolStats()
 		ch <- gauge(descPoolSize, capacity)
 		ch <- gauge(descPoolRunning, running)
-		ch <- gauge(descPoolWaiting, 0)
+		waiting := 0
+		if w, ok := pool.(interface{ PoolWaiting() int }); ok {
+			waiting = w.PoolWaiting()
+		}
+		ch <- gauge(descPoolWaiting, waiting)
 	}
 }
 
 func collectServer(ch chan<- prometheus.Metric, port string, st server.Stats) {
 	ch <- counter(descBatches, st.Batches, port)
+	ch <- counter(descBytesIn, st.BytesIn, port)
+	ch <- counter(descBytesOut, st.BytesOut, port)
 	ch <- gauge(descBatchesInFlight, st.InFlight, port)
 	ch <- gauge(descConnsOpen, st.Conns, port)
 	ch <- counter(descConnsAccepted, st.Accepted, port)
@@ -126,7 +135,8 @@ func collectServer(ch chan<- prometheus.Metric, port string, st server.Stats) {
 	for r, n := range st.Closed {
 		ch <- counter(descConnsClosed, n, port, server.CloseReason(r).String())
 	}
-	ch <- counter(descSlowConsumers, st.ClosedFor(server.CloseInboundOverflow), port)
+	ch <- counter(descSlowConsumers, st.ClosedFor(server.CloseInboundOverflow)+st.ClosedFor(server.CloseSlowConsumer), port)
+	ch <- counter(descLogsSuppressed, st.LogsSuppressed, port)
 	ch <- counter(descBackpressurePauses, st.Stalls, port)
 	ch <- gauge(descBackpressured, st.Backpressured, port)
 	ch <- gauge(descPendingWrites, st.Pending, port)
@@ -134,9 +144,9 @@ func collectServer(ch chan<- prometheus.Metric, port string, st server.Stats) {
 }
 
 func collectEndpoint(ch chan<- prometheus.Metric, port string, st handler.Stats) {
-	ch <- counter(descRequests, st.Successful, port, "ok")
-	ch <- counter(descRequests, st.Failed-st.Overloaded, port, "error")
-	ch <- counter(descRequests, st.Overloaded, port, "overload")
+	for r, n := range st.Results {
+		ch <- counter(descRequests, n, port, handler.Result(r).String())
+	}
 }
 
 func counter[N int | int64](d *prometheus.Desc, v N, labels ...string) prometheus.Metric {

@@ -28,7 +28,9 @@ type EndpointSource interface {
 }
 
 // PoolSource is what Metrics reads of a handler's worker pool:
-// *handler.Handler satisfies it.
+// *handler.Handler satisfies it. A source that also has a PoolWaiting()
+// int method (*handler.Handler does) reports qstate_pool_waiting; for
+// others it is 0.
 type PoolSource interface {
 	PoolStats() (running, capacity int)
 }

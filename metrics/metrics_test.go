@@ -34,6 +34,13 @@ type fakePool struct{ running, capacity int }
 
 func (f *fakePool) PoolStats() (int, int) { return f.running, f.capacity }
 
+type fakeWaitingPool struct {
+	fakePool
+	waiting int
+}
+
+func (f *fakeWaitingPool) PoolWaiting() int { return f.waiting }
+
 func newMetrics(t testing.TB, cfg Config) *Metrics {
 	t.Helper()
 	m, err := New(cfg)
@@ -55,13 +62,18 @@ func TestCollectMapsStats(t *testing.T) {
 	proxy := &fakeServer{server.Stats{
 		Conns: 3, Accepted: 17, Requests: 101, Batches: 19, InFlight: 2,
 		Pending: 5, Backpressured: 4, Stalls: 23, MaxOutbound: 40000, Closed: closed,
+		BytesIn: 123457, BytesOut: 654323, LogsSuppressed: 77,
 	}}
 	state := &fakeServer{server.Stats{Conns: 7, Accepted: 29}}
 	m.WatchServer("proxy", proxy)
 	m.WatchServer("state", state)
-	ep := &fakeEndpoint{port: handler.ProxyPort, st: handler.Stats{Requests: 60, Successful: 31, Failed: 29, Overloaded: 11}}
+	var results [handler.NumResults]int64
+	for i := range results {
+		results[i] = int64(500 + 7*i)
+	}
+	ep := &fakeEndpoint{port: handler.ProxyPort, st: handler.Stats{Requests: 60, Successful: 31, Failed: 29, Overloaded: 11, Results: results}}
 	m.WatchEndpoint(ep)
-	m.WatchPool(&fakePool{running: 37, capacity: 4096})
+	m.WatchPool(&fakeWaitingPool{fakePool{running: 37, capacity: 4096}, 3})
 
 	f := gathered(t, m)
 	p := []string{"port", "proxy"}
@@ -79,14 +91,15 @@ func TestCollectMapsStats(t *testing.T) {
 		{"qstate_backpressure_pauses_total", p, 23},
 		{"qstate_outbound_buffer_max_bytes", p, 40000},
 		{"qstate_connections_refused_total", p, closed[server.CloseConnLimit]},
-		{"qstate_slow_consumer_disconnects_total", p, closed[server.CloseInboundOverflow]},
+		{"qstate_slow_consumer_disconnects_total", p, closed[server.CloseInboundOverflow] + closed[server.CloseSlowConsumer]},
+		{"qstate_log_lines_suppressed_total", p, 77},
 		{"qstate_connections_open", []string{"port", "state"}, 7},
 		{"qstate_connections_accepted_total", []string{"port", "state"}, 29},
-		{"qstate_requests_total", []string{"port", "proxy", "result", "ok"}, 31},
-		{"qstate_requests_total", []string{"port", "proxy", "result", "overload"}, 11},
+		{"qstate_bytes_received_total", p, 123457},
+		{"qstate_bytes_sent_total", p, 654323},
 		{"qstate_pool_workers", nil, 4096},
 		{"qstate_pool_workers_running", nil, 37},
-		{"qstate_pool_waiting", nil, 0},
+		{"qstate_pool_waiting", nil, 3},
 	} {
 		if got := f.value(t, c.name, c.labels...); got != float64(c.want) {
 			t.Errorf("%s%v = %v, want %d", c.name, c.labels, got, c.want)
@@ -96,6 +109,12 @@ func TestCollectMapsStats(t *testing.T) {
 		reason := server.CloseReason(r).String()
 		if got := f.value(t, "qstate_connections_closed_total", "port", "proxy", "reason", reason); got != float64(closed[r]) {
 			t.Errorf("closed{reason=%s} = %v, want %d", reason, got, closed[r])
+		}
+	}
+	for r, n := range results {
+		res := handler.Result(r).String()
+		if got := f.value(t, "qstate_requests_total", "port", "proxy", "result", res); got != float64(n) {
+			t.Errorf("requests{result=%s} = %v, want %d", res, got, n)
 		}
 	}
 	// The watched endpoint's histogram is exposed (empty); the unwatched
@@ -279,7 +298,7 @@ func TestHandler(t *testing.T) {
 		"/debug/pprof/goroutine?debug=1":  "goroutine profile:",
 		"/debug/pprof/cmdline":            "",
 		"/debug/pprof/heap?debug=1":       "heap profile:",
-		"/debug/pprof/profile?seconds=0":  "", // a CPU profile is binary; 0 s ends at once
+		"/debug/pprof/profile?seconds=1":  "", // a CPU profile (binary) of 1 s, the shortest
 		"/debug/pprof/symbol":             "num_symbols",
 		"/debug/pprof/trace?seconds=0.01": "",
 	} {

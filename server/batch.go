@@ -24,6 +24,7 @@ type batch struct {
 	in    []byte // whole REQUEST frames (bufpool), read by the handler until done
 	n     int    // frames in in
 	out   []byte // answers (bufpool), set by done
+	off   int    // bytes of out a worker wrote directly before handing the rest to the loop
 	state atomic.Int32
 	done  func(out []byte) // b.answer, bound once so dispatch does not allocate
 }
@@ -45,6 +46,7 @@ func (b *batch) answer(out []byte) {
 func (s *Server) dispatch(b *batch) (early bool) {
 	s.ctr.requests.Add(int64(b.n))
 	s.ctr.batches.Add(1)
+	s.ctr.bytesIn.Add(int64(len(b.in)))
 	b.state.Store(batchServing)
 	s.h.ServeBatch(b.in, b.n, b.done)
 	return !b.state.CompareAndSwap(batchServing, batchDispatched)
@@ -87,7 +89,7 @@ func (p *batchPool) release(b *batch) {
 	if b.out != nil {
 		bufpool.Put(b.out)
 	}
-	b.cs, b.in, b.n, b.out = nil, nil, 0, nil
+	b.cs, b.in, b.n, b.out, b.off = nil, nil, 0, nil, 0
 	b.state.Store(batchIdle)
 	p.mu.Lock()
 	p.free = append(p.free, b)

@@ -52,6 +52,42 @@ const (
 	// it drains, so the server polls, and only connections that wait.
 	DefaultDrainPoll = time.Millisecond
 
+	// DefaultMaxOutbound is the most answer bytes the server holds for one
+	// connection (64 MiB, NATS' default max_pending): backpressure stops
+	// dispatching a connection above HighWatermark, but the answers of
+	// requests already dispatched (up to MaxInFlight of them, each as large
+	// as a value) still arrive; past this a client that does not read them
+	// is closed as a slow consumer. A client that reads has pending at most
+	// the answers of one batch plus two watermarks: kilobytes for typical
+	// values, far below the limit.
+	DefaultMaxOutbound = 64 << 20
+
+	// DefaultIdleTimeout closes a connection that has had no request and
+	// nothing in flight for 5 minutes: clients that query every few seconds
+	// or minutes keep their connection (Flink's client reconnects on its
+	// next request anyway), while clients that vanished without a FIN (a
+	// crashed host behind a NAT) give back their descriptor and buffers.
+	DefaultIdleTimeout = 5 * time.Minute
+
+	// DefaultStallTimeout closes a connection whose reader has taken none
+	// of its waiting answers for 30 s (NATS closes a slow consumer whose
+	// write blocks for 10 s): a client below MaxOutbound that stops reading
+	// would otherwise pin its answers for ever, and a live reader, however
+	// slow its link, takes some bytes within seconds.
+	DefaultStallTimeout = 30 * time.Second
+
+	// DefaultLogRate lets at most 10 connection warnings and errors per
+	// second per server reach the log: enough to see what happens, too few
+	// for a hostile client to flood the log; the rest are counted and
+	// summed up once a second.
+	DefaultLogRate = 10
+
+	// maxSweepEvery is the longest pause between two sweeps for idle and
+	// stalled connections (and suppressed-log summaries); a sweep runs at
+	// least four times per timeout, so a connection closes between one and
+	// one and a half timeouts after its last activity.
+	maxSweepEvery = time.Second
+
 	// fdReserve is the number of file descriptors kept free of client
 	// connections when MaxConns is derived from the descriptor limit:
 	// listeners, epoll and event fds, log files, outgoing connections.
@@ -112,6 +148,39 @@ type Config struct {
 	// to drain is looked at again. 0 means DefaultDrainPoll.
 	DrainPoll time.Duration
 
+	// MaxOutbound is the most bytes of answers the server holds for one
+	// connection: answers waiting to be handed to gnet plus gnet's outbound
+	// buffer (what the kernel's socket buffer took is not counted). A
+	// connection whose answers, once computed, would take it past the limit
+	// is closed as a slow consumer (CloseSlowConsumer). Backpressure stops
+	// dispatching above HighWatermark, so a client that reads has at most
+	// the answers of one batch plus 2*HighWatermark pending: set the limit
+	// above the largest answers a well-behaved client asks for in one go.
+	// 0 means DefaultMaxOutbound; at least 2*HighWatermark.
+	MaxOutbound int
+
+	// IdleTimeout closes a connection (CloseIdle) that has had no request,
+	// no request with the handler and no answer waiting for this long.
+	// Bytes of an unfinished frame are not a request (a client dribbling a
+	// frame is idle). The connection closes between IdleTimeout and
+	// 1.5*IdleTimeout after its last activity. 0 means DefaultIdleTimeout;
+	// negative disables it.
+	IdleTimeout time.Duration
+
+	// StallTimeout closes a connection (CloseSlowConsumer) whose answers
+	// wait and whose reader has taken none of them for this long, however
+	// few bytes wait: MaxOutbound bounds what a non-reader pins, this bounds
+	// for how long. 0 means DefaultStallTimeout; negative disables it.
+	StallTimeout time.Duration
+
+	// LogRate is the most connection warnings and errors (closes for a
+	// reason other than the peer or shutdown, slow consumers, gnet's errors)
+	// logged per second; the others are counted in Stats.LogsSuppressed and
+	// summed up in one "suppressed" line per second. Connection events at
+	// Debug level are not limited. 0 means DefaultLogRate; negative means
+	// no limit.
+	LogRate int
+
 	// SocketSendBuffer sets SO_SNDBUF on accepted connections, in bytes:
 	// the kernel's share of what a slow reader can make the server hold.
 	// 0 keeps the system default (Linux then tunes it automatically).
@@ -154,7 +223,31 @@ func (c Config) withDefaults() Config {
 	if c.DrainPoll == 0 {
 		c.DrainPoll = DefaultDrainPoll
 	}
+	if c.MaxOutbound == 0 {
+		c.MaxOutbound = DefaultMaxOutbound
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.StallTimeout == 0 {
+		c.StallTimeout = DefaultStallTimeout
+	}
+	if c.LogRate == 0 {
+		c.LogRate = DefaultLogRate
+	}
 	return c
+}
+
+// sweepEvery is the pause between two sweeps (idle.go): a quarter of the
+// shorter enabled timeout, at most maxSweepEvery.
+func (c Config) sweepEvery() time.Duration {
+	every := maxSweepEvery
+	for _, t := range []time.Duration{c.IdleTimeout, c.StallTimeout} {
+		if t > 0 {
+			every = min(every, max(t/4, time.Millisecond))
+		}
+	}
+	return every
 }
 
 // defaultMaxConns derives MaxConns from the descriptor limit (see Config.MaxConns).
@@ -203,6 +296,11 @@ func (c Config) Validate() error {
 	}
 	if c.SocketSendBuffer < 0 {
 		bad("SocketSendBuffer %d is negative", c.SocketSendBuffer)
+	}
+	// gnet's buffer alone may hold up to two watermarks for a reader that
+	// keeps up (I5): a smaller MaxOutbound would close such readers.
+	if c.HighWatermark > 0 && c.MaxOutbound < 2*c.HighWatermark {
+		bad("MaxOutbound %d must be at least twice HighWatermark %d", c.MaxOutbound, c.HighWatermark)
 	}
 	return errors.Join(errs...)
 }

@@ -6,6 +6,8 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/qstate/qstate/bufpool"
 	"github.com/qstate/qstate/codec"
 )
@@ -21,7 +23,22 @@ type netConn interface {
 	Write(p []byte) (int, error)
 	Writev(bs [][]byte) (int, error)
 	Wake(cb gnet.AsyncCallback) error
+	Fd() int
 }
+
+// rawWriter writes to a connection's socket without gnet: what a pool
+// worker does with its answers while the event loop lets it (doc.go,
+// "Direct writes"). The fakes of the in-process tests implement it; a
+// gnet connection gets an fdWriter.
+type rawWriter interface {
+	rawWrite(p []byte) (int, error)
+}
+
+// fdWriter writes to a socket descriptor. The socket is non-blocking: a
+// write may take part of p, or fail with EAGAIN.
+type fdWriter int
+
+func (fd fdWriter) rawWrite(p []byte) (int, error) { return unix.Write(int(fd), p) }
 
 // maxIov is the most answer buffers one write gathers (writev). Up to
 // eight, golang.org/x/sys builds the iovec array on the stack.
@@ -48,18 +65,32 @@ type conn struct {
 	reasonSet bool           //
 	iov       [maxIov][]byte // scratch for Writev
 	spare     []*batch       // the completed list last taken, kept for its capacity
+	owned     bool           // the loop made itself the only writer (direct is off until letWorkersWrite)
 
 	// Shared under mu.
 	mu         sync.Mutex
 	completed  []*batch // batches answered off the loop, waiting for it
 	wakeQueued bool     // a Wake for completed batches is on its way
 	closed     bool     // OnClose ran: completions release their batch at once
+	direct     bool     // completions write their answers to the socket themselves (doc.go, "Direct writes")
+	answered   int      // requests answered by direct writes, not yet counted off inflight by the loop
+	answeredB  uint64   // batches answered by direct writes, not yet counted in guard.finished
+
+	raw rawWriter // the socket, for direct writes (set by newConn; used under mu while !closed)
 
 	watched atomic.Bool // registered with the drain watcher
+
+	guard connGuard // idle and stall timeouts, log identity (idle.go)
 }
 
 func newConn(s *Server, nc netConn) *conn {
-	return &conn{s: s, nc: nc}
+	cs := &conn{s: s, nc: nc, direct: true}
+	if rw, ok := nc.(rawWriter); ok {
+		cs.raw = rw
+	} else {
+		cs.raw = fdWriter(nc.Fd())
+	}
+	return cs
 }
 
 // serve is the connection's event loop task (OnTraffic): take the
@@ -68,7 +99,7 @@ func newConn(s *Server, nc netConn) *conn {
 func (cs *conn) serve() gnet.Action {
 	cs.collect()
 	if !cs.flush() {
-		return gnet.Close // gnet already closed it on the write error
+		return gnet.Close // a write failed (gnet closed it) or a slow consumer
 	}
 	if cs.s.state.Load() != stateServing {
 		return cs.quiesce()
@@ -77,16 +108,41 @@ func (cs *conn) serve() gnet.Action {
 		return act
 	}
 	cs.watchIfWaiting()
+	cs.letWorkersWrite()
 	return gnet.None
 }
 
-// collect takes the batches answered off the loop and queues their answers.
-func (cs *conn) collect() {
+// collect takes the batches answered off the loop and queues their
+// answers, and counts off the requests workers answered directly.
+func (cs *conn) collect() { cs.take(false) }
+
+// own makes the event loop the connection's only writer: from now on
+// completions queue their answers for it, until letWorkersWrite. It
+// collects too, so that the rest of an answer a worker wrote in part goes
+// out before anything else.
+func (cs *conn) own() {
+	if !cs.owned {
+		cs.take(true)
+	}
+}
+
+// take is collect, and own when own is set (event loop).
+func (cs *conn) take(own bool) {
 	cs.mu.Lock()
 	done := cs.completed
 	cs.completed = cs.spare[:0]
 	cs.wakeQueued = false
+	answered, answeredB := cs.answered, cs.answeredB
+	cs.answered, cs.answeredB = 0, 0
+	if own {
+		cs.direct = false
+	}
 	cs.mu.Unlock()
+	if own || len(done) > 0 {
+		cs.owned = true // a completion queues its batch only while direct is off
+	}
+	cs.inflight -= answered
+	cs.guard.finished += answeredB
 	for i, b := range done {
 		cs.finish(b)
 		done[i] = nil
@@ -95,14 +151,51 @@ func (cs *conn) collect() {
 }
 
 // finish queues a batch's answers and releases the batch (event loop).
+// A batch a worker wrote in part (b.off > 0) comes first, into an empty
+// queue (I9): its worker wrote while direct was on, when nothing was
+// queued, and the loop collects it before it queues anything else.
 func (cs *conn) finish(b *batch) {
 	cs.inflight -= b.n
-	if out := b.out; len(out) > 0 {
+	cs.guard.finished++
+	if out := b.out; len(out) > b.off {
+		if b.off > 0 {
+			cs.qoff = b.off
+		}
 		cs.queue = append(cs.queue, out)
-		cs.queued += len(out)
+		cs.queued += len(out) - b.off
 		b.out = nil
 	}
 	cs.s.batches.release(b)
+}
+
+// letWorkersWrite turns direct writes back on once the loop has nothing
+// to write and needs no wake-up from a completion: no answer queued,
+// gnet's outbound buffer empty, not held back, in-flight budget left
+// (event loop, at the end of serve).
+func (cs *conn) letWorkersWrite() {
+	if !cs.owned || len(cs.queue) > 0 || cs.blocked || cs.inflight >= cs.s.cfg.MaxInFlight ||
+		cs.nc.OutboundBuffered() > 0 {
+		return
+	}
+	cs.mu.Lock()
+	if len(cs.completed) == 0 { // else a Wake is on its way: the loop writes those first
+		cs.direct, cs.owned = true, false
+	}
+	cs.mu.Unlock()
+}
+
+// settle counts off the requests workers answered with direct writes
+// since the loop last looked, and reports whether the connection closed
+// (event loop: the idle sweep's look).
+func (cs *conn) settle() (closed bool) {
+	cs.mu.Lock()
+	answered, answeredB := cs.answered, cs.answeredB
+	cs.answered, cs.answeredB = 0, 0
+	closed = cs.closed
+	cs.mu.Unlock()
+	cs.inflight -= answered
+	cs.guard.finished += answeredB
+	return closed
 }
 
 // held reports whether the connection's requests must wait: its outbound
@@ -115,8 +208,12 @@ func (cs *conn) held() bool {
 // flush hands queued answers to gnet while the connection is below its
 // high watermark: answers up to HighWatermark go whole (several at once
 // through writev), larger ones in HighWatermark-sized chunks. It returns
-// false when a write failed (gnet has then closed the connection).
+// false when a write failed (gnet has then closed the connection) or when
+// the answers waiting passed MaxOutbound (the caller returns gnet.Close).
 func (cs *conn) flush() bool {
+	if cs.queued > 0 && cs.overOutbound() {
+		return false // slow consumer: the caller closes the connection
+	}
 	cfg := &cs.s.cfg
 	for len(cs.queue) > 0 {
 		ob := cs.nc.OutboundBuffered()
@@ -126,13 +223,13 @@ func (cs *conn) flush() bool {
 			}
 			cs.blocked = false
 			cs.s.ctr.backpressured.Add(-1)
-			cs.s.log.Debug().Int("outbound", ob).Msg("connection drained: resuming")
+			cs.s.log.Debug().Uint64("conn", cs.guard.id).Int("outbound", ob).Msg("connection drained: resuming")
 		}
 		if ob >= cfg.HighWatermark {
 			cs.blocked = true
 			cs.s.ctr.backpressured.Add(1)
 			cs.s.ctr.stalls.Add(1)
-			cs.s.log.Debug().Int("outbound", ob).Int("queued", cs.queued).Msg("connection over high watermark: holding back")
+			cs.s.log.Debug().Uint64("conn", cs.guard.id).Int("outbound", ob).Int("queued", cs.queued).Msg("connection over high watermark: holding back")
 			break
 		}
 		head := cs.queue[0][cs.qoff:]
@@ -142,6 +239,7 @@ func (cs *conn) flush() bool {
 			}
 			cs.qoff += cfg.HighWatermark
 			cs.queued -= cfg.HighWatermark
+			cs.s.ctr.bytesOut.Add(int64(cfg.HighWatermark))
 		} else {
 			k, total := 0, 0
 			for k < maxIov && k < len(cs.queue) {
@@ -174,6 +272,7 @@ func (cs *conn) flush() bool {
 			cs.queue = cs.queue[:n]
 			cs.qoff = 0
 			cs.queued -= total
+			cs.s.ctr.bytesOut.Add(int64(total))
 		}
 		cs.s.ctr.observeOutbound(cs.nc.OutboundBuffered())
 	}
@@ -185,7 +284,17 @@ func (cs *conn) flush() bool {
 // frame answers SERVER_FAILURE (when it deserves one) and closes.
 func (cs *conn) decode() gnet.Action {
 	cfg := &cs.s.cfg
-	for !cs.held() && cs.inflight < cfg.MaxInFlight {
+	for !cs.held() {
+		if cs.inflight >= cfg.MaxInFlight {
+			if cs.owned {
+				break // completions wake the loop
+			}
+			cs.own() // so that they do; it counts off those already written
+			if !cs.flush() {
+				return gnet.Close
+			}
+			continue
+		}
 		avail := cs.nc.InboundBuffered()
 		if avail == 0 || avail < cs.need {
 			break
@@ -224,6 +333,7 @@ func (cs *conn) decode() gnet.Action {
 		}
 		cs.inflight += n
 		if early := cs.s.dispatch(b); early {
+			cs.own()
 			cs.finish(b)
 			if !cs.flush() {
 				return gnet.Close
@@ -251,7 +361,10 @@ func (cs *conn) broken(b []byte, err error) gnet.Action {
 // connection (gnet writes what it buffered before it closes).
 func (cs *conn) fail(reason CloseReason, exc *codec.JavaException) gnet.Action {
 	cs.setReason(reason)
-	_, _ = cs.nc.Write(serverFailureFrame(exc))
+	cs.own()
+	if n, _ := cs.nc.Write(serverFailureFrame(exc)); n > 0 {
+		cs.s.ctr.bytesOut.Add(int64(n))
+	}
 	return gnet.Close
 }
 
@@ -265,6 +378,11 @@ func (cs *conn) setReason(r CloseReason) {
 // is dispatched; the connection closes once everything dispatched is
 // answered and written out.
 func (cs *conn) quiesce() gnet.Action {
+	if cs.nc.InboundBuffered() > cs.s.cfg.MaxInbound {
+		cs.setReason(CloseInboundOverflow) // decode's cap holds while shutting down too
+		return gnet.Close
+	}
+	cs.own() // completions must wake the loop, to close once the last is written
 	if cs.inflight == 0 && len(cs.queue) == 0 && cs.nc.OutboundBuffered() == 0 {
 		cs.setReason(CloseShutdown)
 		return gnet.Close
@@ -301,12 +419,35 @@ func (cs *conn) wake() {
 }
 
 // complete takes a batch answered off the event loop (any goroutine).
+// While direct writes are on it writes the answers to the socket itself,
+// under mu (OnClose waits for it, so the descriptor is still this
+// connection's); whatever the socket does not take at once (EAGAIN, a
+// partial write, an error) goes to the loop, which writes the rest through
+// gnet, and direct writes stay off until the loop turns them on again.
 func (cs *conn) complete(b *batch) {
 	cs.mu.Lock()
 	if cs.closed {
 		cs.mu.Unlock()
 		cs.s.batches.release(b)
 		return
+	}
+	if cs.direct {
+		n := len(b.out)
+		if n > 0 {
+			n, _ = cs.raw.rawWrite(b.out) // an error is the loop's to handle: it retries through gnet
+			n = max(n, 0)
+		}
+		if n == len(b.out) {
+			cs.answered += b.n
+			cs.answeredB++
+			cs.mu.Unlock()
+			cs.s.ctr.bytesOut.Add(int64(n))
+			cs.s.batches.release(b)
+			return
+		}
+		cs.direct = false
+		b.off = n
+		cs.s.ctr.bytesOut.Add(int64(n))
 	}
 	cs.completed = append(cs.completed, b)
 	wake := !cs.wakeQueued

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/internal/vectors"
@@ -24,9 +25,16 @@ type fakeConn struct {
 	keep     bool
 	out      []byte
 	wakes    chan struct{}
+
+	// Direct writes (rawWrite), from workers under conn.mu.
+	raws   chan struct{} // signalled by each direct write
+	rawMax int           // a direct write takes at most this many bytes (0: all; -1: none, EAGAIN)
+	raw    int           // direct writes made
 }
 
-func newFakeConn() *fakeConn { return &fakeConn{wakes: make(chan struct{}, 1)} }
+func newFakeConn() *fakeConn {
+	return &fakeConn{wakes: make(chan struct{}, 1), raws: make(chan struct{}, 1)}
+}
 
 func (f *fakeConn) feed(b []byte) {
 	if f.off == len(f.buf) {
@@ -74,6 +82,26 @@ func (f *fakeConn) Writev(bs [][]byte) (int, error) {
 	}
 	return n, nil
 }
+
+// rawWrite is a direct write: it takes p, or its first rawMax bytes.
+func (f *fakeConn) rawWrite(p []byte) (int, error) {
+	f.raw++
+	defer func() {
+		select {
+		case f.raws <- struct{}{}:
+		default:
+		}
+	}()
+	if f.rawMax < 0 {
+		return -1, unix.EAGAIN
+	}
+	if f.rawMax > 0 && len(p) > f.rawMax {
+		p = p[:f.rawMax]
+	}
+	return f.Write(p)
+}
+
+func (f *fakeConn) Fd() int { return -1 }
 
 func (f *fakeConn) Wake(gnet.AsyncCallback) error {
 	select {
@@ -142,14 +170,19 @@ func pipelineFrames(k int) []byte {
 }
 
 // roundTrip feeds frames, runs the conn's event-loop pass and, for a
-// handler that answers off the loop, waits for the wake and runs the pass
-// that writes the answers.
+// handler that answers off the loop, waits until every answer is written:
+// by the worker itself (a direct write: settle counts it, as the idle
+// sweep does), or by the loop in the pass a wake runs.
 func roundTrip(cs *conn, fc *fakeConn, frames []byte, inline bool) {
 	fc.feed(frames)
 	cs.serve()
 	for !inline && cs.inflight > 0 {
-		<-fc.wakes
-		cs.serve()
+		select {
+		case <-fc.wakes:
+			cs.serve()
+		case <-fc.raws:
+			cs.settle() // waits for the writer to leave mu: its count is in
+		}
 	}
 }
 

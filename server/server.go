@@ -92,6 +92,7 @@ type Server struct {
 	ctr     counters
 
 	lastLimitLog atomic.Int64 // unix nanos of the last conn-limit log line
+	guard        serverGuard  // connection ids, log rate, idle sweeps (idle.go)
 
 	testOnBoot func(gnet.Engine) // tests: called in OnBoot, on Serve's goroutine
 }
@@ -125,6 +126,7 @@ func New(cfg Config, h Handler) (*Server, error) {
 	s.obs, _ = h.(ConnObserver)
 	s.watch.init(cfg.DrainPoll)
 	s.batches.s = s
+	s.guard.init(cfg)
 	return s, nil
 }
 
@@ -152,7 +154,8 @@ func (s *Server) Serve() error {
 		gnet.WithReuseAddr(true),
 		gnet.WithReusePort(false), // one listener: port 0 means one port
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-		gnet.WithLogger(gnetLogger{s.log}),
+		gnet.WithLogger(gnetLogger{log: s.log, s: s}),
+		gnet.WithTicker(true), // OnTick sweeps idle and stalled connections (idle.go)
 	}
 	if s.cfg.SocketSendBuffer > 0 {
 		opts = append(opts, gnet.WithSocketSendBuffer(s.cfg.SocketSendBuffer))
@@ -364,6 +367,7 @@ func (e events) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		return nil, gnet.Close
 	}
 	cs := newConn(s, c)
+	s.opened(cs, c)
 	c.SetContext(cs)
 	s.mu.Lock()
 	s.conns[cs] = struct{}{}
@@ -391,7 +395,6 @@ func (e events) OnClose(c gnet.Conn, err error) gnet.Action {
 	if !cs.reasonSet {
 		reason = closeReasonOf(err, s.state.Load())
 	}
-	remote := c.RemoteAddr()
 	cs.release()
 	s.mu.Lock()
 	delete(s.conns, cs)
@@ -401,12 +404,7 @@ func (e events) OnClose(c gnet.Conn, err error) gnet.Action {
 	if s.obs != nil {
 		s.obs.ConnClosed()
 	}
-	if reason == ClosePeer || reason == CloseShutdown {
-		s.log.Debug().Stringer("remote", remote).Stringer("reason", reason).AnErr("cause", err).Msg("connection closed")
-	} else {
-		s.log.Info().Stringer("remote", remote).Stringer("reason", reason).AnErr("cause", err).
-			Int64("closed_for_reason", s.ctr.closed[reason].Load()).Msg("connection closed")
-	}
+	s.logClosed(cs, reason, err)
 	if s.state.Load() != stateServing {
 		s.kickIdle()
 	}
@@ -437,5 +435,6 @@ func (e events) OnTraffic(c gnet.Conn) gnet.Action {
 	return cs.serve()
 }
 
-// OnTick is unused: the drain watcher has its own goroutine.
-func (e events) OnTick() (time.Duration, gnet.Action) { return time.Hour, gnet.None }
+// OnTick sweeps idle and stalled connections and sums up suppressed logs
+// (idle.go; gnet's ticker goroutine). The drain watcher has its own.
+func (e events) OnTick() (time.Duration, gnet.Action) { return e.s.tick(), gnet.None }

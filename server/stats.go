@@ -26,6 +26,12 @@ const (
 	CloseShutdown
 	// CloseWriteError: writing to the connection failed.
 	CloseWriteError
+	// CloseIdle: the connection had no request and nothing in flight for
+	// Config.IdleTimeout.
+	CloseIdle
+	// CloseSlowConsumer: the client did not read its answers: they passed
+	// Config.MaxOutbound, or it took none of them for Config.StallTimeout.
+	CloseSlowConsumer
 
 	numCloseReasons
 )
@@ -47,6 +53,10 @@ func (r CloseReason) String() string {
 		return "shutdown"
 	case CloseWriteError:
 		return "write-error"
+	case CloseIdle:
+		return "idle"
+	case CloseSlowConsumer:
+		return "slow-consumer"
 	}
 	return "CloseReason(" + strconv.Itoa(int(r)) + ")"
 }
@@ -61,6 +71,9 @@ type Stats struct {
 	Batches  int64 // batches dispatched (one per wake-up of a connection with whole frames)
 	InFlight int64 // batches dispatched and not yet answered
 
+	BytesIn  int64 // bytes of request frames dispatched (length prefixes included)
+	BytesOut int64 // bytes of answer and SERVER_FAILURE frames handed to gnet for writing
+
 	Pending       int64 // connections with answers waiting for their outbound buffer to drain
 	Backpressured int64 // connections held back now (outbound above the high watermark)
 	Stalls        int64 // times a connection went above its high watermark
@@ -72,6 +85,10 @@ type Stats struct {
 	MaxOutbound int64
 
 	Closed [numCloseReasons]int64 // connections closed, by CloseReason
+
+	// LogsSuppressed counts connection warnings and errors left out of the
+	// log by Config.LogRate.
+	LogsSuppressed int64
 }
 
 // ClosedFor returns the number of connections closed for r.
@@ -88,7 +105,9 @@ type counters struct {
 	requests, batches, inFlight atomic.Int64
 	pending, backpressured      atomic.Int64
 	stalls, maxOutbound         atomic.Int64
+	bytesIn, bytesOut           atomic.Int64
 	closed                      [numCloseReasons]atomic.Int64
+	logsSuppressed              atomic.Int64
 }
 
 func (c *counters) snapshot() Stats {
@@ -98,6 +117,8 @@ func (c *counters) snapshot() Stats {
 		Requests:      c.requests.Load(),
 		Batches:       c.batches.Load(),
 		InFlight:      c.inFlight.Load(),
+		BytesIn:       c.bytesIn.Load(),
+		BytesOut:      c.bytesOut.Load(),
 		Pending:       c.pending.Load(),
 		Backpressured: c.backpressured.Load(),
 		Stalls:        c.stalls.Load(),
@@ -106,6 +127,7 @@ func (c *counters) snapshot() Stats {
 	for i := range c.closed {
 		s.Closed[i] = c.closed[i].Load()
 	}
+	s.LogsSuppressed = c.logsSuppressed.Load()
 	return s
 }
 

@@ -16,7 +16,9 @@ import (
 )
 
 // cli is the command line. Flags may also come from QSTATE_* environment
-// variables where a flag declares one.
+// variables where a flag declares one (every serve flag does), and serve's
+// from a --config file: a flag overrides its variable, which overrides the
+// file.
 type cli struct {
 	Serve serveCmd `cmd:"" help:"Run the state server."`
 	Query queryCmd `cmd:"" help:"Query one key and print the answer."`
@@ -25,13 +27,23 @@ type cli struct {
 
 func main() {
 	var c cli
-	ctx := kong.Parse(&c,
-		kong.Name("qstate"),
-		kong.Description("A Go server for Apache Flink queryable state."),
-		kong.UsageOnError(),
-	)
+	parser := kong.Must(&c, parserOptions()...)
+	ctx, err := parser.Parse(os.Args[1:])
+	parser.FatalIfErrorf(err)
 	if err := ctx.Run(); err != nil {
 		ctx.Errorf("%v", err)
 		os.Exit(1)
+	}
+}
+
+// parserOptions are the kong options of the command line (main and tests):
+// `serve --config FILE` reads a JSON file of settings (loadConfig), and
+// later sources never override earlier ones (flag > environment > file).
+func parserOptions() []kong.Option {
+	return []kong.Option{
+		kong.Name("qstate"),
+		kong.Description("A Go server for Apache Flink queryable state."),
+		kong.UsageOnError(),
+		kong.Configuration(loadConfig),
 	}
 }

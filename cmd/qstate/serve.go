@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,38 +15,50 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/qstate/qstate/cluster"
 	"github.com/qstate/qstate/dataset"
 	"github.com/qstate/qstate/handler"
 	"github.com/qstate/qstate/registry"
 	"github.com/qstate/qstate/server"
+	"github.com/qstate/qstate/state"
+)
+
+// Listen addresses when --proxy-addr / --server-addr are not given (and,
+// with --cluster, the file does not say).
+const (
+	defaultProxyAddr = "127.0.0.1:9069"
+	defaultStateAddr = "127.0.0.1:9067"
 )
 
 // serveCmd is the 'serve' subcommand: one node with a proxy port and a
 // state-server port, serving the embedded demo task or the synthetic
-// benchmark dataset.
+// benchmark dataset, alone or as one node of a cluster (--cluster).
 type serveCmd struct {
-	ProxyAddr       string           `default:"127.0.0.1:9069" env:"QSTATE_PROXY_ADDR" placeholder:"HOST:PORTS" help:"Proxy port (KvStateRequest, what Flink's QueryableStateClient sends). Ports may be a range or list: 9069-9079,9090; the first free one is used."`
-	ServerAddr      string           `default:"127.0.0.1:9067" env:"QSTATE_SERVER_ADDR" placeholder:"HOST:PORTS" help:"State-server port (KvStateInternalRequest, what a Flink proxy sends). Ranges as for --proxy-addr."`
-	Dataset         string           `default:"demo" enum:"demo,synthetic" help:"What to serve: ${enum}. demo: live states of an embedded task; synthetic: the benchmark ValueState<byte[]>."`
-	Keys            int              `default:"1000" help:"Synthetic dataset: number of Integer keys (0..N-1)."`
-	ValueSize       int              `default:"8" help:"Synthetic dataset: value size in bytes."`
-	EventLoops      int              `default:"0" help:"gnet event loops per port (0: one per CPU)."`
-	Dispatch        handler.Dispatch `default:"pool" help:"Where look-ups run: pool (an ants worker pool) or inline (on the event loop)."`
-	PoolSize        int              `default:"0" help:"Look-up pool workers; a full pool answers 'overloaded' at once (0: 4096)."`
-	MaxFrame        int              `default:"0" help:"Largest request frame in bytes; longer ones close the connection (0: 1 MiB)."`
-	DemoInterval    time.Duration    `default:"100ms" help:"Demo dataset: time between two events of the demo task."`
-	ShutdownTimeout time.Duration    `default:"10s" help:"On SIGINT/SIGTERM, how long to let in-flight requests finish."`
-	LogLevel        string           `default:"info" enum:"debug,info,warn,error" help:"Log level: ${enum}."`
+	ProxyAddr       string           `env:"QSTATE_PROXY_ADDR" placeholder:"HOST:PORTS" help:"Proxy port (KvStateRequest, what Flink's QueryableStateClient sends). Ports may be a range or list: 9069-9079,9090; the first free one is used. Default: 127.0.0.1:9069, or with --cluster the node's proxy address in the file."`
+	ServerAddr      string           `env:"QSTATE_SERVER_ADDR" placeholder:"HOST:PORTS" help:"State-server port (KvStateInternalRequest, what a Flink proxy sends). Ranges as for --proxy-addr. Default: 127.0.0.1:9067, or with --cluster the node's state address in the file."`
+	Dataset         string           `default:"demo" enum:"demo,synthetic" env:"QSTATE_DATASET" help:"What to serve: ${enum}. demo: live states of an embedded task; synthetic: the benchmark ValueState<byte[]>."`
+	Keys            int              `default:"1000" env:"QSTATE_KEYS" help:"Synthetic dataset: number of Integer keys (0..N-1)."`
+	ValueSize       int              `default:"8" env:"QSTATE_VALUE_SIZE" help:"Synthetic dataset: value size in bytes."`
+	Cluster         string           `env:"QSTATE_CLUSTER" placeholder:"FILE" type:"existingfile" help:"Serve as one node of the cluster this JSON file describes (nodes, their addresses, which key groups each holds; see examples/cluster/cluster.json). Needs --node and --dataset synthetic: the node holds the synthetic keys of its key groups and forwards requests for the others to their owners."`
+	Node            string           `env:"QSTATE_NODE" help:"With --cluster: this node's name in the file."`
+	ForwardTimeout  time.Duration    `default:"5s" env:"QSTATE_FORWARD_TIMEOUT" help:"With --cluster: how long a forwarded request may take, retries included."`
+	ForwardAttempts int              `default:"4" env:"QSTATE_FORWARD_ATTEMPTS" help:"With --cluster: how many times a forwarded request is sent at most when its owner's location is stale or its node unreachable (with exponential backoff from 10ms)."`
+	DemoInterval    time.Duration    `default:"100ms" env:"QSTATE_DEMO_INTERVAL" help:"Demo dataset: time between two events of the demo task."`
+	ShutdownTimeout time.Duration    `default:"10s" env:"QSTATE_SHUTDOWN_TIMEOUT" help:"On SIGINT/SIGTERM, how long to let in-flight requests finish."`
+	Dispatch        handler.Dispatch `default:"pool" env:"QSTATE_DISPATCH" group:"Limits" help:"Where look-ups run: pool (an ants worker pool) or inline (on the event loop; not with --cluster)."`
+	LogLevel        string           `default:"info" enum:"debug,info,warn,error" env:"QSTATE_LOG_LEVEL" help:"Log level: ${enum}."`
+
+	opsFlags // --config, --admin, --log-format and the limits (ops.go)
 }
 
 // Run runs the subcommand until SIGINT or SIGTERM.
 func (c *serveCmd) Run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	st, err := os.Stderr.Stat()
-	tty := err == nil && st.Mode()&os.ModeCharDevice != 0
-	out := zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.RFC3339, NoColor: !tty}
-	log := zerolog.New(out).With().Timestamp().Logger()
+	log, err := newLogger(os.Stderr, c.LogFormat, c.LogLevel, isTerminal(os.Stderr))
+	if err != nil {
+		return err
+	}
 	return c.run(ctx, os.Stdout, log, nil)
 }
 
@@ -61,35 +74,57 @@ func (c *serveCmd) run(ctx context.Context, w io.Writer, log zerolog.Logger, rea
 
 	reg := registry.New()
 	var demo *dataset.Demo
-	switch c.Dataset {
-	case "demo":
+	var node *clusterNode
+	proxyAddr, stateAddr := c.ProxyAddr, c.ServerAddr
+	switch {
+	case c.Cluster != "":
+		if node, err = c.joinCluster(reg, log); err != nil {
+			return err
+		}
+		proxyAddr = cmp.Or(proxyAddr, node.self.ProxyAddr)
+		stateAddr = cmp.Or(stateAddr, node.self.StateAddr)
+	case c.Node != "":
+		return errors.New("serve: --node needs --cluster")
+	case c.Dataset == "demo":
 		if demo, err = dataset.NewDemo(reg); err != nil {
 			return err
 		}
-	case "synthetic":
+	case c.Dataset == "synthetic":
 		if err := dataset.RegisterSynthetic(reg, c.Keys, c.ValueSize); err != nil {
 			return err
 		}
 	default:
 		return fmt.Errorf("serve: unknown dataset %q (want demo or synthetic)", c.Dataset)
 	}
+	proxyAddr = cmp.Or(proxyAddr, defaultProxyAddr)
+	stateAddr = cmp.Or(stateAddr, defaultStateAddr)
 
-	h, err := handler.New(handler.Config{Registry: reg, Dispatch: c.Dispatch, PoolSize: c.PoolSize, Logger: log})
+	mx, err := c.newMetrics()
 	if err != nil {
-		return err
+		return errors.Join(err, node.close())
+	}
+	hcfg := c.handlerConfig(reg, log, mx)
+	if node != nil {
+		hcfg.Forwarder = node.fwd
+	}
+	h, err := handler.New(hcfg)
+	if err != nil {
+		return errors.Join(err, node.close())
 	}
 	newServer := func(name, addr string, ep *handler.Endpoint) (*server.Server, error) {
-		return server.New(server.Config{
-			Addr: addr, Name: name, EventLoops: c.EventLoops, MaxFrameLen: c.MaxFrame, Logger: log,
-		}, ep)
+		return server.New(c.serverConfig(name, addr, log), ep)
 	}
-	proxy, err := newServer("proxy", c.ProxyAddr, h.Proxy())
+	proxy, err := newServer("proxy", proxyAddr, h.Proxy())
 	if err != nil {
-		return errors.Join(err, h.Close(context.Background()))
+		return errors.Join(err, h.Close(context.Background()), node.close())
 	}
-	state, err := newServer("state", c.ServerAddr, h.StateServer())
+	state, err := newServer("state", stateAddr, h.StateServer())
 	if err != nil {
-		return errors.Join(err, h.Close(context.Background()))
+		return errors.Join(err, h.Close(context.Background()), node.close())
+	}
+	admin, err := c.startAdmin(mx, h, proxy, state, log)
+	if err != nil {
+		return errors.Join(err, h.Close(context.Background()), node.close())
 	}
 
 	// Serve both ports; the first to stop (an error, or our shutdown) ends the wait.
@@ -113,7 +148,7 @@ func (c *serveCmd) run(ctx context.Context, w io.Writer, log zerolog.Logger, rea
 	demoDone := make(chan struct{})
 	demoCtx, stopDemo := context.WithCancel(ctx)
 	if serveErr == nil && proxy.Addr() != nil && state.Addr() != nil {
-		c.printBanner(w, reg, proxy.Addr(), state.Addr())
+		c.printBanner(w, reg, proxy.Addr(), state.Addr(), node)
 		log.Info().Str("proxy", proxy.Addr().String()).Str("state", state.Addr().String()).
 			Str("dataset", c.Dataset).Stringer("dispatch", c.Dispatch).Msg("serving")
 		if ready != nil {
@@ -156,6 +191,12 @@ func (c *serveCmd) run(ctx context.Context, w io.Writer, log zerolog.Logger, rea
 	if err := h.Close(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("handler: %w", err))
 	}
+	if err := admin.shutdown(sctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := node.close(); err != nil {
+		errs = append(errs, fmt.Errorf("forwarder: %w", err))
+	}
 	if serveErr != nil && !errors.Is(serveErr, server.ErrServerClosed) {
 		errs = append([]error{serveErr}, errs...)
 	}
@@ -165,10 +206,103 @@ func (c *serveCmd) run(ctx context.Context, w io.Writer, log zerolog.Logger, rea
 	return errors.Join(errs...)
 }
 
+// clusterNode is what serve needs of its cluster: the description, this
+// node, the forwarder, and what the node holds (for the banner).
+type clusterNode struct {
+	path string
+	c    *cluster.Cluster
+	self cluster.Node
+	fwd  *cluster.Forwarder
+	keys int // synthetic keys held here
+}
+
+// close closes the forwarder (n may be nil: not in a cluster).
+func (n *clusterNode) close() error {
+	if n == nil {
+		return nil
+	}
+	return n.fwd.Close()
+}
+
+// joinCluster reads the cluster description, registers this node's view of
+// it in reg (its key groups of the synthetic state held here, the others
+// as its peers'), and makes the forwarder that answers for the peers' key
+// groups, re-reading the file when a location proves stale.
+func (c *serveCmd) joinCluster(reg *registry.Registry, log zerolog.Logger) (*clusterNode, error) {
+	if c.Node == "" {
+		return nil, errors.New("serve: --cluster needs --node (this node's name in the file)")
+	}
+	if c.Dataset != "synthetic" {
+		return nil, errors.New("serve: a cluster node serves the synthetic dataset: add --dataset synthetic")
+	}
+	dir, err := cluster.OpenFile(c.Cluster, 0)
+	if err != nil {
+		return nil, err
+	}
+	n := &clusterNode{path: c.Cluster, c: dir.Cluster()}
+	var ok bool
+	if n.self, ok = n.c.Node(c.Node); !ok {
+		return nil, fmt.Errorf("serve: node %q is not in %s (its nodes: %s)", c.Node, c.Cluster, nodeNames(n.c))
+	}
+	syntheticJob, err := registry.ParseJobID(dataset.SyntheticJobID)
+	if err != nil {
+		return nil, err
+	}
+	parts := make(map[*cluster.State]state.KvState)
+	local := func(s *cluster.State, _ cluster.Range) (state.KvState, error) {
+		if s.Job != syntheticJob || s.Name != dataset.SyntheticState {
+			return nil, fmt.Errorf("qstate serve holds only the synthetic state %q of job %s", dataset.SyntheticState, dataset.SyntheticJobID)
+		}
+		if p, ok := parts[s]; ok {
+			return p, nil // one state for all of this node's ranges
+		}
+		var mine []registry.KeyGroupRange
+		for _, r := range s.Ranges {
+			if r.Node == c.Node {
+				mine = append(mine, r.KeyGroups)
+			}
+		}
+		p, err := dataset.SyntheticPart(c.Keys, c.ValueSize, s.MaxParallelism, mine...)
+		if err != nil {
+			return nil, err
+		}
+		parts[s], n.keys = p, n.keys+p.Len()
+		return p, nil
+	}
+	if _, err := cluster.Apply(reg, n.c, c.Node, local); err != nil {
+		return nil, err
+	}
+	for i := range n.c.States {
+		if u := n.c.States[i].Uncovered(); u != nil {
+			log.Warn().Str("state", n.c.States[i].Name).Interface("keyGroups", u).
+				Msg("no node holds these key groups: their keys fail with UnknownKvStateKeyGroupLocationException")
+		}
+	}
+	n.fwd, err = cluster.NewForwarder(cluster.ForwarderConfig{Directory: dir, MaxAttempts: c.ForwardAttempts,
+		Timeout: c.ForwardTimeout, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// nodeNames lists the node names of c.
+func nodeNames(c *cluster.Cluster) string {
+	names := make([]string, len(c.Nodes))
+	for i, n := range c.Nodes {
+		names[i] = n.Name
+	}
+	return strings.Join(names, ", ")
+}
+
 // printBanner tells the user what is served and how to query it.
-func (c *serveCmd) printBanner(w io.Writer, reg *registry.Registry, proxy, state net.Addr) {
+func (c *serveCmd) printBanner(w io.Writer, reg *registry.Registry, proxy, state net.Addr, node *clusterNode) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "qstate serving\n")
+	if node != nil {
+		fmt.Fprintf(&b, "qstate serving as node %s of the cluster in %s (%d nodes)\n", node.self.Name, node.path, len(node.c.Nodes))
+	} else {
+		fmt.Fprintf(&b, "qstate serving\n")
+	}
 	fmt.Fprintf(&b, "  proxy port (KvStateRequest):                %s\n", proxy)
 	fmt.Fprintf(&b, "  state-server port (KvStateInternalRequest): %s\n", state)
 	switch c.Dataset {
@@ -185,6 +319,10 @@ func (c *serveCmd) printBanner(w io.Writer, reg *registry.Registry, proxy, state
 				proxy, dataset.DemoJobID, s.Name, s.ExampleKeys[0], queryTypeFlags(s))
 		}
 	case "synthetic":
+		if node != nil {
+			c.printClusterBanner(&b, proxy, node)
+			break
+		}
 		id, _ := dataset.SyntheticKvStateID(reg)
 		fmt.Fprintf(&b, "dataset synthetic: ValueState<byte[]> of Integer keys 0..%d, %d-byte values (byte j of key i = byte(i*31+j))\n",
 			c.Keys-1, c.ValueSize)
@@ -193,6 +331,28 @@ func (c *serveCmd) printBanner(w io.Writer, reg *registry.Registry, proxy, state
 			proxy, dataset.SyntheticJobID, dataset.SyntheticState)
 	}
 	_, _ = io.WriteString(w, b.String())
+}
+
+// printClusterBanner tells what a cluster node holds, where the rest is,
+// and how to query it.
+func (c *serveCmd) printClusterBanner(b *strings.Builder, proxy net.Addr, node *clusterNode) {
+	fmt.Fprintf(b, "dataset synthetic: ValueState<byte[]> of Integer keys 0..%d, %d-byte values (byte j of key i = byte(i*31+j))\n",
+		c.Keys-1, c.ValueSize)
+	fmt.Fprintf(b, "  this node holds %d of the keys: those whose key group is in its ranges\n", node.keys)
+	for i := range node.c.States {
+		s := &node.c.States[i]
+		fmt.Fprintf(b, "  JobID %s, state %q, %d key groups:\n", s.Job, s.Name, s.MaxParallelism)
+		for _, r := range s.Ranges {
+			where := "here"
+			if r.Node != node.self.Name {
+				peer, _ := node.c.Node(r.Node)
+				where = "node " + r.Node + ", forwarded to " + peer.StateAddr
+			}
+			fmt.Fprintf(b, "    key groups %d-%d: %s (KvStateID %s)\n", r.KeyGroups.Start, r.KeyGroups.End, where, s.RangeID(r))
+		}
+	}
+	fmt.Fprintf(b, "try (any key, through any node's proxy):\n  qstate query --addr %s --job %s --state %s --key 0 --key-type int --value-type bytes\n",
+		proxy, dataset.SyntheticJobID, dataset.SyntheticState)
 }
 
 // queryTypeFlags returns the `qstate query` type flags for a demo state.

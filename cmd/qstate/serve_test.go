@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,8 +14,11 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/qstate/qstate/client"
+	"github.com/qstate/qstate/cluster"
+	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/dataset"
 	"github.com/qstate/qstate/handler"
+	"github.com/qstate/qstate/registry"
 	"github.com/qstate/qstate/state"
 )
 
@@ -122,5 +128,107 @@ func TestServePortsInUse(t *testing.T) {
 	err = c.run(context.Background(), new(bytes.Buffer), zerolog.Nop(), nil)
 	if err == nil || !strings.Contains(err.Error(), "occupied") {
 		t.Fatalf("run: %v, want ports occupied", err)
+	}
+}
+
+// writeCluster writes a two-node cluster description (a holds key groups
+// 0-63 of the synthetic state, b 64-127) with the given addresses.
+func writeCluster(t *testing.T, aProxy, aState, bProxy, bState string) string {
+	t.Helper()
+	job, _ := registry.ParseJobID(dataset.SyntheticJobID)
+	c := &cluster.Cluster{
+		Nodes: []cluster.Node{{Name: "a", ProxyAddr: aProxy, StateAddr: aState}, {Name: "b", ProxyAddr: bProxy, StateAddr: bState}},
+		States: []cluster.State{{Job: job, Name: dataset.SyntheticState, MaxParallelism: 128, Ranges: []cluster.Range{
+			{Node: "a", KeyGroups: registry.KeyGroupRange{Start: 0, End: 63}},
+			{Node: "b", KeyGroups: registry.KeyGroupRange{Start: 64, End: 127}},
+		}}},
+	}
+	var buf bytes.Buffer
+	if err := c.Encode(&buf); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "cluster.json")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestServeCluster: two `serve --cluster` nodes; every key answers through
+// node a's proxy, b's keys forwarded to b; a missing key is
+// UnknownKeyOrNamespaceException. Node b starts first, listening on free
+// ports (the flags override the file), so that a's file can name them.
+func TestServeCluster(t *testing.T) {
+	const keys, size = 200, 8
+	first := writeCluster(t, "127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3", "127.0.0.1:4")
+	_, bState, bBanner := serveForTest(t, serveCmd{Cluster: first, Node: "b", Dataset: "synthetic", Keys: keys, ValueSize: size,
+		ForwardTimeout: time.Second, ForwardAttempts: 2})
+	second := writeCluster(t, "127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3", bState.String())
+	aProxy, _, aBanner := serveForTest(t, serveCmd{Cluster: second, Node: "a", Dataset: "synthetic", Keys: keys, ValueSize: size,
+		ForwardTimeout: time.Second, ForwardAttempts: 2})
+	for _, want := range []string{"node a of the cluster", "key groups 0-63: here", "key groups 64-127: node b, forwarded to " + bState.String()} {
+		if !strings.Contains(aBanner.String(), want) {
+			t.Errorf("banner of a lacks %q:\n%s", want, aBanner)
+		}
+	}
+	if !strings.Contains(bBanner.String(), "key groups 64-127: here") {
+		t.Errorf("banner of b:\n%s", bBanner)
+	}
+
+	cl, err := client.New(client.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	job, _ := client.ParseJobID(dataset.SyntheticJobID)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	onB := 0
+	for k := range int32(keys) {
+		if registry.KeyGroupForHash(k, 128) >= 64 {
+			onB++
+		}
+		got, err := client.GetValue(ctx, cl, aProxy.String(), job, dataset.SyntheticState, state.Int, k, state.Bytes)
+		if want := dataset.SyntheticValue(nil, int(k), size); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("key %d: %x, %v; want %x", k, got, err, want)
+		}
+	}
+	if onB == 0 || onB == keys {
+		t.Fatalf("%d of %d keys on b: the test checks nothing", onB, keys)
+	}
+	for _, k := range []int32{keys, keys + 1, keys + 2, keys + 3} {
+		if _, err := client.GetValue(ctx, cl, aProxy.String(), job, dataset.SyntheticState, state.Int, k, state.Bytes); !errors.Is(err, codec.ErrUnknownKeyOrNamespace) {
+			t.Errorf("missing key %d: %v", k, err)
+		}
+	}
+}
+
+// TestServeClusterErrors: bad cluster flags fail at start, saying why.
+func TestServeClusterErrors(t *testing.T) {
+	file := writeCluster(t, "127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3", "127.0.0.1:4")
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"nodes": [], "states": []}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		c    serveCmd
+		want string
+	}{
+		{"no node", serveCmd{Cluster: file, Dataset: "synthetic"}, "needs --node"},
+		{"node without cluster", serveCmd{Node: "a", Dataset: "synthetic"}, "needs --cluster"},
+		{"demo dataset", serveCmd{Cluster: file, Node: "a", Dataset: "demo"}, "add --dataset synthetic"},
+		{"unknown node", serveCmd{Cluster: file, Node: "z", Dataset: "synthetic"}, `node "z" is not in`},
+		{"invalid file", serveCmd{Cluster: bad, Node: "a", Dataset: "synthetic"}, "nodes: no nodes"},
+		{"inline dispatch", serveCmd{Cluster: file, Node: "a", Dataset: "synthetic", Dispatch: handler.Inline}, "needs Pool dispatch"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.c.Keys, tc.c.ValueSize, tc.c.LogLevel = 10, 8, "error"
+			tc.c.ProxyAddr, tc.c.ServerAddr, tc.c.ShutdownTimeout = "127.0.0.1:0", "127.0.0.1:0", time.Second
+			err := tc.c.run(context.Background(), new(bytes.Buffer), zerolog.Nop(), nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("run: %v, want an error saying %q", err, tc.want)
+			}
+		})
 	}
 }
