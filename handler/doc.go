@@ -73,4 +73,9 @@
 //     most PoolSize helper goroutines handler-wide besides the workers; a
 //     panicking Forwarder fails its own request only
 //     (TestForwardsRunConcurrently, TestForwardHelpersBounded).
+//   - H7: every request answered is counted in Stats.Results under exactly
+//     one Result, the one its failure's Java class says (a forwarded
+//     failure too); the counts add up to Stats.Requests, and Observer sees
+//     every batch once, with its number of requests (TestResultsByKind,
+//     TestResultsOverload, metrics' TestEndToEndCounts).
 package handler

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"math"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -35,7 +36,7 @@ func newHistogram(desc *prometheus.Desc, upper []float64) *histogram {
 		desc:   desc,
 	}
 	for i, s := range upper {
-		h.bounds[i] = time.Duration(s * float64(time.Second))
+		h.bounds[i] = time.Duration(math.Round(s * float64(time.Second))) // bounds resolve to the nanosecond
 	}
 	return h
 }

@@ -58,8 +58,8 @@ const (
 	// requests already dispatched (up to MaxInFlight of them, each as large
 	// as a value) still arrive; past this a client that does not read them
 	// is closed as a slow consumer. A client that reads has pending at most
-	// the answers of one batch plus two watermarks: kilobytes for typical
-	// values, far below the limit.
+	// the answers of its requests in flight plus two watermarks: kilobytes
+	// to a few megabytes for typical values, far below the limit.
 	DefaultMaxOutbound = 64 << 20
 
 	// DefaultIdleTimeout closes a connection that has had no request and
@@ -149,14 +149,16 @@ type Config struct {
 	DrainPoll time.Duration
 
 	// MaxOutbound is the most bytes of answers the server holds for one
-	// connection: answers waiting to be handed to gnet plus gnet's outbound
-	// buffer (what the kernel's socket buffer took is not counted). A
-	// connection whose answers, once computed, would take it past the limit
-	// is closed as a slow consumer (CloseSlowConsumer). Backpressure stops
-	// dispatching above HighWatermark, so a client that reads has at most
-	// the answers of one batch plus 2*HighWatermark pending: set the limit
-	// above the largest answers a well-behaved client asks for in one go.
-	// 0 means DefaultMaxOutbound; at least 2*HighWatermark.
+	// connection: answers not yet wholly handed to gnet (one being written
+	// in chunks counts whole until its last chunk) plus gnet's outbound
+	// buffer; what the kernel's socket buffer took is not counted. A
+	// connection whose answers, once computed, take it past the limit is
+	// closed at once as a slow consumer (CloseSlowConsumer). Backpressure
+	// stops dispatching above HighWatermark, so a client that reads has at
+	// most the answers of its requests in flight plus 2*HighWatermark
+	// pending: set the limit above the largest answers a well-behaved client
+	// asks for in one go. 0 means DefaultMaxOutbound; at least
+	// 2*HighWatermark.
 	MaxOutbound int
 
 	// IdleTimeout closes a connection (CloseIdle) that has had no request,

@@ -378,14 +378,16 @@ func (cs *conn) setReason(r CloseReason) {
 // is dispatched; the connection closes once everything dispatched is
 // answered and written out.
 func (cs *conn) quiesce() gnet.Action {
+	if !cs.guard.lingerSince.IsZero() {
+		return cs.linger() // half-closed: discard what comes until the client closes
+	}
 	if cs.nc.InboundBuffered() > cs.s.cfg.MaxInbound {
 		cs.setReason(CloseInboundOverflow) // decode's cap holds while shutting down too
 		return gnet.Close
 	}
 	cs.own() // completions must wake the loop, to close once the last is written
 	if cs.inflight == 0 && len(cs.queue) == 0 && cs.nc.OutboundBuffered() == 0 {
-		cs.setReason(CloseShutdown)
-		return gnet.Close
+		return cs.linger() // half-close, so the last answers are not lost to a reset
 	}
 	cs.s.watch.add(cs) // re-check soon: gnet's buffer may be draining
 	return gnet.None

@@ -39,11 +39,12 @@ type connGuard struct {
 	remote net.Addr // the peer's address (set in OnOpen, then read-only)
 
 	// Event loop only.
-	finished   uint64    // batches finished (conn.finish)
-	seen       uint64    // finished as of the last look
-	quietSince time.Time // the last look that saw the connection busy, or its opening
-	stallSince time.Time // the last look that saw the reader take bytes
-	pending    int       // answer bytes waiting at the last look; -1: none looked at since busy
+	finished    uint64    // batches finished (conn.finish)
+	seen        uint64    // finished as of the last look
+	quietSince  time.Time // the last look that saw the connection busy, or its opening
+	stallSince  time.Time // the last look that saw the reader take bytes
+	pending     int       // answer bytes waiting at the last look; -1: none looked at since busy
+	lingerSince time.Time // shutdown: when the server half-closed the connection (shutdown.go)
 
 	// Sweeper (gnet's ticker goroutine) only.
 	check gnet.Runnable // cs.runCheck, bound once
@@ -80,7 +81,9 @@ func (s *Server) opened(cs *conn, c gnet.Conn) {
 func (s *Server) tick() time.Duration {
 	every := s.cfg.sweepEvery()
 	s.summarizeSuppressed()
-	if s.state.Load() != stateServing || (s.cfg.IdleTimeout <= 0 && s.cfg.StallTimeout <= 0) {
+	switch st := s.state.Load(); {
+	case st == stateShutdown: // lingering connections (shutdown.go)
+	case st != stateServing, s.cfg.IdleTimeout <= 0 && s.cfg.StallTimeout <= 0:
 		return every
 	}
 	s.mu.Lock()
@@ -104,14 +107,21 @@ func (s *Server) tick() time.Duration {
 }
 
 // runCheck looks at the connection and closes it if it is idle or
-// stalled (event loop, queued by tick). It always returns nil: gnet
-// stops the loop on some errors.
+// stalled, or, during shutdown, has lingered long enough (event loop,
+// queued by tick). It always returns nil: gnet stops the loop on some
+// errors.
 func (cs *conn) runCheck(context.Context) error {
-	closed := cs.settle() // counts the batches workers wrote directly (conn.go)
-	if closed || cs.s.state.Load() != stateServing {
+	if cs.settle() { // counts the batches workers wrote directly (conn.go)
+		return nil // closed
+	}
+	now := time.Now()
+	if cs.s.state.Load() != stateServing {
+		if g := &cs.guard; !g.lingerSince.IsZero() && now.Sub(g.lingerSince) >= shutdownLinger {
+			cs.closeFor(CloseShutdown)
+		}
 		return nil
 	}
-	if r, ok := cs.checkQuiet(time.Now()); ok {
+	if r, ok := cs.checkQuiet(now); ok {
 		cs.closeFor(r)
 	}
 	return nil

@@ -13,8 +13,9 @@ import "github.com/rs/zerolog"
 // reads nothing gets all their answers queued (up to MaxInFlight of them),
 // and a single answer can be larger than any watermark. Everything queued
 // and not yet taken by the kernel counts: the answers waiting in the
-// connection's queue (a large one is handed to gnet a chunk at a time) and
-// gnet's outbound buffer. The sum is checked each time answers are queued,
+// connection's queue, whole (a large one is handed to gnet a chunk at a
+// time, and its buffer is held until the last chunk is), and gnet's
+// outbound buffer. The sum is checked each time answers are queued,
 // before anything more is written (flush), and a connection past the
 // limit is closed at once as a slow consumer, which gives its buffers
 // back. MaxOutbound thus bounds, per connection, what the server holds
@@ -30,10 +31,11 @@ func (cs *conn) overOutbound() bool {
 	// gnet holds at most 2*HighWatermark (I5; Validate keeps MaxOutbound
 	// above that): below this the sum cannot pass, and the interface call
 	// is saved.
-	if cs.queued <= cfg.MaxOutbound-2*cfg.HighWatermark {
+	held := cs.queued + cs.qoff // the head buffer is held whole until its last chunk goes
+	if held <= cfg.MaxOutbound-2*cfg.HighWatermark {
 		return false
 	}
-	pending := cs.queued + cs.nc.OutboundBuffered()
+	pending := held + cs.nc.OutboundBuffered()
 	if pending <= cfg.MaxOutbound {
 		return false
 	}

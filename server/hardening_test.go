@@ -1,0 +1,383 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.uber.org/goleak"
+
+	"github.com/qstate/qstate/codec"
+)
+
+// Tests of the limits and operations: idle and stall timeouts, the
+// outbound limit, log rate, and (over real TCP) hostile input, slow
+// readers, overload and shutdown under load.
+
+// --- helpers ---------------------------------------------------------------
+
+// startStoppable starts a server like startServer, but returns a stop
+// function (Shutdown, then Serve's return checked) for tests that check
+// goroutines after the server is gone. Cleanup closes it if stop was not
+// called.
+func startStoppable(t *testing.T, cfg Config, h Handler) (*Server, func()) {
+	t.Helper()
+	s, err := New(cfg, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve() }()
+	select {
+	case <-s.Ready():
+	case <-time.After(ioTimeout):
+		t.Fatal("server not ready")
+	}
+	if s.Addr() == nil {
+		t.Fatalf("server did not start: %v", <-errc)
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+			defer cancel()
+			if err := s.Shutdown(ctx); err != nil {
+				t.Errorf("Shutdown: %v", err)
+			}
+			if err := <-errc; !errors.Is(err, ErrServerClosed) {
+				t.Errorf("Serve returned %v, want ErrServerClosed", err)
+			}
+		})
+	}
+	t.Cleanup(func() { _ = s.Close(); stop() })
+	return s, stop
+}
+
+// liveHeap returns the bytes of live heap objects: two collections first,
+// so that what sync.Pools (bufpool, gnet) hold is dropped too (a pool
+// survives one collection in its victim cache).
+func liveHeap() int64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
+}
+
+// peakLive samples the live heap as of the latest collection
+// (/gc/heap/live:bytes, no stop-the-world) every few milliseconds until
+// stop is called, which returns the largest value seen.
+func peakLive() (stop func() int64) {
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	var peak atomic.Int64
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tk := time.NewTicker(2 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			metrics.Read(sample)
+			if v := int64(sample[0].Value.Uint64()); v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-tk.C:
+			case <-quit:
+				return
+			}
+		}
+	}()
+	return func() int64 { close(quit); <-done; return peak.Load() }
+}
+
+// lockedBuffer is a log sink safe for concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// dialRcvBuf connects to s with SO_RCVBUF set before connecting (a small
+// window keeps the kernel from absorbing what the test does not read).
+func dialRcvBuf(t testing.TB, s *Server, rcvbuf int) net.Conn {
+	t.Helper()
+	d := net.Dialer{Timeout: ioTimeout, Control: func(_, _ string, rc syscall.RawConn) error {
+		return setRecvBuffer(rc, rcvbuf)
+	}}
+	c, err := d.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(ioTimeout))
+	return c
+}
+
+// goodClients runs n well-behaved clients against s (an echo handler):
+// each sends one request at a time on its own connection and checks that
+// the answer carries its id and its body. stop ends them and returns how
+// many answers each got. Each client sends at most maxGood requests.
+func goodClients(t *testing.T, s *Server, n int) (stop func() []int64) {
+	const maxGood = 200_000
+	counts := make([]atomic.Int64, n)
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := range n {
+		c, err := net.DialTimeout("tcp", s.Addr().String(), ioTimeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			defer c.Close()
+			for i := range int64(maxGood) {
+				select {
+				case <-quit:
+					return
+				default:
+				}
+				body := []byte("good " + strconv.Itoa(g) + " " + strconv.FormatInt(i, 10))
+				_ = c.SetDeadline(time.Now().Add(ioTimeout))
+				if _, err := c.Write(requestFrame(i, body)); err != nil {
+					t.Errorf("good client %d: write %d: %v", g, i, err)
+					return
+				}
+				f, _, err := tryReadFrame(c)
+				if err != nil {
+					t.Errorf("good client %d: request %d unanswered: %v", g, i, err)
+					return
+				}
+				got, derr := codec.DecodeKvStateResponse(f.Body)
+				if f.Type != codec.RequestResult || f.RequestID != i || derr != nil || !bytes.Equal(got, body) {
+					t.Errorf("good client %d: request %d answered %v id %d %q (%v)", g, i, f.Type, f.RequestID, got, derr)
+					return
+				}
+				counts[g].Add(1)
+			}
+		})
+	}
+	return func() []int64 {
+		close(quit)
+		wg.Wait()
+		out := make([]int64, n)
+		for i := range counts {
+			out[i] = counts[i].Load()
+		}
+		return out
+	}
+}
+
+// readUntilClosed reads frames until the connection ends; it returns them
+// and the error that ended it (io.EOF for an orderly close).
+func readUntilClosed(c net.Conn) ([]codec.Frame, error) {
+	var fs []codec.Frame
+	for len(fs) < 1<<16 {
+		f, _, err := tryReadFrame(c)
+		if err != nil {
+			return fs, err
+		}
+		fs = append(fs, f)
+	}
+	return fs, errors.New("too many frames")
+}
+
+// closedErr reports whether err means the peer closed the connection
+// (not a timeout: the server must close, not merely go quiet).
+func closedErr(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false
+	}
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
+}
+
+// --- configuration -----------------------------------------------------------
+
+func TestHardeningConfig(t *testing.T) {
+	c := Config{}.withDefaults()
+	if c.MaxOutbound != DefaultMaxOutbound || c.IdleTimeout != DefaultIdleTimeout ||
+		c.StallTimeout != DefaultStallTimeout || c.LogRate != DefaultLogRate {
+		t.Fatalf("defaults %+v", c)
+	}
+	if got := c.sweepEvery(); got != maxSweepEvery {
+		t.Fatalf("default sweep every %v, want %v", got, maxSweepEvery)
+	}
+	if got := (Config{IdleTimeout: 200 * time.Millisecond, StallTimeout: -1}).withDefaults().sweepEvery(); got != 50*time.Millisecond {
+		t.Fatalf("sweep every %v for a 200ms idle timeout, want 50ms", got)
+	}
+	if got := (Config{IdleTimeout: -1, StallTimeout: -1}).withDefaults().sweepEvery(); got != maxSweepEvery {
+		t.Fatalf("sweep every %v with both timeouts off, want %v", got, maxSweepEvery)
+	}
+	err := Config{MaxOutbound: 40 << 10}.Validate() // below 2 * 32 KiB
+	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "MaxOutbound") {
+		t.Fatalf("Validate: %v, want a MaxOutbound problem", err)
+	}
+	if err := (Config{MaxOutbound: 64 << 10, IdleTimeout: -1, StallTimeout: -1, LogRate: -1}).Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	for _, r := range []CloseReason{CloseIdle, CloseSlowConsumer} {
+		if strings.HasPrefix(r.String(), "CloseReason(") {
+			t.Errorf("%d has no name", r)
+		}
+	}
+}
+
+// --- in-process: the decisions themselves -----------------------------------
+
+// TestCheckQuiet drives one connection's looks by hand (a fake socket,
+// synthetic clock): idle after IdleTimeout and not before, busy restarts
+// the clock, a reader that takes bytes is not stalled, one that takes none
+// for StallTimeout is.
+func TestCheckQuiet(t *testing.T) {
+	const idle, stall = 100 * time.Millisecond, 300 * time.Millisecond
+	newQuiet := func(cfg Config) (*conn, *fakeConn, time.Time) {
+		s := newTestServer(t, cfg, &echoHandler{inline: true})
+		fc := newFakeConn()
+		cs := newConn(s, fc)
+		t0 := time.Unix(1000, 0)
+		cs.guard.quietSince, cs.guard.stallSince, cs.guard.pending = t0, t0, -1
+		return cs, fc, t0
+	}
+	at := func(t0 time.Time, ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	expect := func(t *testing.T, cs *conn, now time.Time, want CloseReason, close bool) {
+		t.Helper()
+		r, ok := cs.checkQuiet(now)
+		if ok != close || (close && r != want) {
+			t.Fatalf("at %v: close %v %v, want %v %v", now.Sub(time.Unix(1000, 0)), ok, r, close, want)
+		}
+	}
+
+	t.Run("idle", func(t *testing.T) {
+		cs, _, t0 := newQuiet(Config{IdleTimeout: idle, StallTimeout: stall})
+		expect(t, cs, at(t0, 50), 0, false)
+		expect(t, cs, at(t0, 99), 0, false)
+		expect(t, cs, at(t0, 100), CloseIdle, true)
+	})
+	t.Run("busy restarts the clock", func(t *testing.T) {
+		cs, _, t0 := newQuiet(Config{IdleTimeout: idle, StallTimeout: stall})
+		cs.inflight = 1 // a request with the handler
+		expect(t, cs, at(t0, 150), 0, false)
+		cs.inflight = 0
+		cs.guard.finished++ // ... answered since
+		expect(t, cs, at(t0, 200), 0, false)
+		expect(t, cs, at(t0, 299), 0, false) // 99 ms after the last busy look
+		expect(t, cs, at(t0, 300), CloseIdle, true)
+	})
+	t.Run("partial frame is idle", func(t *testing.T) {
+		cs, fc, t0 := newQuiet(Config{IdleTimeout: idle, StallTimeout: stall})
+		fc.feed(requestFrame(1, []byte("body"))[:7])
+		expect(t, cs, at(t0, 100), CloseIdle, true)
+	})
+	t.Run("reader taking bytes is not stalled", func(t *testing.T) {
+		cs, fc, t0 := newQuiet(Config{IdleTimeout: idle, StallTimeout: stall})
+		cs.queued, fc.outbound = 1<<20, 64<<10
+		for ms := 0; ms <= 2000; ms += 100 {
+			fc.outbound-- // the kernel took a byte since the last look
+			expect(t, cs, at(t0, ms), 0, false)
+		}
+	})
+	t.Run("stalled reader", func(t *testing.T) {
+		cs, fc, t0 := newQuiet(Config{IdleTimeout: idle, StallTimeout: stall})
+		fc.outbound = 40 << 10 // answers wait in gnet's buffer; never idle
+		expect(t, cs, at(t0, 1000), 0, false)
+		expect(t, cs, at(t0, 1299), 0, false)
+		expect(t, cs, at(t0, 1300), CloseSlowConsumer, true)
+	})
+	t.Run("disabled", func(t *testing.T) {
+		cs, fc, t0 := newQuiet(Config{IdleTimeout: -1, StallTimeout: -1})
+		expect(t, cs, at(t0, 3600_000), 0, false)
+		fc.outbound = 1
+		expect(t, cs, at(t0, 3600_000), 0, false)
+		expect(t, cs, at(t0, 7200_000), 0, false)
+	})
+}
+
+// TestOutboundLimit: answers that would take a connection's pending bytes
+// (queued plus gnet's buffer) past MaxOutbound close it as a slow
+// consumer; up to the limit they are written.
+func TestOutboundLimit(t *testing.T) {
+	const limit = 256 << 10
+	s := newTestServer(t, Config{MaxOutbound: limit}, &echoHandler{inline: true})
+	fc := newFakeConn()
+	cs := newConn(s, fc)
+	// 200 KiB with gnet's buffer empty: within the limit, written.
+	fc.feed(requestFrame(1, sizedBody(200<<10)))
+	if act := cs.serve(); act != 0 || cs.reasonSet {
+		t.Fatalf("200 KiB answer: action %v, reason %v", act, cs.reason)
+	}
+	if fc.written < 200<<10 {
+		t.Fatalf("wrote %d bytes", fc.written)
+	}
+	// gnet now holds 60 KiB the reader has not taken (above the high
+	// watermark): another 200 KiB makes 260 KiB pending.
+	fc.outbound = 60 << 10
+	fc.feed(requestFrame(2, sizedBody(200<<10)))
+	if act := cs.serve(); act == 0 || cs.reason != CloseSlowConsumer {
+		t.Fatalf("past the limit: action %v, reason %v (set %v)", act, cs.reason, cs.reasonSet)
+	}
+}
+
+// TestLogRate: at most LogRate limited lines per second get through; the
+// others are counted, and the sweep sums them up in one line.
+func TestLogRate(t *testing.T) {
+	var buf lockedBuffer
+	s := newTestServer(t, Config{LogRate: 3, Logger: zerolog.New(&buf)}, &echoHandler{inline: true})
+	for i := range 50 {
+		s.limitedLog(zerolog.WarnLevel).Int("i", i).Msg("hostile")
+	}
+	if got := strings.Count(buf.String(), "hostile"); got < 3 || got > 4 { // burst 3, maybe a token refilled
+		t.Fatalf("%d lines got through, want 3 (or 4):\n%s", got, buf.String())
+	}
+	st := s.Stats()
+	if st.LogsSuppressed < 46 {
+		t.Fatalf("suppressed %d", st.LogsSuppressed)
+	}
+	s.summarizeSuppressed()
+	out := buf.String()
+	if !strings.Contains(out, `"suppressed":`+strconv.FormatInt(st.LogsSuppressed, 10)) {
+		t.Fatalf("no summary of %d suppressed lines:\n%s", st.LogsSuppressed, out)
+	}
+	s.summarizeSuppressed() // nothing new: no second summary
+	if n := strings.Count(buf.String(), "suppressed_total"); n != 1 {
+		t.Fatalf("%d summaries", n)
+	}
+	// A disabled level costs no token and counts nothing.
+	q := newTestServer(t, Config{LogRate: 1, Logger: zerolog.New(&buf).Level(zerolog.ErrorLevel)}, &echoHandler{inline: true})
+	for range 10 {
+		q.limitedLog(zerolog.InfoLevel).Msg("off")
+	}
+	if q.Stats().LogsSuppressed != 0 || strings.Contains(buf.String(), "off") {
+		t.Fatal("a disabled level was limited or logged")
+	}
+}
+
+// Silence unused warnings for helpers only some builds use.
+var _ = fmt.Sprint
+var _ = binary.BigEndian
+var _ = rand.IntN
+var _ = goleak.IgnoreCurrent
