@@ -134,7 +134,7 @@ const (
 	MaxConns = 2048
 	// MaxPipeline bounds Pipeline: request ids carry the slot in 16 bits.
 	MaxPipeline = 1 << slotBits
-	// MaxKeys bounds Keys: every key's request is precomputed.
+	// MaxKeys bounds Keys: the Zipf distribution keeps one float64 per key.
 	MaxKeys = 1 << 22
 	// MaxValueSize bounds ValueSize (64 MiB), the largest value verified or preloaded.
 	MaxValueSize = 64 << 20

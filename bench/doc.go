@@ -12,9 +12,9 @@
 // the same bytes are stored under key:<i> (see Preload).
 //
 // How a run goes (Run): dial every connection, then each connection's
-// goroutine appends P requests (precomputed per key; only the request id is
-// patched in), writes them in one write, and reads responses through a
-// bufio.Reader; each response frees its slot and a new request takes it,
+// goroutine appends P requests (a copy of the protocol's template with the
+// key and request id patched in), writes them in one write, and reads
+// responses through a bufio.Reader; each response frees its slot and a new request takes it,
 // and the pending requests are written whenever no whole response is
 // buffered (closed loop, P in flight). A warm-up (not counted) precedes the
 // measured window, which ends after Duration or after exactly Requests
@@ -27,7 +27,7 @@
 // to anything but its own connections.
 //
 // Ownership of byte slices: Run and Preload copy what they need from
-// Config. Precomputed requests are read-only and shared by the
+// Config. Request templates are read-only and shared by the
 // connections. A parsed response's content and class are views into the
 // connection's read buffer, valid until those bytes are discarded; error
 // classes are copied once, the first time a class is seen. A Report and

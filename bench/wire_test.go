@@ -43,7 +43,7 @@ func TestKeyAndNamespaceGolden(t *testing.T) {
 	}
 }
 
-// TestRequestFramesGolden: precomputed requests, with the id patched in,
+// TestRequestFramesGolden: requests, with the key and id patched in,
 // are byte for byte the frames Flink's MessageSerializer writes.
 func TestRequestFramesGolden(t *testing.T) {
 	n := 0
@@ -249,7 +249,7 @@ func TestRESPParse(t *testing.T) {
 	if !w.verify(2, appendSyntheticValue(nil, 2, 5)) || w.verify(1, appendSyntheticValue(nil, 2, 5)) || w.verify(2, appendSyntheticValue(nil, 2, 4)) {
 		t.Error("verify")
 	}
-	if got := string(w.reqs.get(2)); got != "*2\r\n$3\r\nGET\r\n$5\r\nkey:2\r\n" {
+	if got := string(w.appendRequest(nil, 2, 0)); got != "*2\r\n$3\r\nGET\r\n$5\r\nkey:2\r\n" {
 		t.Errorf("request %q", got)
 	}
 }
@@ -337,20 +337,39 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-// TestRequestTable: fixed-length requests are found by stride, varying ones by offset.
-func TestRequestTable(t *testing.T) {
-	var fixed, varying requestTable
-	fixed.build(50, 3, func(dst []byte, i int) []byte { return append(dst, 'k', byte(i), '.') })
-	varying.build(50, 3, func(dst []byte, i int) []byte { return append(dst, bytes.Repeat([]byte{byte(i)}, i%3+1)...) })
-	if fixed.stride != 3 || fixed.off != nil || varying.stride != 0 {
-		t.Fatalf("stride %d/%d", fixed.stride, varying.stride)
+// TestRequestTemplates: the patched templates are, for every key of a
+// dataset and any id, the frames codec writes (both Flink requests) and
+// the command appendRESPCommand writes (RESP), appended after dst.
+func TestRequestTemplates(t *testing.T) {
+	const keys = 100_000
+	job, _ := parseID(Config{}.withDefaults().JobID)
+	kvID := [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+	proxy, err := newFlinkWire(Config{Keys: keys}.withDefaults())
+	if err != nil {
+		t.Fatal(err)
 	}
-	for i := 0; i < 50; i++ {
-		if got := fixed.get(i); string(got) != string([]byte{'k', byte(i), '.'}) {
-			t.Errorf("fixed %d: %q", i, got)
+	internal, err := newFlinkWire(Config{Keys: keys, Internal: true, KvStateID: hex.EncodeToString(kvID[:])}.withDefaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := newRESPWire(Config{Keys: keys}.withDefaults())
+	name := []byte(Config{}.withDefaults().StateName)
+	for key := 0; key < keys; key += 1 + key/7 {
+		id := uint64(key)*0x9e3779b97f4a7c15 + 1
+		kn := appendKeyAndNamespace(nil, int32(key))
+		want := codec.AppendKvStateRequestFrame([]byte("dst"), int64(id), codec.KvStateRequest{
+			JobID: job, StateName: name, KeyHash: int32(key), KeyAndNamespace: kn})
+		if got := proxy.appendRequest([]byte("dst"), key, id); !bytes.Equal(got, want) {
+			t.Fatalf("proxy key %d:\n got %x\nwant %x", key, got, want)
 		}
-		if got := varying.get(i); !bytes.Equal(got, bytes.Repeat([]byte{byte(i)}, i%3+1)) {
-			t.Errorf("varying %d: %q", i, got)
+		want = codec.AppendKvStateInternalRequestFrame([]byte("dst"), int64(id), codec.KvStateInternalRequest{
+			KvStateID: kvID, KeyAndNamespace: kn})
+		if got := internal.appendRequest([]byte("dst"), key, id); !bytes.Equal(got, want) {
+			t.Fatalf("internal key %d:\n got %x\nwant %x", key, got, want)
+		}
+		want = appendRESPCommand([]byte("dst"), []byte("GET"), respKey(nil, key))
+		if got := resp.appendRequest([]byte("dst"), key, id); !bytes.Equal(got, want) {
+			t.Fatalf("resp key %d: got %q want %q", key, got, want)
 		}
 	}
 }

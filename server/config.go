@@ -109,8 +109,8 @@ type Config struct {
 	// Name names the server in logs ("proxy", "state"). "" means "qstate".
 	Name string
 
-	// EventLoops is the number of gnet event loops. 0 means one per CPU
-	// (runtime.NumCPU); at most 256.
+	// EventLoops is the number of gnet event loops. 0 means half of
+	// GOMAXPROCS, at least one (defaultEventLoops); at most 256.
 	EventLoops int
 
 	// MaxFrameLen limits a request frame's length prefix (the bytes after
@@ -202,7 +202,7 @@ func (c Config) withDefaults() Config {
 		c.Name = "qstate"
 	}
 	if c.EventLoops == 0 {
-		c.EventLoops = min(runtime.NumCPU(), maxEventLoops)
+		c.EventLoops = defaultEventLoops()
 	}
 	if c.MaxFrameLen == 0 {
 		c.MaxFrameLen = DefaultMaxFrameLen
@@ -250,6 +250,18 @@ func (c Config) sweepEvery() time.Duration {
 		}
 	}
 	return every
+}
+
+// defaultEventLoops is half of GOMAXPROCS, at least one. An event loop
+// spends its idle time in epoll_wait, a system call that holds its P; with
+// as many loops as Ps, all of them can be in epoll_wait at once, and the
+// Go scheduler's monitor then retakes a P every 20 µs and never backs off
+// (on the benchmark machine, 12-16% of the server's CPU in sysmon's
+// nanosleep and the futex wake-ups that follow). Half the Ps keeps some
+// idle for the pool workers and the runtime: with 2 cores, 1 loop cut the
+// server's CPU per request by 10-25% against 2 (BENCHMARKS.md).
+func defaultEventLoops() int {
+	return min(max(1, runtime.GOMAXPROCS(0)/2), maxEventLoops)
 }
 
 // defaultMaxConns derives MaxConns from the descriptor limit (see Config.MaxConns).

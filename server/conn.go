@@ -389,7 +389,7 @@ func (cs *conn) quiesce() gnet.Action {
 	if cs.inflight == 0 && len(cs.queue) == 0 && cs.nc.OutboundBuffered() == 0 {
 		return cs.linger() // half-close, so the last answers are not lost to a reset
 	}
-	cs.s.watch.add(cs) // re-check soon: gnet's buffer may be draining
+	cs.watchDrain() // re-check soon: gnet's buffer may be draining
 	return gnet.None
 }
 
@@ -406,7 +406,7 @@ func (cs *conn) watchIfWaiting() {
 		}
 	}
 	if waiting {
-		cs.s.watch.add(cs)
+		cs.watchDrain()
 	}
 }
 

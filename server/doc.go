@@ -22,11 +22,31 @@
 // answers, whole frames, to one bufpool buffer and calls done. If done
 // comes before ServeBatch returns (inline dispatch), the event loop writes
 // the answers at once with Conn.Write. Otherwise the completing goroutine
-// queues the batch on the connection and wakes its event loop (Conn.Wake,
-// one per burst of completions), which writes the answers in its next
-// pass. One wake-up of a busy connection therefore costs one copy of its
-// requests, one handoff and one write (writev when several batches are
-// ready), whatever the number of frames.
+// (a pool worker) writes them to the socket itself when the event loop
+// lets it (direct writes, below); if not, it queues the batch on the
+// connection and wakes its event loop (Conn.Wake, one per burst of
+// completions), which writes the answers in its next pass. One wake-up of
+// a busy connection therefore costs one copy of its requests, one handoff
+// and one write, whatever the number of frames.
+//
+// # Direct writes
+//
+// A write from the worker saves the event loop a wake-up per batch: an
+// eventfd write, an epoll round and gnet's two allocations (BENCHMARKS.md
+// measures it). It is allowed only while nothing else can write to the
+// socket: conn.direct, under conn.mu, is on only while the connection has
+// no answer queued, gnet's outbound buffer is empty, it is not held back,
+// it has in-flight budget left and the server is serving. The event loop
+// turns it off (own) before it writes anything itself, and back on
+// (letWorkersWrite) at the end of a pass that leaves nothing to write. A
+// worker writes under conn.mu, which OnClose (release) takes to mark the
+// connection closed, and gnet closes the descriptor only after OnClose: a
+// worker never writes to a descriptor that was reused. What the socket
+// does not take at once (EAGAIN, a partial write, an error) becomes the
+// head of the loop's queue and direct writes stay off: chunking,
+// backpressure, error handling and close reasons remain the loop's.
+// The requests a worker answered directly are counted off the loop's
+// in-flight count at its next look (collect, settle).
 //
 // # What we rely on in gnet v2.9.7 (read from its source)
 //
@@ -43,8 +63,13 @@
 //     connection's event loop and is ignored once the connection is closed
 //     (gnet checks its own opened flag, so a reused descriptor is never
 //     written through a stale Conn). It costs two small allocations inside
-//     gnet (a closure and a queue node): the only allocations on the pool
-//     path, one per burst of completed batches, not per request.
+//     gnet (a closure and a queue node) and an eventfd write: the pool
+//     path pays them only when direct writes are off.
+//   - Conn.Fd is the connection's descriptor, fixed for its life; gnet
+//     closes it after OnClose returns, never before. Its sockets are
+//     non-blocking, and gnet writes only what its outbound buffer holds
+//     (on EPOLLOUT) or what we hand it: with that buffer empty and our
+//     Write calls excluded, a direct write cannot interleave with gnet's.
 //   - gnet raises no event when its outbound buffer drains (it writes on
 //     EPOLLOUT and tells no one; AsyncWrite callbacks fire when data is
 //     queued, not sent). A connection that waits for a drain is therefore
@@ -78,10 +103,30 @@
 //
 // gnet's event loops run the callbacks (OnOpen, OnTraffic, OnClose) and
 // Handler.ServeBatch, and own everything marked "event loop" in conn.
-// Handler goroutines call done, which takes the connection's mutex and may
-// call Conn.Wake, nothing else of gnet. The drain watcher goroutine calls
+// Handler goroutines call done, which takes the connection's mutex and
+// then writes to the socket's descriptor (direct writes) or calls
+// Conn.Wake, nothing else of gnet. The drain watcher goroutine calls
 // Conn.Wake. Serve runs gnet.Run; Shutdown and Close may be called from any
 // goroutine.
+//
+// # Limits and operations
+//
+// Every resource a client controls is bounded; config.go gives each
+// default and its reason. Connections: MaxConns (more are closed as soon
+// as accepted). Bytes: MaxFrameLen per frame, MaxInbound buffered from one
+// connection (also while shutting down), MaxOutbound of answers held for
+// one connection (outbound_limit.go). Requests: MaxInFlight per
+// connection with the handler. Time: IdleTimeout without a request or
+// anything in flight, StallTimeout with answers waiting that the reader
+// does not take (idle.go). Log lines: LogRate connection warnings per
+// second (lograte.go). A limit never blocks anything: the connection is
+// closed and the close counted under its CloseReason. The sweep of
+// idle.go runs on gnet's ticker goroutine (OnTick), one per server, and
+// looks at each connection on its event loop (EventLoop.Execute): no
+// goroutine or timer per connection. Connection events are logged at
+// Debug with the connection's id and remote address. Shutdown half-closes
+// each connection once everything dispatched is answered and written
+// (shutdown.go).
 //
 // # Invariants the tests cite
 //
@@ -114,6 +159,35 @@
 //     BenchmarkServe), nor along the whole in-process path with package
 //     handler, pool handoff included (TestRequestPathAllocs,
 //     BenchmarkRequestPath). Over real sockets the pool path adds gnet's
-//     two allocations per Conn.Wake, one Wake per burst of completed
-//     batches (handler.BenchmarkTCP reports allocs/req).
+//     two allocations per Conn.Wake, paid only when direct writes are off
+//     (handler.BenchmarkTCP reports allocs/req).
+//   - I9: answers reach the socket whole and in the order they are handed
+//     over, whoever writes them: a worker writes only while direct is on,
+//     and the rest of a partial direct write is written by the loop before
+//     anything else (TestDirectWritePartial, TestDirectWriteWaitsForGnet);
+//     no write follows OnClose (TestDirectWriteAfterClose); a connection
+//     out of in-flight budget with frames waiting is woken by the
+//     completion that frees budget (TestDirectWriteInFlightBudget).
+//   - I10: limits close, never block or drop silently: a connection past
+//     MaxInbound closes (CloseInboundOverflow), one whose answers pass
+//     MaxOutbound closes when they are queued, before anything more is
+//     written (CloseSlowConsumer), one idle for IdleTimeout closes, never
+//     earlier, never with a request with the handler or unread in the
+//     kernel (CloseIdle), one whose reader takes nothing for StallTimeout
+//     closes (CloseSlowConsumer) (TestOutboundLimit, TestCheckQuiet,
+//     TestIdleTimeout, TestStallTimeout, TestSlowReaders). Frames decoded
+//     in the pass that meets a broken frame (I4) go with the connection.
+//   - I11: a connection held back by a reader that takes nothing costs its
+//     event loop one wake-up per drainSlowFactor DrainPolls once it has not
+//     drained for drainSlowAfter looks (drain.go; TestSlowReaders).
+//   - I12: Shutdown delivers what it answers: a connection with nothing
+//     left to write is half-closed and what its client still sends is
+//     read and dropped until it closes, goes quiet or shutdownLingerMax
+//     passes, so the last answers are not lost to a reset
+//     (TestShutdownUnderLoad: answers received equal requests dispatched).
+//   - I13: at most LogRate connection warnings a second reach the log; the
+//     rest are counted (Stats.LogsSuppressed) and summed up once a second
+//     (TestLogRate, TestHostileInput).
+//   - I14: hostile input never panics and leaves nothing behind: memory
+//     returns to its level, no goroutine is left (TestHostileInput).
 package server

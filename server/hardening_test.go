@@ -3,11 +3,8 @@ package server
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"runtime"
 	"runtime/metrics"
@@ -20,7 +17,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"go.uber.org/goleak"
 
 	"github.com/qstate/qstate/codec"
 )
@@ -181,14 +177,61 @@ func goodClients(t *testing.T, s *Server, n int) (stop func() []int64) {
 			}
 		})
 	}
-	return func() []int64 {
-		close(quit)
+	var once sync.Once
+	stop = func() []int64 {
+		once.Do(func() { close(quit) })
 		wg.Wait()
 		out := make([]int64, n)
 		for i := range counts {
 			out[i] = counts[i].Load()
 		}
 		return out
+	}
+	t.Cleanup(func() { stop() })
+	return stop
+}
+
+// poolEcho answers batches like echoHandler, on a fixed number of worker
+// goroutines (a bounded pool, as package handler's), fed through a queue
+// deep enough that ServeBatch never blocks in these tests; if the queue is
+// full it answers inline. Create it before the server: its cleanup (stop
+// the workers) must run after the server's.
+type poolEcho struct {
+	echo  echoHandler
+	tasks chan workerTask
+	wg    sync.WaitGroup
+}
+
+func newPoolEcho(t testing.TB, workers, depth int) *poolEcho {
+	p := &poolEcho{tasks: make(chan workerTask, depth)}
+	for range workers {
+		p.wg.Go(func() {
+			for tk := range p.tasks {
+				tk.done(p.echo.answer(tk.reqs, tk.n))
+			}
+		})
+	}
+	t.Cleanup(func() { close(p.tasks); p.wg.Wait() })
+	return p
+}
+
+func (p *poolEcho) ServeBatch(reqs []byte, n int, done func([]byte)) {
+	select {
+	case p.tasks <- workerTask{reqs, n, done}:
+	default:
+		done(p.echo.answer(reqs, n))
+	}
+}
+
+// waitForWithin is waitFor with its own deadline.
+func waitForWithin(t testing.TB, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -376,8 +419,34 @@ func TestLogRate(t *testing.T) {
 	}
 }
 
-// Silence unused warnings for helpers only some builds use.
-var _ = fmt.Sprint
-var _ = binary.BigEndian
-var _ = rand.IntN
-var _ = goleak.IgnoreCurrent
+// TestDrainBackoff: a waiting connection whose pending bytes do not go
+// down is polled slowly after drainSlowAfter looks, and fast again as soon
+// as its reader takes a byte (I11).
+func TestDrainBackoff(t *testing.T) {
+	s := newTestServer(t, Config{}, &echoHandler{inline: true})
+	fc := newFakeConn()
+	cs := newConn(s, fc)
+	cs.queued, fc.outbound = 100<<10, 64<<10
+	look := func() (slow bool) {
+		s.watch.mu.Lock()
+		s.watch.list, s.watch.slow = s.watch.list[:0], s.watch.slow[:0]
+		s.watch.mu.Unlock()
+		cs.watched.Store(false)
+		cs.watchDrain()
+		s.watch.mu.Lock()
+		defer s.watch.mu.Unlock()
+		if len(s.watch.list)+len(s.watch.slow) != 1 {
+			t.Fatalf("registered %d times", len(s.watch.list)+len(s.watch.slow))
+		}
+		return len(s.watch.slow) == 1
+	}
+	for i := 1; i <= drainSlowAfter+4; i++ {
+		if got, want := look(), i >= drainSlowAfter; got != want {
+			t.Fatalf("look %d: slow %v, want %v", i, got, want)
+		}
+	}
+	fc.outbound-- // the kernel took a byte
+	if look() {
+		t.Fatal("still polled slowly after the reader took a byte")
+	}
+}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -13,8 +14,8 @@ import (
 // Idle and stalled connections (Config.IdleTimeout, Config.StallTimeout).
 //
 // No goroutine or timer per connection: gnet's ticker calls Server.tick
-// (OnTick) every Config.sweepEvery, a quarter of the shorter timeout. A
-// sweep asks each open connection's event loop to look at it (runCheck,
+// (OnTick) every Config.sweepEvery, a quarter of the shorter timeout
+// (Shutdown sweeps on its own, for lingering connections). A sweep asks each open connection's event loop to look at it (runCheck,
 // through EventLoop.Execute): the state it needs (requests in flight,
 // answers queued, gnet's outbound buffer) belongs to that loop. The hot
 // path pays one increment per finished batch (connGuard.finished).
@@ -23,7 +24,9 @@ import (
 //   - busy: a request is with the handler, or a batch finished since the
 //     last look. Both clocks restart.
 //   - idle: nothing in flight and no answer waiting. Closed (CloseIdle)
-//     once the last busy look is IdleTimeout old. A look happens at most
+//     once the last busy look is IdleTimeout old, unless the kernel holds
+//     bytes the loop has not read yet (a loop running late must not close
+//     a connection whose request arrived in time). A look happens at most
 //     one sweep after any activity, so a connection closes between
 //     IdleTimeout and IdleTimeout plus two sweeps (1.5*IdleTimeout) after
 //     its last activity, never before.
@@ -45,8 +48,11 @@ type connGuard struct {
 	stallSince  time.Time // the last look that saw the reader take bytes
 	pending     int       // answer bytes waiting at the last look; -1: none looked at since busy
 	lingerSince time.Time // shutdown: when the server half-closed the connection (shutdown.go)
+	lingerInput time.Time // shutdown: when the client last sent something while lingering
+	drainLast   int       // pending bytes at the last drain watch (drain.go)
+	drainStuck  int       // drain watches in a row without draining (drain.go)
 
-	// Sweeper (gnet's ticker goroutine) only.
+	// Under serverGuard.sweepMu.
 	check gnet.Runnable // cs.runCheck, bound once
 }
 
@@ -56,8 +62,10 @@ type serverGuard struct {
 	ids  atomic.Uint64 // last connection id handed out
 	logs logLimiter
 
-	// Sweeper (gnet's ticker goroutine) only.
-	sweep       []*conn   // the connections of one sweep
+	sweepMu sync.Mutex // one sweep at a time (ticker or Shutdown)
+	sweep   []*conn    // the connections of one sweep, under sweepMu
+
+	// gnet's ticker goroutine only.
 	lastSummary time.Time // when the last "suppressed" summary was logged
 }
 
@@ -81,11 +89,17 @@ func (s *Server) opened(cs *conn, c gnet.Conn) {
 func (s *Server) tick() time.Duration {
 	every := s.cfg.sweepEvery()
 	s.summarizeSuppressed()
-	switch st := s.state.Load(); {
-	case st == stateShutdown: // lingering connections (shutdown.go)
-	case st != stateServing, s.cfg.IdleTimeout <= 0 && s.cfg.StallTimeout <= 0:
-		return every
+	if s.state.Load() == stateServing && (s.cfg.IdleTimeout > 0 || s.cfg.StallTimeout > 0) {
+		s.sweep() // while shutting down, Shutdown sweeps (lingering connections)
 	}
+	return every
+}
+
+// sweep asks every open connection's event loop to look at it (runCheck):
+// OnTick's goroutine while serving, Shutdown's while shutting down.
+func (s *Server) sweep() {
+	s.guard.sweepMu.Lock()
+	defer s.guard.sweepMu.Unlock()
 	s.mu.Lock()
 	list := s.guard.sweep[:0]
 	for cs := range s.conns {
@@ -103,7 +117,6 @@ func (s *Server) tick() time.Duration {
 		list[i] = nil
 	}
 	s.guard.sweep = list[:0]
-	return every
 }
 
 // runCheck looks at the connection and closes it if it is idle or
@@ -116,7 +129,7 @@ func (cs *conn) runCheck(context.Context) error {
 	}
 	now := time.Now()
 	if cs.s.state.Load() != stateServing {
-		if g := &cs.guard; !g.lingerSince.IsZero() && now.Sub(g.lingerSince) >= shutdownLinger {
+		if !cs.guard.lingerSince.IsZero() && cs.lingeredEnough(now) {
 			cs.closeFor(CloseShutdown)
 		}
 		return nil
@@ -140,6 +153,10 @@ func (cs *conn) checkQuiet(now time.Time) (CloseReason, bool) {
 	if pending == 0 {
 		g.stallSince, g.pending = now, 0
 		if cfg.IdleTimeout > 0 && now.Sub(g.quietSince) >= cfg.IdleTimeout {
+			if unreadInKernel(cs.nc.Fd()) { // arrived, but the loop has not read it yet
+				g.quietSince = now
+				return 0, false
+			}
 			cs.s.log.Debug().Uint64("conn", g.id).Stringer("remote", g.remote).
 				Dur("idle", now.Sub(g.quietSince)).Msg("idle connection: closing")
 			return CloseIdle, true

@@ -222,9 +222,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.log.Info().Int64("conns", s.ctr.conns.Load()).Int64("in_flight", s.ctr.inFlight.Load()).Msg("shutting down")
 	s.wakeAll()
+	linger := time.NewTicker(shutdownLingerQuiet / 4) // closes half-closed connections (shutdown.go)
+	defer linger.Stop()
 	for s.ctr.conns.Load() > 0 || s.ctr.inFlight.Load() > 0 {
 		select {
 		case <-s.idle:
+		case <-linger.C:
+			s.sweep()
 		case <-ctx.Done():
 			_ = s.Close()
 			return ctx.Err()

@@ -8,9 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -53,7 +51,7 @@ type serveCmd struct {
 
 // Run runs the subcommand until SIGINT or SIGTERM.
 func (c *serveCmd) Run() error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := notifyShutdown(os.Stderr, os.Exit) // a second signal exits at once (signals.go)
 	defer stop()
 	log, err := newLogger(os.Stderr, c.LogFormat, c.LogLevel, isTerminal(os.Stderr))
 	if err != nil {

@@ -1,0 +1,41 @@
+package server
+
+// Polling connections that wait for gnet's outbound buffer to drain
+// (watcher.go) costs a wake-up of the event loop per connection and poll.
+// For a reader that keeps up it is the price of prompt writes; for one
+// that stopped reading it is wasted, and a few thousand of those (a
+// hostile client needs only ask for large values and not read) would keep
+// the event loops busy. A connection whose pending bytes have not gone
+// down for drainSlowAfter looks in a row is therefore polled every
+// drainSlowFactor intervals instead, until they go down again.
+const (
+	// drainSlowAfter is the number of looks in a row without draining
+	// after which a waiting connection is polled slowly (16: 16 ms at the
+	// default DrainPoll, far longer than a reader that keeps up takes to
+	// drain a watermark).
+	drainSlowAfter = 16
+
+	// drainSlowFactor is the slow poll interval in DrainPolls (64: 64 ms at
+	// the default): a stalled reader costs 1/64 of the wake-ups, and a
+	// reader that resumes waits at most that long for its next chunk.
+	drainSlowFactor = 64
+)
+
+// watchDrain registers the connection with the drain watcher, fast while
+// its pending bytes (queued and in gnet's buffer) go down or within
+// drainSlowAfter looks, slowly after (event loop).
+func (cs *conn) watchDrain() {
+	g := &cs.guard
+	pending := cs.queued + cs.nc.OutboundBuffered()
+	if pending < g.drainLast {
+		g.drainStuck = 0
+	} else if g.drainStuck < drainSlowAfter {
+		g.drainStuck++
+	}
+	g.drainLast = pending
+	if g.drainStuck >= drainSlowAfter {
+		cs.s.watch.addSlow(cs)
+		return
+	}
+	cs.s.watch.add(cs)
+}
