@@ -233,6 +233,23 @@ func (cs *conn) flush() bool {
 			break
 		}
 		head := cs.queue[0][cs.qoff:]
+		if len(head) > cfg.HighWatermark && ob == 0 {
+			// gnet holds nothing: the kernel takes what it can of the whole
+			// answer in one system call (all of it, for a reader that keeps
+			// up), gnet nothing; the rest goes on in chunks below.
+			n, err := cs.raw.rawWrite(head)
+			if err != nil && err != unix.EAGAIN {
+				if err != unix.EPIPE && err != unix.ECONNRESET {
+					cs.setReason(CloseWriteError)
+				}
+				return false // the caller closes the connection
+			}
+			if n > 0 {
+				cs.s.ctr.bytesOut.Add(int64(n))
+				cs.consume(n)
+				continue
+			}
+		}
 		if len(head) > cfg.HighWatermark {
 			if _, err := cs.nc.Write(head[:cfg.HighWatermark]); err != nil {
 				return false
@@ -277,6 +294,21 @@ func (cs *conn) flush() bool {
 		cs.s.ctr.observeOutbound(cs.nc.OutboundBuffered())
 	}
 	return true
+}
+
+// consume drops the first n bytes of the queue's head, which the kernel
+// took: the head goes back to bufpool once all of it is written.
+func (cs *conn) consume(n int) {
+	cs.qoff += n
+	cs.queued -= n
+	if cs.qoff < len(cs.queue[0]) {
+		return
+	}
+	bufpool.Put(cs.queue[0])
+	k := copy(cs.queue, cs.queue[1:])
+	cs.queue[k] = nil
+	cs.queue = cs.queue[:k]
+	cs.qoff = 0
 }
 
 // decode dispatches the whole frames buffered, as one batch per pass,

@@ -149,6 +149,12 @@ func (c *serveCmd) run(ctx context.Context, w io.Writer, log zerolog.Logger, rea
 		c.printBanner(w, reg, proxy.Addr(), state.Addr(), node)
 		log.Info().Str("proxy", proxy.Addr().String()).Str("state", state.Addr().String()).
 			Str("dataset", c.Dataset).Stringer("dispatch", c.Dispatch).Msg("serving")
+		if node == nil {
+			// Show a query answered over TCP, as an outside reader sees it.
+			if err := selfQuery(ctx, w, proxy.Addr(), c.Dataset, c.ValueSize); err != nil {
+				log.Warn().Err(err).Msg("start-up self-query failed")
+			}
+		}
 		if ready != nil {
 			ready(proxy.Addr(), state.Addr())
 		}

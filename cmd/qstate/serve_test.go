@@ -61,7 +61,9 @@ func serveForTest(t *testing.T, c serveCmd) (proxy, stateAddr net.Addr, banner *
 // names its JobID and states, and cancelling shuts down cleanly.
 func TestServeDemo(t *testing.T) {
 	proxy, _, banner := serveForTest(t, serveCmd{Dataset: "demo", DemoInterval: time.Millisecond, Dispatch: handler.Pool})
-	for _, want := range []string{dataset.DemoJobID, dataset.DemoWordCounts, dataset.DemoRecentEvents, dataset.DemoUserAttributes, proxy.String()} {
+	// The start-up self-query went over TCP to the proxy port and printed its answer.
+	selfAnswer := "answered over TCP by " + proxy.String() + ": word-counts[\"flink\"] = "
+	for _, want := range []string{dataset.DemoJobID, dataset.DemoWordCounts, dataset.DemoRecentEvents, dataset.DemoUserAttributes, proxy.String(), selfAnswer} {
 		if !strings.Contains(banner.String(), want) {
 			t.Errorf("banner lacks %q:\n%s", want, banner)
 		}
@@ -89,6 +91,10 @@ func TestServeSynthetic(t *testing.T) {
 	proxy, stateAddr, banner := serveForTest(t, serveCmd{Dataset: "synthetic", Keys: 50, ValueSize: 16, Dispatch: handler.Inline})
 	if !strings.Contains(banner.String(), dataset.SyntheticJobID) {
 		t.Fatalf("banner:\n%s", banner)
+	}
+	// Key 0's value is bytes 0, 1, 2, ...: the self-query printed its first 8.
+	if want := "answered over TCP by " + proxy.String() + ": state[0] = 16 bytes 00 01 02 03 04 05 06 07\n"; !strings.Contains(banner.String(), want) {
+		t.Fatalf("banner lacks %q:\n%s", want, banner)
 	}
 	cl, err := client.New(client.Config{})
 	if err != nil {
