@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
 # compare.sh: one benchmark matrix, side by side, in one go:
 #   qstate (pool dispatch), qstate (inline dispatch) and redis-server (the reference),
-#   values of 8 B and 1 KiB, loads (connections x pipeline) 50x16, 4x128 and 50x1.
+#   values of 8 B and 1 KiB, loads (connections x pipeline) 50x16, 4x128, 50x1 and 1x1.
 # Each server runs on 127.0.0.1 on a free port; the harness (`qstate bench`) measures
-# req/s, the server's CPU µs per request, p50 and p99 (and its own CPU µs per request:
-# where that is high, the harness shares the limit); a markdown table is printed at
-# the end. Every server started is stopped by its PID (also on exit or interrupt).
+# req/s, the server's CPU µs per request (utime+stime from /proc/PID/stat), p50 and p99,
+# and its own CPU µs per request. The matrix runs ROUNDS times, the servers interleaved
+# within each round, and the tables give the median of the rounds (a shared machine is
+# noisy: compare rows measured together, and prefer CPU per request to req/s). Every
+# server started is stopped by its PID (also on exit or interrupt).
 #
 # Usage: scripts/compare.sh [--quick]
-#   --quick          short runs (2 s window, 0.5 s warm-up, 10,000 keys)
-# Environment (defaults in brackets; --quick changes the first three):
-#   DURATION [10s]   measured window per run       WARMUP [2s]   warm-up per run
-#   KEYS [100000]    keys in the dataset           SIZES ["8 1024"]   value sizes (bytes)
-#   LOADS ["50x16 4x128 50x1"]   connections x pipeline
-#   SERVERS ["pool inline redis"]  which servers   VERIFY [1]  check every value
-#   OUT [a new temp dir]  where the binary, logs and JSON reports go
+#   --quick          short runs (1 round, 2 s window, 0.5 s warm-up, 10,000 keys)
+# Environment (defaults in brackets; --quick changes the first four):
+#   ROUNDS [3]       rounds of the whole matrix      DURATION [5s]  measured window per run
+#   WARMUP [1s]      warm-up per run                  KEYS [100000]  keys in the dataset
+#   SIZES ["8 1024"]  value sizes (bytes)             LOADS ["50x16 4x128 50x1 1x1"]
+#   SERVERS ["pool inline redis"]  which servers      VERIFY [1]  check every value
+#   QSTATE_ARGS [""]  extra `qstate serve` flags (e.g. "--event-loops 2")
+#   PLOT ["8 50x16"]  size and load whose latency plots are drawn (last round), "" for none
+#   PIN [0]          1: pin every server to CPU 0 and the harness to CPU 1 (taskset): a core
+#                    each, less noise; 0: let them share both cores (the default measurement)
+#   OUT [a new temp dir]  where the binary, logs, JSON reports and plots go
 #
 # Needs Go; installs redis-server (and jq) with apt-get when missing.
 # Both cores are shared by the harness and the server: compare rows, not absolutes.
@@ -25,20 +31,24 @@ quick=0
 for arg in "$@"; do
   case "$arg" in
     --quick) quick=1 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
 if [ "$quick" = 1 ]; then
-  DURATION=${DURATION:-2s}; WARMUP=${WARMUP:-500ms}; KEYS=${KEYS:-10000}
+  ROUNDS=${ROUNDS:-1}; DURATION=${DURATION:-2s}; WARMUP=${WARMUP:-500ms}; KEYS=${KEYS:-10000}
 fi
-DURATION=${DURATION:-10s}
-WARMUP=${WARMUP:-2s}
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5s}
+WARMUP=${WARMUP:-1s}
 KEYS=${KEYS:-100000}
 SIZES=${SIZES:-"8 1024"}
-LOADS=${LOADS:-"50x16 4x128 50x1"}
+LOADS=${LOADS:-"50x16 4x128 50x1 1x1"}
 SERVERS=${SERVERS:-"pool inline redis"}
 VERIFY=${VERIFY:-1}
+QSTATE_ARGS=${QSTATE_ARGS:-}
+PLOT=${PLOT-"8 50x16"}
+PIN=${PIN:-0}
 OUT=${OUT:-$(mktemp -d -t qstate-compare.XXXXXX)}
 mkdir -p "$OUT"
 
@@ -52,6 +62,11 @@ need_apt() { # need_apt COMMAND PACKAGE
 }
 case " $SERVERS " in *" redis "*) need_apt redis-server redis-server ;; esac
 need_apt jq jq
+srv_pin=(); cli_pin=()
+if [ "$PIN" = 1 ]; then
+  need_apt taskset util-linux
+  srv_pin=(taskset -c 0); cli_pin=(taskset -c 1)
+fi
 
 log "building qstate into $OUT"
 go build -o "$OUT/qstate" ./cmd/qstate
@@ -68,12 +83,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# free_port prints a TCP port nothing on 127.0.0.1 answers on.
+# free_port prints a TCP port nothing on 127.0.0.1 answers on, nor on the next
+# port, below Linux's ephemeral range (32768 up), where the harness's own
+# connections would otherwise collide with it.
 free_port() {
   local port _i
   for _i in $(seq 1 200); do
-    port=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    port=$((20000 + RANDOM % 12000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && ! (exec 3<>"/dev/tcp/127.0.0.1/$((port + 1))") 2>/dev/null; then
       echo "$port"
       return
     fi
@@ -92,19 +109,20 @@ wait_port() {
   log "port $1 not listening after 10 s"; return 1
 }
 
-# start_server KIND SIZE: sets PID and PORT.
+# start_server KIND SIZE ROUND: sets PID and PORT.
 start_server() {
-  local kind=$1 size=$2 logf="$OUT/server-$1-$2.log"
+  local kind=$1 size=$2 logf="$OUT/server-$1-$2-r$3.log"
   PID=
   PORT=$(free_port)
   case "$kind" in
     pool|inline)
-      local sport; sport=$(free_port)
-      "$QSTATE" serve --dataset synthetic --keys "$KEYS" --value-size "$size" \
-        --proxy-addr "127.0.0.1:$PORT" --server-addr "127.0.0.1:$sport" --dispatch "$kind" >"$logf" 2>&1 &
+      # shellcheck disable=SC2086 # QSTATE_ARGS is a list of flags
+      "${srv_pin[@]}" "$QSTATE" serve --dataset synthetic --keys "$KEYS" --value-size "$size" \
+        --proxy-addr "127.0.0.1:$PORT" --server-addr "127.0.0.1:$((PORT + 1))" --dispatch "$kind" \
+        --admin "" $QSTATE_ARGS >"$logf" 2>&1 &
       ;;
     redis)
-      redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no \
+      "${srv_pin[@]}" redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no \
         --daemonize no --protected-mode no >"$logf" 2>&1 &
       ;;
     *) log "unknown server $kind"; return 1 ;;
@@ -120,42 +138,65 @@ stop_server() {
   unset "running[$1]"
 }
 
-declare -A rows=()
-for size in $SIZES; do
-  for server in $SERVERS; do
-    if ! start_server "$server" "$size"; then
-      log "$server did not start; its log: $OUT/server-$server-$size.log"
-      [ -n "${PID:-}" ] && stop_server "$PID"
-      for load in $LOADS; do rows["$size $load $server"]="| did not start | | | | | |"; done
-      continue
-    fi
-    log "$server, $size B values: pid $PID, port $PORT"
-    preload=()
-    protocol=flink
-    if [ "$server" = redis ]; then protocol=resp; preload=(--preload); fi
-    verify=()
-    [ "$VERIFY" = 1 ] && verify=(--verify)
-    for load in $LOADS; do
-      conns=${load%x*}; pipeline=${load#*x}
-      json="$OUT/bench-$server-$size-$load.json"
-      log "  $load: $DURATION after $WARMUP warm-up"
-      if ! "$QSTATE" bench --addr "127.0.0.1:$PORT" --protocol "$protocol" "${preload[@]}" "${verify[@]}" \
-          --keys "$KEYS" --value-size "$size" --conns "$conns" --pipeline "$pipeline" \
-          --warmup "$WARMUP" --duration "$DURATION" --server-pid "$PID" --json >"$json"; then
-        log "  bench failed; see $json"
-        rows["$size $load $server"]="| failed | | | | | |"
-        preload=()
+started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+for round in $(seq 1 "$ROUNDS"); do
+  for size in $SIZES; do
+    for server in $SERVERS; do
+      if ! start_server "$server" "$size" "$round"; then
+        log "$server did not start; its log: $OUT/server-$server-$size-r$round.log"
+        [ -n "${PID:-}" ] && stop_server "$PID"
         continue
       fi
+      log "round $round/$ROUNDS: $server, $size B values: pid $PID, port $PORT"
       preload=()
-      rows["$size $load $server"]=$(jq -r '
-        def r(n): (n * 10 | round) / 10;
-        def cpu(x): if x then r(x) else "n/a" end;
-        "| \(.requests_per_second | round) | \(cpu(.server_cpu_us_per_request)) | \(r(.latency_us.p50)) | \(r(.latency_us.p99)) | \(.error_total) | \(cpu(.client_cpu_us_per_request)) |"' "$json")
+      protocol=flink
+      if [ "$server" = redis ]; then protocol=resp; preload=(--preload); fi
+      verify=()
+      [ "$VERIFY" = 1 ] && verify=(--verify)
+      for load in $LOADS; do
+        conns=${load%x*}; pipeline=${load#*x}
+        json="$OUT/bench-$server-$size-$load-r$round.json"
+        plot=()
+        if [ "$round" = "$ROUNDS" ] && [ "$PLOT" = "$size $load" ]; then
+          plot=(--plot "$OUT/latency-$server-$size-$load.png")
+        fi
+        log "  $load: $DURATION after $WARMUP warm-up"
+        if ! "${cli_pin[@]}" "$QSTATE" bench --addr "127.0.0.1:$PORT" --protocol "$protocol" "${preload[@]}" "${verify[@]}" \
+            --keys "$KEYS" --value-size "$size" --conns "$conns" --pipeline "$pipeline" \
+            --warmup "$WARMUP" --duration "$DURATION" --server-pid "$PID" --json "${plot[@]}" >"$json.tmp"; then
+          log "  bench failed; see $json.failed"
+          mv "$json.tmp" "$json.failed"
+        else
+          mv "$json.tmp" "$json"
+        fi
+        preload=()
+      done
+      stop_server "$PID"
     done
-    stop_server "$PID"
   done
 done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# cell SERVER SIZE LOAD: the medians of the rounds as a JSON object (null when no round ran).
+cell() {
+  local files=("$OUT"/bench-"$1"-"$2"-"$3"-r*.json)
+  [ -e "${files[0]}" ] || { echo null; return; }
+  jq -s '
+    def median: sort | if length == 0 then null
+      elif length % 2 == 1 then .[length / 2 | floor]
+      else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+    def col(f): [.[] | f | select(. != null)];
+    {rounds: length,
+     rps: (col(.requests_per_second) | median),
+     cpu: (col(.server_cpu_us_per_request) | median),
+     cpu_min: (col(.server_cpu_us_per_request) | min),
+     cpu_max: (col(.server_cpu_us_per_request) | max),
+     p50: (col(.latency_us.p50) | median),
+     p99: (col(.latency_us.p99) | median),
+     errors: (col(.error_total) | add),
+     client: (col(.client_cpu_us_per_request) | median)}' "${files[@]}"
+}
 
 size_name() { if [ "$1" -ge 1024 ] && [ $(($1 % 1024)) -eq 0 ]; then echo "$(($1 / 1024)) KiB"; else echo "$1 B"; fi; }
 server_name() {
@@ -165,18 +206,51 @@ server_name() {
     redis) echo "redis-server $(redis-server --version | sed -n 's/.*v=\([0-9.]*\).*/\1/p')" ;;
   esac
 }
+fmt_row() { # fmt_row JSON: the table cells of one median row
+  jq -r 'def r(n): if n == null then "n/a" else (n * 10 | round) / 10 end;
+    def r2(n): if n == null then "n/a" else (n * 100 | round) / 100 end;
+    if . == null then "| missing | | | | | | |" else
+    "| \(.rps | round) | \(r2(.cpu)) | \(r2(.cpu_min))–\(r2(.cpu_max)) | \(r(.p50)) | \(r(.p99)) | \(.errors) | \(r2(.client)) |" end'
+}
 
 echo
-echo "Window $DURATION after $WARMUP warm-up, $KEYS keys, uniform; $(nproc) cores shared by harness and server."
+echo "Started $started; $ROUNDS round(s), medians shown. Window $DURATION after $WARMUP warm-up, $KEYS keys, uniform."
+cores="$(nproc) cores shared by harness and server"
+[ "$PIN" = 1 ] && cores="server pinned to CPU 0, harness to CPU 1"
+echo "Machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $cores; kernel $(uname -r); $(go version | cut -d' ' -f3)."
+echo "Load average (1/5/15 min) before: $load_before, after: $load_after."
 echo
-echo "| config | server | req/s | server CPU µs/req | p50 µs | p99 µs | errors | harness CPU µs/req |"
-echo "|---|---|---:|---:|---:|---:|---:|---:|"
+echo "| config | server | req/s | server CPU µs/req | (min–max) | p50 µs | p99 µs | errors | harness CPU µs/req |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+declare -A med=()
 for size in $SIZES; do
   for load in $LOADS; do
     for server in $SERVERS; do
-      echo "| $(size_name "$size") $load | $(server_name "$server") ${rows["$size $load $server"]:-| missing | | | | | |}"
+      med["$server $size $load"]=$(cell "$server" "$size" "$load")
+      echo "| $(size_name "$size") $load | $(server_name "$server") $(fmt_row <<<"${med["$server $size $load"]}")"
     done
   done
 done
+
+# Ratios of the medians: qstate against redis-server, and pool against inline.
+ratio() { # ratio A B FIELD: A's median FIELD over B's, two decimals
+  jq -rn --argjson a "$1" --argjson b "$2" --arg f "$3" \
+    'if $a == null or $b == null or $a[$f] == null or $b[$f] == null or $b[$f] == 0 then "n/a"
+     else ($a[$f] / $b[$f] * 100 | round) / 100 end'
+}
+case " $SERVERS " in *" redis "*)
+  echo
+  echo "| config | server | req/s ÷ redis | CPU µs/req ÷ redis | req/s ÷ inline | CPU µs/req ÷ inline |"
+  echo "|---|---|---:|---:|---:|---:|"
+  for size in $SIZES; do
+    for load in $LOADS; do
+      for server in $SERVERS; do
+        [ "$server" = redis ] && continue
+        a=${med["$server $size $load"]}; r=${med["redis $size $load"]}; i=${med["inline $size $load"]:-null}
+        echo "| $(size_name "$size") $load | $(server_name "$server") | $(ratio "$a" "$r" rps) | $(ratio "$a" "$r" cpu) | $(ratio "$a" "$i" rps) | $(ratio "$a" "$i" cpu) |"
+      done
+    done
+  done
+esac
 echo
-echo "JSON reports and server logs: $OUT"
+echo "JSON reports, server logs and plots: $OUT"

@@ -207,9 +207,12 @@ func (cs *conn) held() bool {
 
 // flush hands queued answers to gnet while the connection is below its
 // high watermark: answers up to HighWatermark go whole (several at once
-// through writev), larger ones in HighWatermark-sized chunks. It returns
-// false when a write failed (gnet has then closed the connection) or when
-// the answers waiting passed MaxOutbound (the caller returns gnet.Close).
+// through writev), larger ones in HighWatermark-sized chunks, after the
+// kernel has taken what it could of them directly while gnet held nothing
+// (so gnet never holds more than a chunk of them, I5). It returns false
+// when a write failed (gnet has then closed the connection, or the caller
+// closes it) or when the answers waiting passed MaxOutbound (the caller
+// returns gnet.Close).
 func (cs *conn) flush() bool {
 	if cs.queued > 0 && cs.overOutbound() {
 		return false // slow consumer: the caller closes the connection

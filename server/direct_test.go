@@ -214,3 +214,54 @@ func TestDirectWriteInFlightBudget(t *testing.T) {
 	}
 	checkAnswers(t, fc.out, 6)
 }
+
+// TestLargeAnswerWrittenWhole: an answer over HighWatermark goes to the
+// kernel in one direct write while gnet holds nothing; what the kernel
+// leaves goes through gnet a chunk at a time, in order, and gnet never
+// holds more than a chunk (I5, I9).
+func TestLargeAnswerWrittenWhole(t *testing.T) {
+	const size = 100 << 10
+	check := func(t *testing.T, fc *fakeConn, raw, gnetWrites int) {
+		t.Helper()
+		f, k, err := codec.DecodeFrame(fc.out, 0)
+		if err != nil || k != len(fc.out) || f.RequestID != 7 {
+			t.Fatalf("answer %+v, %d of %d bytes, err %v", f, k, len(fc.out), err)
+		}
+		if got, _ := codec.DecodeKvStateResponse(f.Body); !bytes.Equal(got, pattern(size)) {
+			t.Fatal("answer corrupted")
+		}
+		if fc.raw != raw || fc.writes != gnetWrites {
+			t.Fatalf("%d direct writes and %d through gnet, want %d and %d", fc.raw, fc.writes, raw, gnetWrites)
+		}
+	}
+	setup := func() (*conn, *fakeConn) {
+		s := newTestServer(t, Config{}, &echoHandler{inline: true})
+		fc := newFakeConn()
+		fc.keep = true
+		cs := newConn(s, fc)
+		fc.feed(requestFrame(7, sizedBody(size)))
+		return cs, fc
+	}
+	t.Run("kernel takes all", func(t *testing.T) {
+		cs, fc := setup()
+		cs.serve()
+		check(t, fc, 1, 0)
+	})
+	t.Run("kernel takes half", func(t *testing.T) {
+		cs, fc := setup()
+		fc.rawMax, fc.rawOnce = 50_000, true // then EAGAIN
+		cs.serve()
+		check(t, fc, 2, 2) // 50,000 bytes, EAGAIN, then a chunk and the last 19,656 bytes through gnet
+	})
+	t.Run("kernel full", func(t *testing.T) {
+		cs, fc := setup()
+		fc.rawMax, fc.full = -1, true
+		cs.serve() // EAGAIN, then one chunk into gnet's buffer: held back
+		if fc.outbound != DefaultHighWatermark || !cs.blocked || fc.raw != 1 || fc.writes != 1 {
+			t.Fatalf("outbound %d, blocked %v, %d direct writes, %d through gnet", fc.outbound, cs.blocked, fc.raw, fc.writes)
+		}
+		fc.outbound, fc.rawMax, fc.full = 0, 0, false // gnet drained it; the kernel has room again
+		cs.serve()
+		check(t, fc, 2, 1)
+	})
+}

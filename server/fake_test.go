@@ -21,15 +21,18 @@ type fakeConn struct {
 	buf      []byte // inbound storage; in is buf[off:]
 	off      int
 	outbound int // what OutboundBuffered reports
-	written  int
+	written  int // bytes written, through gnet (Write, Writev) or directly (rawWrite)
+	writes   int // Write calls (Writev makes one per buffer)
 	keep     bool
 	out      []byte
 	wakes    chan struct{}
 
 	// Direct writes (rawWrite), from workers under conn.mu.
-	raws   chan struct{} // signalled by each direct write
-	rawMax int           // a direct write takes at most this many bytes (0: all; -1: none, EAGAIN)
-	raw    int           // direct writes made
+	raws    chan struct{} // signalled by each direct write
+	rawMax  int           // a direct write takes at most this many bytes (0: all; -1: none, EAGAIN)
+	rawOnce bool          // after the first direct write, the next ones take nothing (EAGAIN)
+	full    bool          // the kernel takes nothing: Write leaves its bytes in gnet's buffer (outbound)
+	raw     int           // direct writes made
 }
 
 func newFakeConn() *fakeConn {
@@ -67,6 +70,15 @@ func (f *fakeConn) InboundBuffered() int  { return len(f.buf) - f.off }
 func (f *fakeConn) OutboundBuffered() int { return f.outbound }
 
 func (f *fakeConn) Write(p []byte) (int, error) {
+	f.writes++
+	if f.full {
+		f.outbound += len(p)
+	}
+	return f.put(p)
+}
+
+// put records p as written.
+func (f *fakeConn) put(p []byte) (int, error) {
 	f.written += len(p)
 	if f.keep {
 		f.out = append(f.out, p...)
@@ -92,13 +104,13 @@ func (f *fakeConn) rawWrite(p []byte) (int, error) {
 		default:
 		}
 	}()
-	if f.rawMax < 0 {
+	if f.rawMax < 0 || (f.rawOnce && f.raw > 1) {
 		return -1, unix.EAGAIN
 	}
 	if f.rawMax > 0 && len(p) > f.rawMax {
 		p = p[:f.rawMax]
 	}
-	return f.Write(p)
+	return f.put(p)
 }
 
 func (f *fakeConn) Fd() int { return -1 }
