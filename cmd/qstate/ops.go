@@ -47,7 +47,7 @@ type opsFlags struct {
 	Admin     string `default:"127.0.0.1:9249" env:"QSTATE_ADMIN" help:"Admin HTTP address: Prometheus /metrics and Go's /debug/pprof/. Empty (--admin \"\") turns it off. Keep it on a loopback or protected address."`
 	LogFormat string `default:"auto" enum:"auto,json,console" env:"QSTATE_LOG_FORMAT" help:"Log format on stderr: ${enum}. auto: console when stderr is a terminal, else JSON lines."`
 
-	EventLoops       int           `default:"0" env:"QSTATE_EVENT_LOOPS" group:"Limits" help:"gnet event loops per port (0: one per CPU; at most 256)."`
+	EventLoops       int           `default:"0" env:"QSTATE_EVENT_LOOPS" group:"Limits" help:"gnet event loops per port (0: half of GOMAXPROCS, at least 1; at most 256)."`
 	PoolSize         int           `default:"4096" env:"QSTATE_POOL_SIZE" group:"Limits" help:"Look-up pool workers, shared by both ports. When all are busy a batch is refused at once: each request fails with 'Server overloaded' (0: 4096)."`
 	MaxConns         int           `default:"0" env:"QSTATE_MAX_CONNS" group:"Limits" help:"Open connections per port; more are closed as soon as accepted (0: half the descriptor limit less 256)."`
 	MaxFrame         int           `default:"1048576" env:"QSTATE_MAX_FRAME" group:"Limits" help:"Largest request frame in bytes (its length prefix); a longer one closes the connection (0: 1048576)."`

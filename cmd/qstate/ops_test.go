@@ -159,7 +159,7 @@ func TestFlagDefaults(t *testing.T) {
 		{"idle-timeout", o.IdleTimeout, server.DefaultIdleTimeout},
 		{"stall-timeout", o.StallTimeout, server.DefaultStallTimeout},
 		{"log-rate", o.LogRate, server.DefaultLogRate},
-		{"event-loops (0: one per CPU)", o.EventLoops, 0},
+		{"event-loops (0: half of GOMAXPROCS)", o.EventLoops, 0},
 		{"log-format", o.LogFormat, "auto"},
 		{"dispatch", c.Serve.Dispatch, handler.Pool},
 	} {
