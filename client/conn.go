@@ -31,8 +31,9 @@ var errConnFailed = errors.New("client: connection failed")
 // conn is one pipelined connection to one server address. Lock order:
 // Client.mu before conn.mu, and neither is held while doing I/O.
 type conn struct {
-	c    *Client
-	addr string
+	failOnce sync.Once // fail runs its body once (the first error wins)
+	c        *Client
+	addr     string
 
 	failed atomic.Bool   // mirrors err != nil, read without mu by Client.conn
 	wake   chan struct{} // capacity 1: out has bytes for the writer
@@ -107,11 +108,19 @@ func (cn *conn) failure() error {
 // fail marks the connection failed with err (the first error wins), closes
 // it, forgets it and fails every pending request with err (C4).
 func (cn *conn) fail(err error) {
-	cn.mu.Lock()
-	if cn.err != nil {
-		cn.mu.Unlock()
-		return
+	cn.failOnce.Do(func() { cn.failNow(err) })
+}
+
+// failNow is fail's body, run once. The connection leaves the client's map
+// and is counted before its error becomes visible: a caller that sees the
+// failure (enqueue reports it at once for a refused dial) finds the client
+// already without it.
+func (cn *conn) failNow(err error) {
+	cn.c.forget(cn)
+	if !errors.Is(err, ErrClosed) {
+		cn.c.breaks.Add(1)
 	}
+	cn.mu.Lock()
 	cn.err = err
 	cn.failed.Store(true)
 	pending := cn.pending
@@ -124,9 +133,7 @@ func (cn *conn) fail(err error) {
 	if nc != nil {
 		_ = nc.Close()
 	}
-	cn.c.forget(cn)
 	if !errors.Is(err, ErrClosed) {
-		cn.c.breaks.Add(1)
 		cn.c.cfg.Logger.Warn().Str("addr", cn.addr).Int("pending", len(pending)).Err(err).Msg("client: connection failed")
 	}
 	for _, cl := range pending {
