@@ -2,7 +2,6 @@ package codec
 
 import (
 	"encoding/binary"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -103,11 +102,7 @@ var throwableFiles = []throwableFile{
 // readThrowableFile returns the bytes of vectors/throwables/<name>.
 func readThrowableFile(tb testing.TB, name string) []byte {
 	tb.Helper()
-	p, err := vectors.File(filepath.Join("throwables", name))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	b, err := os.ReadFile(p)
+	b, err := vectors.ReadFile("throwables/" + name)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -118,16 +113,12 @@ func readThrowableFile(tb testing.TB, name string) []byte {
 // directory, so a new vector cannot go untested.
 func allThrowableFiles(tb testing.TB) {
 	tb.Helper()
-	p, err := vectors.File("throwables")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	bins, err := filepath.Glob(filepath.Join(p, "*.bin"))
+	bins, err := vectors.Glob("throwables/*.bin")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	if len(bins) != len(throwableFiles) {
-		tb.Fatalf("%d .bin files in %s, the test table has %d", len(bins), p, len(throwableFiles))
+		tb.Fatalf("%d .bin files in throwables/, the test table has %d", len(bins), len(throwableFiles))
 	}
 	for _, b := range bins {
 		found := false

@@ -1,28 +1,25 @@
 // Package vectors loads the golden vectors that Flink's own Java classes
-// produced (shared/vectors beside the repository) for tests that prove
-// byte-for-byte compatibility.
+// produced (embedded from testdata/, inside this repository) for tests that
+// prove byte-for-byte compatibility.
 //
 // It is for tests only: nothing in the product imports it. It must not
-// interpret the protocol: it hands out the fields as they are in the file,
-// and a missing vectors file is an error, never a skip.
+// interpret the protocol: it hands out the fields as they are in the file.
+// The vectors are compiled into the test binary, so they cannot go missing.
 package vectors
 
 import (
 	"bufio"
+	"bytes"
+	"embed"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io/fs"
+	"path"
 	"strconv"
+	"strings"
 	"sync"
 )
-
-// EnvDir names an environment variable that, when set, is the vectors
-// directory; otherwise Dir looks for shared/vectors in the parents of the
-// working directory.
-const EnvDir = "QSTATE_VECTORS"
 
 // Vector is one line of flink-golden.jsonl.
 type Vector struct {
@@ -87,25 +84,33 @@ func (v Vector) decode(field string, out any) {
 	}
 }
 
-// Dir returns the vectors directory: $QSTATE_VECTORS, or the first
-// shared/vectors found walking up from the working directory.
-func Dir() (string, error) {
-	if d := os.Getenv(EnvDir); d != "" {
-		return d, nil
-	}
-	wd, err := os.Getwd()
+// files holds the vectors, copied from Flink's own output into this
+// repository (testdata/README.md says what produced them).
+//
+//go:embed testdata/flink-golden.jsonl testdata/throwables
+var files embed.FS
+
+// ReadFile returns the bytes of a file under testdata (for example
+// "throwables/minimal_runtimeexception_boom.bin").
+func ReadFile(rel string) ([]byte, error) {
+	b, err := files.ReadFile(path.Join("testdata", rel))
 	if err != nil {
-		return "", err
+		return nil, fmt.Errorf("vectors: %w", err)
 	}
-	for d := wd; ; d = filepath.Dir(d) {
-		c := filepath.Join(d, "shared", "vectors")
-		if st, err := os.Stat(c); err == nil && st.IsDir() {
-			return c, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", errors.New("vectors: no shared/vectors above " + wd + " (set " + EnvDir + ")")
-		}
+	return b, nil
+}
+
+// Glob returns the names, relative to testdata, of the files matching
+// pattern (for example "throwables/*.bin").
+func Glob(pattern string) ([]string, error) {
+	m, err := fs.Glob(files, path.Join("testdata", pattern))
+	if err != nil {
+		return nil, fmt.Errorf("vectors: %w", err)
 	}
+	for i := range m {
+		m[i] = strings.TrimPrefix(m[i], "testdata/")
+	}
+	return m, nil
 }
 
 var (
@@ -138,32 +143,14 @@ func Kind(kind string) ([]Vector, error) {
 	return out, nil
 }
 
-// File returns the path of a file in the vectors directory (for
-// throwables/*.bin and the like), checking that it exists.
-func File(rel string) (string, error) {
-	d, err := Dir()
-	if err != nil {
-		return "", err
-	}
-	p := filepath.Join(d, rel)
-	if _, err := os.Stat(p); err != nil {
-		return "", err
-	}
-	return p, nil
-}
-
 func load() ([]Vector, error) {
-	p, err := File("flink-golden.jsonl")
+	const p = "flink-golden.jsonl"
+	b, err := ReadFile(p)
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
 	var out []Vector
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 0, 1<<20), 16<<20)
 	for line := 1; sc.Scan(); line++ {
 		var fields map[string]json.RawMessage
