@@ -9,29 +9,27 @@ import (
 
 	"github.com/qstate/qstate/bufpool"
 	"github.com/qstate/qstate/codec"
+	"github.com/qstate/qstate/internal/qstatetest"
 	"github.com/qstate/qstate/server"
 )
 
 // startGnetServer runs qstate's real network front end (server, gnet) on
 // 127.0.0.1:0 with a handler, until the test ends.
-func startGnetServer(t *testing.T, h server.Handler) (*server.Server, string) {
+func startGnetServer(t *testing.T, h server.Handler) (*server.Server, *qstatetest.Events[server.ConnState], string) {
 	t.Helper()
-	srv, err := server.New(server.Config{}, h)
+	conns := &qstatetest.Events[server.ConnState]{}
+	srv, err := server.New(server.Config{ConnState: func(_ uint64, st server.ConnState, _ server.CloseReason) { conns.Add(st) }}, h)
 	if err != nil {
 		t.Fatal(err)
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
-	select {
-	case <-srv.Ready():
-	case <-time.After(10 * time.Second):
-		t.Fatal("server not ready after 10 s")
-	}
+	qstatetest.Recv(t, srv.Ready(), qstatetest.Timeout, "the server to listen")
 	if srv.Addr() == nil {
 		t.Fatalf("server did not listen: %v", <-served)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), qstatetest.Timeout)
 		defer cancel()
 		if err := srv.Shutdown(ctx); err != nil {
 			t.Errorf("shutdown: %v", err)
@@ -40,7 +38,7 @@ func startGnetServer(t *testing.T, h server.Handler) (*server.Server, string) {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return srv, srv.Addr().String()
+	return srv, conns, srv.Addr().String()
 }
 
 // syntheticHandler answers a batch of KvStateRequests from the synthetic
@@ -79,7 +77,7 @@ func syntheticHandler(t *testing.T, keys, size int) server.HandlerFunc {
 // synthetic handler): exact counts, verified values, missing keys by
 // class, and every connection closed at the end.
 func TestGnetServer(t *testing.T) {
-	srv, addr := startGnetServer(t, syntheticHandler(t, 1000, 8))
+	srv, conns, addr := startGnetServer(t, syntheticHandler(t, 1000, 8))
 	cfg := quick(addr)
 	cfg.Keys, cfg.Requests, cfg.Verify = 1200, 20000, true
 	rep := mustRun(t, cfg)
@@ -94,10 +92,9 @@ func TestGnetServer(t *testing.T) {
 	if got := srv.Stats().Requests; got != 20000 {
 		t.Errorf("server dispatched %d requests, want 20000", got)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for srv.Stats().Conns != 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond) // polling a counter: the server has no event for it
-	}
+	opened := conns.Count(func(st server.ConnState) bool { return st == server.ConnNew })
+	conns.WaitN(t, 5*time.Second, opened, func(st server.ConnState) bool { return st == server.ConnClosed },
+		"every connection closed after the run")
 	if n := srv.Stats().Conns; n != 0 {
 		t.Errorf("%d connections still open after the run", n)
 	}

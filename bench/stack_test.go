@@ -32,8 +32,8 @@ func startStack(t *testing.T, keys, valueSize int, d handler.Dispatch) (proxy, s
 			t.Errorf("handler close: %v", err)
 		}
 	})
-	_, proxy = startGnetServer(t, h.Proxy())
-	_, stateServer = startGnetServer(t, h.StateServer())
+	_, _, proxy = startGnetServer(t, h.Proxy())
+	_, _, stateServer = startGnetServer(t, h.StateServer())
 	id, ok := dataset.SyntheticKvStateID(r)
 	if !ok {
 		t.Fatal("no KvStateID for the synthetic state")

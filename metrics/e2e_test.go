@@ -15,12 +15,13 @@ import (
 	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/dataset"
 	"github.com/qstate/qstate/handler"
+	"github.com/qstate/qstate/internal/qstatetest"
 	"github.com/qstate/qstate/registry"
 	"github.com/qstate/qstate/server"
 	"github.com/qstate/qstate/state"
 )
 
-const ioTimeout = 10 * time.Second
+const ioTimeout = qstatetest.Timeout
 
 // node is a qstate node in process, with its metrics served over HTTP.
 type node struct {
@@ -28,7 +29,8 @@ type node struct {
 	h            *handler.Handler
 	proxy, state *server.Server
 	m            *Metrics
-	url          string // the admin server's base URL
+	url          string                              // the admin server's base URL
+	conns        qstatetest.Events[server.ConnState] // both servers' connection states (Config.ConnState)
 }
 
 // startNode starts a handler over the synthetic dataset (keys 0..keys-1),
@@ -48,18 +50,16 @@ func startNode(t testing.TB, keys int) *node {
 	n.h = h
 	var errcs []chan error
 	start := func(name string, ep *handler.Endpoint) *server.Server {
-		s, err := server.New(server.Config{Name: name, EventLoops: 2}, ep)
+		s, err := server.New(server.Config{Name: name, EventLoops: 2, ConnState: func(_ uint64, st server.ConnState, _ server.CloseReason) {
+			n.conns.Add(st)
+		}}, ep)
 		if err != nil {
 			t.Fatal(err)
 		}
 		errc := make(chan error, 1)
 		errcs = append(errcs, errc)
 		go func() { errc <- s.Serve() }()
-		select {
-		case <-s.Ready():
-		case <-time.After(ioTimeout):
-			t.Fatal("server not ready")
-		}
+		qstatetest.Recv(t, s.Ready(), ioTimeout, "the server to listen")
 		if s.Addr() == nil {
 			t.Fatalf("server did not start: %v", <-errc)
 		}
@@ -95,17 +95,12 @@ func startNode(t testing.TB, keys int) *node {
 	return n
 }
 
-// waitClosed polls (the server raises no event for it) until no
-// connection is open on either port.
+// waitClosed waits until every connection opened on either port so far
+// has closed.
 func (n *node) waitClosed(t testing.TB) {
 	t.Helper()
-	deadline := time.Now().Add(ioTimeout)
-	for n.proxy.Stats().Conns != 0 || n.state.Stats().Conns != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("connections still open")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	opened := n.conns.Count(func(st server.ConnState) bool { return st == server.ConnNew })
+	n.conns.WaitN(t, ioTimeout, opened, func(st server.ConnState) bool { return st == server.ConnClosed }, "every connection closed")
 }
 
 func intKey(k int32) []byte {
