@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"math"
@@ -225,17 +226,19 @@ func (t *task) forget() {
 // taking its share. Each writes only its own results; wg.Wait orders
 // their writes before the encoding.
 func (t *task) forwardAll() {
+	h := t.ep.h
+	ctx := acquireDeadline(t.start.Add(h.cfg.RequestTimeout))
+	defer ctx.release() // after every forward of the batch has returned
 	n := len(t.fwds)
 	if n == 1 {
-		t.forwardOne(0)
+		t.forwardOne(ctx, 0)
 		return
 	}
-	h := t.ep.h
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	work := func() {
 		for j := int(next.Add(1) - 1); j < n; j = int(next.Add(1) - 1) {
-			t.forwardOne(j)
+			t.forwardOne(ctx, j)
 		}
 	}
 	for range min(n-1, forwardFanout) {
@@ -255,7 +258,7 @@ func (t *task) forwardAll() {
 // forwardOne forwards t.fwds[j] and stores the answer. A panicking
 // Forwarder fails that request only (it may run on a helper goroutine,
 // where a panic would end the process).
-func (t *task) forwardOne(j int) {
+func (t *task) forwardOne(ctx context.Context, j int) {
 	p := &t.fwds[j]
 	id := t.res[p.i].id
 	defer func() {
@@ -264,7 +267,7 @@ func (t *task) forwardOne(j int) {
 			t.res[p.i] = fail(id, ResultError, codec.NewRuntimeException(codec.ProxyName+" : Internal error while forwarding the request.", nil))
 		}
 	}()
-	t.res[p.i] = t.ep.forward(id, p.owner, p.job, p.name, p.keyHash, p.kv)
+	t.res[p.i] = t.ep.forward(ctx, id, p.owner, p.job, p.name, p.keyHash, p.kv)
 }
 
 // location returns the location of (job, name), from the batch's cache
@@ -388,8 +391,8 @@ func (t *task) get(id int64, kvID registry.KvStateID, keyAndNamespace []byte) re
 }
 
 // forward asks the Forwarder for a key group another node owns.
-func (e *Endpoint) forward(id int64, owner registry.Owner, job registry.JobID, name []byte, keyHash int32, keyAndNamespace []byte) result {
-	content, err := e.h.cfg.Forwarder.Forward(owner, job, name, keyHash, keyAndNamespace)
+func (e *Endpoint) forward(ctx context.Context, id int64, owner registry.Owner, job registry.JobID, name []byte, keyHash int32, keyAndNamespace []byte) result {
+	content, err := e.h.cfg.Forwarder.Forward(ctx, owner, job, name, keyHash, keyAndNamespace)
 	if err == nil {
 		return result{id: id, ok: true, content: content, owned: true}
 	}

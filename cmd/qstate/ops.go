@@ -175,7 +175,8 @@ func (o *opsFlags) serverConfig(name, addr string, log zerolog.Logger) server.Co
 // handlerConfig is the handler.Config of the node; mx (nil when the admin
 // port is off) observes its batches.
 func (c *serveCmd) handlerConfig(reg *registry.Registry, log zerolog.Logger, mx *metrics.Metrics) handler.Config {
-	cfg := handler.Config{Registry: reg, Dispatch: c.Dispatch, PoolSize: c.PoolSize, Logger: log}
+	cfg := handler.Config{Registry: reg, Dispatch: c.Dispatch, PoolSize: c.PoolSize, Logger: log,
+		RequestTimeout: c.ForwardTimeout}
 	if mx != nil {
 		cfg.Observer = mx
 	}
