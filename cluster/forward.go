@@ -370,8 +370,6 @@ func (e *ForwardError) As(target any) bool {
 	if je := (*codec.JavaException)(nil); errors.As(e.Err, &je) {
 		cause = je.Sendable()
 	}
-	*p = codec.NewRuntimeException(codec.ProxyName+" : Could not forward the request to "+e.target()+
-		": gave up after "+attempts(e.Attempts)+" in "+e.Elapsed.Round(time.Microsecond).String()+
-		". Last failure: "+errText(e.Err), cause)
+	*p = codec.NewForwardFailure(e.target(), e.Attempts, e.Elapsed, errText(e.Err), cause)
 	return true
 }

@@ -2,10 +2,8 @@ package handler
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"math"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,10 +32,8 @@ type Endpoint struct {
 func (e *Endpoint) init(h *Handler, p Port) {
 	e.h, e.port = h, p
 	name := p.serverName()
-	e.overloaded = codec.MustAppendThrowable(nil, codec.NewRuntimeException(name+
-		" : Server overloaded: all "+strconv.Itoa(h.cfg.PoolSize)+" query workers are busy; request rejected, retry later.", nil))
-	e.closing = codec.MustAppendThrowable(nil, codec.NewRuntimeException(name+
-		" : Server is shutting down; request rejected.", nil))
+	e.overloaded = codec.MustAppendThrowable(nil, codec.NewOverloaded(name, h.cfg.PoolSize))
+	e.closing = codec.MustAppendThrowable(nil, codec.NewShuttingDown(name))
 	e.noKeyGroup = codec.MustAppendThrowable(nil, codec.NewUnknownKvStateKeyGroupLocation(codec.ProxyName))
 }
 
@@ -158,8 +154,7 @@ func (t *task) answer() (out []byte, failed int) {
 			}
 			t.res = t.res[:0]
 			t.forget()
-			payload := codec.MustAppendThrowable(nil, codec.NewRuntimeException(t.ep.port.serverName()+
-				" : Internal error while answering the request.", nil))
+			payload := codec.MustAppendThrowable(nil, codec.NewInternalError(t.ep.port.serverName(), "answering the request"))
 			out, failed = t.encodeAll(payload)
 			t.kinds = [NumResults]int32{ResultError: int32(failed)}
 		}
@@ -264,7 +259,7 @@ func (t *task) forwardOne(ctx context.Context, j int) {
 	defer func() {
 		if v := recover(); v != nil {
 			t.ep.h.log.Error().Interface("panic", v).Msg("Forwarder panicked; failing its request")
-			t.res[p.i] = fail(id, ResultError, codec.NewRuntimeException(codec.ProxyName+" : Internal error while forwarding the request.", nil))
+			t.res[p.i] = fail(id, ResultError, codec.NewInternalError(codec.ProxyName, "forwarding the request"))
 		}
 	}()
 	t.res[p.i] = t.ep.forward(ctx, id, p.owner, p.job, p.name, p.keyHash, p.kv)
@@ -338,7 +333,7 @@ func (t *task) proxyLookup(id int64, body []byte) result {
 	e := t.ep
 	req, err := codec.DecodeKvStateRequest(body)
 	if err != nil {
-		return fail(id, ResultBadRequest, malformed(e.port, body, err))
+		return fail(id, ResultBadRequest, codec.NewMalformedRequest(e.port.serverName(), body, err))
 	}
 	loc, ok := t.location(registry.JobID(req.JobID), req.StateName)
 	if !ok {
@@ -366,7 +361,7 @@ func (t *task) stateLookup(id int64, body []byte) result {
 	e := t.ep
 	req, err := codec.DecodeKvStateInternalRequest(body)
 	if err != nil {
-		return fail(id, ResultBadRequest, malformed(e.port, body, err))
+		return fail(id, ResultBadRequest, codec.NewMalformedRequest(e.port.serverName(), body, err))
 	}
 	return t.get(id, registry.KvStateID(req.KvStateID), req.KeyAndNamespace)
 }
@@ -413,35 +408,14 @@ func fail(id int64, kind Result, exc *codec.JavaException) result {
 	return result{id: id, payload: codec.MustAppendThrowable(nil, exc), kind: kind}
 }
 
-// processingError is the RuntimeException Flink's KvStateServerHandler
-// raises when the state fails to answer: "Error while processing request
-// with ID <id>. Caused by: <cause as Java prints it>". Bad key or namespace
-// bytes carry Flink's IOException text.
+// processingError is the failure of request id whose state failed to
+// answer with err, as Flink's KvStateServerHandler words it: bad key or
+// namespace bytes carry Flink's IOException text.
 func processingError(id int64, err error) *codec.JavaException {
-	cause := "java.lang.RuntimeException: " + err.Error()
 	if errors.Is(err, state.ErrBadKeyAndNamespace) {
-		cause = "java.io.IOException: " + state.BadKeyAndNamespaceMessage
+		return codec.NewProcessingError(id, "java.io.IOException", state.BadKeyAndNamespaceMessage)
 	}
-	return codec.NewRuntimeException("Error while processing request with ID "+
-		strconv.FormatInt(id, 10)+". Caused by: "+cause+"\n", nil)
-}
-
-// malformed is the failure for a request body that does not decode. Flink
-// answers it with SERVER_FAILURE, which makes its client drop the whole
-// connection; we fail only the request, with Flink's text for a negative
-// length ("Failed incoming message. Caused by: IllegalArgumentException")
-// and a BadRequestException for a truncated body.
-func malformed(p Port, body []byte, err error) *codec.JavaException {
-	if !errors.Is(err, codec.ErrNegativeLength) {
-		return codec.NewBadRequest(p.serverName(), "Malformed request body: "+err.Error())
-	}
-	what := "key and namespace"
-	if p == ProxyPort && len(body) >= 20 && int32(binary.BigEndian.Uint32(body[16:])) < 0 {
-		what = "state name"
-	}
-	cause := codec.NewIllegalArgument("Negative length for " + what + ". This indicates a serialization error.")
-	return codec.NewRuntimeException("Failed incoming message. Caused by: java.lang.IllegalArgumentException: "+
-		cause.Message+"\n", cause)
+	return codec.NewProcessingError(id, "java.lang.RuntimeException", err.Error())
 }
 
 // Stats is a snapshot of an Endpoint's counters: Flink's

@@ -353,7 +353,7 @@ func (cs *conn) decode() gnet.Action {
 				break
 			}
 			if f.Type != codec.Request {
-				return cs.fail(CloseProtocol, wrongTypeFailure(f.Type))
+				return cs.fail(CloseProtocol, codec.NewUnexpectedType(f.Type))
 			}
 			off += size
 			n++
@@ -384,7 +384,7 @@ func (cs *conn) decode() gnet.Action {
 
 // broken handles a frame whose length, version or type is bad.
 func (cs *conn) broken(b []byte, err error) gnet.Action {
-	exc := streamFailure(b, err)
+	exc := codec.NewFrameFailure(b, err)
 	if exc == nil {
 		cs.setReason(CloseFrameTooLarge)
 		return gnet.Close
