@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -65,5 +66,28 @@ func TestFailureTexts(t *testing.T) {
 	}
 	if e := NewFrameFailure([]byte{0, 0, 0, 3}, ErrFrameTooShort); !strings.Contains(e.Message, "Frame length 3 is too short") || e.Cause == nil || e.Cause.Class != nameIllegalArgument {
 		t.Errorf("short frame: %q", e.Message)
+	}
+}
+
+// TestDecodeFailure: a failure frame of either kind decodes to its
+// exception; a frame of another type is an error, not a guess.
+func TestDecodeFailure(t *testing.T) {
+	payload := MustAppendThrowable(nil, NewUnknownKvStateKeyGroupLocation(ProxyName))
+	for _, frame := range [][]byte{AppendRequestFailureFrame(nil, 9, payload), AppendServerFailureFrame(nil, payload)} {
+		f, _, err := DecodeFrame(frame, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := DecodeFailure(f)
+		if err != nil || e.Class != nameUnknownKeyGroup || e.Message != "Queryable State Proxy Server : Unknown key-group location." {
+			t.Errorf("%s: %v, %v", f.Type, e, err)
+		}
+	}
+	f, _, err := DecodeFrame(AppendResultFrame(nil, 9, []byte{1}), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DecodeFailure(f); !errors.Is(err, ErrUnexpectedType) {
+		t.Errorf("REQUEST_RESULT: %v, want ErrUnexpectedType", err)
 	}
 }

@@ -111,7 +111,7 @@ func failure(t testing.TB, f codec.Frame) *codec.JavaException {
 	if f.Type != codec.RequestFailure {
 		t.Fatalf("id %d: %v, want REQUEST_FAILURE", f.RequestID, f.Type)
 	}
-	exc, err := codec.ReadThrowable(f.Body)
+	exc, err := codec.DecodeFailure(f)
 	if err != nil {
 		t.Fatal(err)
 	}

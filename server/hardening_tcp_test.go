@@ -627,7 +627,7 @@ func TestOverload(t *testing.T) {
 						t.Errorf("conn %d: %v", g, err)
 						return
 					}
-					exc, err := codec.ReadThrowable(f.Body)
+					exc, err := codec.DecodeFailure(f)
 					if f.Type != codec.RequestFailure || err != nil || !strings.Contains(exc.Message, "overloaded") ||
 						f.RequestID < int64(r*perRnd) || f.RequestID >= int64((r+1)*perRnd) || seen[f.RequestID] {
 						t.Errorf("conn %d: answer %v id %d (%v): want an overload failure for this round", g, f.Type, f.RequestID, err)
