@@ -18,8 +18,8 @@
 // the GC. Put files a slice by its capacity: exactly a class goes to that
 // class, between two classes one class down (so Get never hands out less
 // than it promises), below MinClass or above MaxClass is dropped.
-// MaxClass is 32 MiB so that a frame at the codec's default 16 MiB limit
-// plus its 4-byte prefix still comes from a class. Pooled slices live in
+// MaxClass is 32 MiB so that a frame well above the codec's default 4 MiB
+// limit plus its 4-byte prefix still comes from a class. Pooled slices live in
 // sync.Pools, so the GC reclaims idle ones: memory held is bounded by
 // recent use, not by the peak.
 //

@@ -10,7 +10,8 @@
 // Frames (frame.go): DecodeFrame reads one frame at the start of a buffer
 // that may hold less than a frame (n == 0, nil error: read more) or more
 // (n says where the next one starts). Its maxLen bounds the length prefix;
-// the default, DefaultMaxFrameLen, is 16 MiB (Flink allows 2^31-1). It
+// the default, DefaultMaxFrameLen, is 4 MiB for every reader, server and
+// client alike (Flink allows 2^31-1). It
 // checks the prefix, version, type and the room for a request id as soon
 // as their bytes are there, so a broken stream is rejected after at most
 // 12 bytes, never after waiting for a frame that will not come. Encoders
