@@ -38,9 +38,9 @@ type batch struct {
 	// the first deferred one.
 	answered, need int
 
-	done   func(out []byte)                       // b.answer, bound once so dispatch does not allocate
-	doneN  func(out []byte, answered, need int)   // b.answerN, the same for a PartHandler
-	partFn func(out []byte, k int)                // b.answerPart
+	done   func(out []byte)                     // b.answer, bound once so dispatch does not allocate
+	doneN  func(out []byte, answered, need int) // b.answerN, the same for a PartHandler
+	partFn func(out []byte, k int)              // b.answerPart
 }
 
 // answer is the done callback of a plain Handler (any goroutine): every
@@ -97,7 +97,7 @@ func (s *Server) dispatch(b *batch, limit int, first bool) (early bool) {
 	return !b.state.CompareAndSwap(batchServing, batchDispatched)
 }
 
-// defer_ keeps the requests of b its handler did not answer for a later
+// keepDeferred keeps the requests of b its handler did not answer for a later
 // dispatch (event loop, at finish): they move to the front of b.in.
 func (b *batch) keepDeferred() {
 	off := 0
