@@ -61,6 +61,7 @@ type conn struct {
 	queued    int            // bytes in queue not yet handed to gnet
 	blocked   bool           // outbound went over the high watermark; waiting for the low one
 	pending   bool           // counted in Stats.Pending
+	active    bool           // last reported ConnActive (Config.ConnState)
 	reason    CloseReason    // why the server closes the connection, if reasonSet
 	reasonSet bool           //
 	iov       [maxIov][]byte // scratch for Writev
@@ -113,6 +114,10 @@ func (cs *conn) serve() gnet.Action {
 	}
 	cs.watchIfWaiting()
 	cs.letWorkersWrite()
+	if cs.active && cs.inflight == 0 && len(cs.queue) == 0 && len(cs.deferred) == 0 {
+		cs.active = false
+		cs.s.cfg.ConnState(cs.guard.id, ConnIdle, 0) // active is set only when ConnState is
+	}
 	return gnet.None
 }
 
@@ -373,6 +378,7 @@ func (cs *conn) decode() gnet.Action {
 			cs.deferred = cs.deferred[:k-1]
 			cs.inflight += b.n
 			cs.reserved += limit
+			cs.reportActive()
 			if early := cs.s.dispatch(b, limit, first); early {
 				cs.own()
 				cs.finish(b)
@@ -420,6 +426,7 @@ func (cs *conn) decode() gnet.Action {
 		}
 		cs.inflight += n
 		cs.reserved += limit
+		cs.reportActive()
 		if early := cs.s.dispatch(b, limit, first); early {
 			cs.own()
 			cs.finish(b)
@@ -433,6 +440,15 @@ func (cs *conn) decode() gnet.Action {
 		return gnet.Close
 	}
 	return gnet.None
+}
+
+// reportActive reports ConnActive if the connection was new or idle
+// (Config.ConnState; event loop, before a dispatch).
+func (cs *conn) reportActive() {
+	if cs.s.cfg.ConnState != nil && !cs.active {
+		cs.active = true
+		cs.s.cfg.ConnState(cs.guard.id, ConnActive, 0)
+	}
 }
 
 // answerRoom returns the answer bytes the next batch may build (limit),
@@ -556,6 +572,9 @@ func (cs *conn) complete(b *batch) {
 			cs.mu.Unlock()
 			cs.s.ctr.bytesOut.Add(int64(n))
 			cs.s.batches.release(b)
+			if cs.s.cfg.ConnState != nil {
+				cs.wake() // the loop counts this batch off and reports Idle
+			}
 			return
 		}
 		if n < len(b.out) {
