@@ -55,6 +55,27 @@ func (e *Endpoint) ConnClosed() { e.ctr.conns.Add(-1) }
 func (e *Endpoint) ServeBatch(reqs []byte, n int, done func(out []byte)) {
 	t := e.h.tasks.get()
 	t.ep, t.reqs, t.n, t.done, t.start = e, reqs, n, done, time.Now()
+	t.limit = -1
+	e.serve(t)
+}
+
+// ServeParts answers like ServeBatch, within limit bytes of answers and in
+// parts (server.PartHandler): it answers the requests in order while their
+// answers fit in limit (the first whatever its size when first is set)
+// and defers the rest, reporting how many it answered and the answer size
+// of the first it deferred to done. The answers to requests a node answers
+// itself go to part as soon as the batch's look-ups are done, and each
+// forwarded request's answer as soon as its owner answers: none waits for
+// another request's owner.
+func (e *Endpoint) ServeParts(reqs []byte, n int, limit int, first bool, part func(out []byte, k int), done func(out []byte, answered, need int)) {
+	t := e.h.tasks.get()
+	t.ep, t.reqs, t.n, t.doneN, t.part, t.start = e, reqs, n, done, part, time.Now()
+	t.limit, t.first = max(limit, 0), first
+	e.serve(t)
+}
+
+// serve runs t on the pool, or inline, or refuses it.
+func (e *Endpoint) serve(t *task) {
 	switch {
 	case e.h.closed.Load():
 		t.reject(e.closing, false)
@@ -79,6 +100,14 @@ type task struct {
 	done  func([]byte)
 	start time.Time
 	res   []result // one per request, reused
+
+	// ServeParts only (limit -1 and nil funcs for ServeBatch).
+	doneN    func(out []byte, answered, need int)
+	part     func(out []byte, k int)
+	limit    int  // answer bytes the batch may build; -1: no limit
+	first    bool // answer the first request whatever its size
+	answered int  // requests answered (the rest are deferred)
+	need     int  // answer size of the first deferred request
 
 	// Look-ups repeat within a batch (a client queries one state): the
 	// last location and state found are reused for equal keys, which saves
@@ -113,6 +142,32 @@ type result struct {
 	owned   bool   // content came from a Forwarder: give it to bufpool after encoding
 	payload []byte // Java-serialized failure when !ok
 	kind    Result // how it was answered (ResultOK when ok)
+	fwd     bool   // waiting for its forward (ServeParts sends the others first)
+	sent    bool   // handed to part already
+}
+
+// size is the size of r's answer frame (a forward's is not known yet: its
+// header only).
+func (r *result) size() int {
+	if r.ok || r.fwd {
+		return codec.ResultFrameSize(len(r.content))
+	}
+	return codec.RequestFailureFrameSize(len(r.payload))
+}
+
+// encode appends r's answer frame to out and drops r's bytes (owned ones
+// go back to bufpool), keeping how it was answered.
+func (r *result) encode(out []byte) []byte {
+	if r.ok {
+		out = codec.AppendResultFrame(out, r.id, r.content)
+		if r.owned {
+			bufpool.Put(r.content)
+		}
+	} else {
+		out = codec.AppendRequestFailureFrame(out, r.id, r.payload)
+	}
+	r.content, r.payload, r.owned = nil, nil, false
+	return out
 }
 
 // forwardFanout bounds the goroutines that forward one batch's requests
@@ -129,9 +184,10 @@ func (t *task) run() {
 	t.finish(out, failed, 0)
 }
 
-// finish records statistics, releases the task and calls done.
+// finish records statistics, releases the task and calls done with the
+// answers to t.answered requests.
 func (t *task) finish(out []byte, failed, overloaded int) {
-	e, n, done := t.ep, t.n, t.done
+	e, n, done, doneN, need := t.ep, t.answered, t.done, t.doneN, t.need
 	lat := time.Since(t.start)
 	e.ctr.record(n, failed, overloaded, lat)
 	e.ctr.recordKinds(&t.kinds)
@@ -139,6 +195,10 @@ func (t *task) finish(out []byte, failed, overloaded int) {
 		o.ObserveBatch(e.port, n, failed, lat)
 	}
 	e.h.tasks.put(t)
+	if doneN != nil {
+		doneN(out, n, need)
+		return
+	}
 	done(out)
 }
 
@@ -156,9 +216,12 @@ func (t *task) answer() (out []byte, failed int) {
 			t.forget()
 			payload := codec.MustAppendThrowable(nil, codec.NewInternalError(t.ep.port.serverName(), "answering the request"))
 			out, failed = t.encodeAll(payload)
+			t.answered, t.need = failed, 0
 			t.kinds = [NumResults]int32{ResultError: int32(failed)}
 		}
 	}()
+	t.need = 0
+	built := 0
 	for b := t.reqs; len(b) > 0; {
 		f, k, err := codec.DecodeFrame(b, math.MaxInt32)
 		if err != nil || k == 0 {
@@ -171,41 +234,87 @@ func (t *task) answer() (out []byte, failed int) {
 		} else {
 			r = t.stateLookup(f.RequestID, f.Body)
 		}
+		if t.limit >= 0 {
+			size := r.size()
+			if built+size > t.limit && (len(t.res) > 0 || !t.first) {
+				if r.fwd {
+					t.fwds = t.fwds[:len(t.fwds)-1] // deferred: not forwarded now
+				}
+				t.need = size // this request and the rest are deferred
+				break
+			}
+			built += size
+		}
 		t.res = append(t.res, r)
 	}
+	t.answered = len(t.res)
 	if len(t.fwds) > 0 {
+		if t.part != nil {
+			t.sendLocal() // the node's own answers leave before any forward returns
+		}
 		t.forwardAll()
 	}
 	size := 0
 	for i := range t.res {
-		if r := &t.res[i]; r.ok {
-			size += codec.ResultFrameSize(len(r.content))
+		r := &t.res[i]
+		if r.ok {
 			t.kinds[ResultOK]++
 		} else {
-			size += codec.RequestFailureFrameSize(len(r.payload))
 			failed++
 			if r.kind == ResultOK {
 				r.kind = ResultError // a failure nobody classified
 			}
 			t.kinds[r.kind]++
 		}
+		if !r.sent {
+			size += r.size()
+		}
 	}
-	out = bufpool.Get(size)
+	if size > 0 {
+		out = bufpool.Get(size)
+	}
 	for i := range t.res {
 		r := &t.res[i]
-		if r.ok {
-			out = codec.AppendResultFrame(out, r.id, r.content)
-			if r.owned {
-				bufpool.Put(r.content)
-			}
-		} else {
-			out = codec.AppendRequestFailureFrame(out, r.id, r.payload)
+		if !r.sent {
+			out = r.encode(out)
 		}
 		*r = result{} // drop references to state bytes
 	}
 	t.res = t.res[:0]
 	t.forget()
 	return out, failed
+}
+
+// sendLocal hands the answers already known (all but the forwards) to
+// part at once (ServeParts).
+func (t *task) sendLocal() {
+	size, k := 0, 0
+	for i := range t.res {
+		if r := &t.res[i]; !r.fwd {
+			size += r.size()
+			k++
+		}
+	}
+	if k == 0 {
+		return
+	}
+	out := bufpool.Get(size)
+	for i := range t.res {
+		if r := &t.res[i]; !r.fwd {
+			out = r.encode(out)
+			r.sent = true
+		}
+	}
+	t.part(out, k)
+}
+
+// sendOne hands the answer of request i to part (ServeParts; a forward's,
+// on the goroutine that forwarded it).
+func (t *task) sendOne(i int) {
+	r := &t.res[i]
+	out := r.encode(bufpool.Get(r.size()))
+	r.sent = true
+	t.part(out, 1)
 }
 
 // forget clears the look-up cache and the forwards at the end of a batch.
@@ -260,9 +369,15 @@ func (t *task) forwardOne(ctx context.Context, j int) {
 		if v := recover(); v != nil {
 			t.ep.h.log.Error().Interface("panic", v).Msg("Forwarder panicked; failing its request")
 			t.res[p.i] = fail(id, ResultError, codec.NewInternalError(codec.ProxyName, "forwarding the request"))
+			if t.part != nil {
+				t.sendOne(p.i)
+			}
 		}
 	}()
 	t.res[p.i] = t.ep.forward(ctx, id, p.owner, p.job, p.name, p.keyHash, p.kv)
+	if t.part != nil {
+		t.sendOne(p.i)
+	}
 }
 
 // location returns the location of (job, name), from the batch's cache
@@ -295,6 +410,7 @@ func (t *task) kvState(id registry.KvStateID) (state.KvState, bool) {
 // caller's goroutine (the event loop).
 func (t *task) reject(payload []byte, overload bool) {
 	out, n := t.encodeAll(payload)
+	t.answered, t.need = n, 0
 	over := 0
 	if overload {
 		over = n
@@ -350,7 +466,7 @@ func (t *task) proxyLookup(id int64, body []byte) result {
 		// Forwarded after the batch's look-ups, concurrently with its other forwards.
 		t.fwds = append(t.fwds, pendingForward{i: len(t.res), owner: owner, job: registry.JobID(req.JobID),
 			name: req.StateName, kv: req.KeyAndNamespace, keyHash: req.KeyHash})
-		return result{id: id}
+		return result{id: id, fwd: true}
 	}
 	return t.get(id, owner.ID, req.KeyAndNamespace)
 }

@@ -194,7 +194,7 @@ func (p *taskPool) get() *task {
 }
 
 func (p *taskPool) put(t *task) {
-	t.ep, t.reqs, t.done = nil, nil, nil
+	t.ep, t.reqs, t.done, t.doneN, t.part = nil, nil, nil, nil, nil
 	p.mu.Lock()
 	p.free = append(p.free, t)
 	p.mu.Unlock()
