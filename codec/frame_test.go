@@ -668,20 +668,20 @@ func TestDecodeFrameContentErrors(t *testing.T) {
 	}
 }
 
-// TestCheckFrameLength: the limit defaults to 16 MiB and is a parameter.
+// TestCheckFrameLength: the limit defaults to 4 MiB and is a parameter.
 func TestCheckFrameLength(t *testing.T) {
-	if codec.DefaultMaxFrameLen != 16<<20 {
-		t.Errorf("DefaultMaxFrameLen = %d, want 16 MiB", codec.DefaultMaxFrameLen)
+	if codec.DefaultMaxFrameLen != 4<<20 {
+		t.Errorf("DefaultMaxFrameLen = %d, want 4 MiB", codec.DefaultMaxFrameLen)
 	}
 	tests := []struct {
 		n      int32
 		maxLen int
 		err    error
 	}{
-		{16 << 20, 0, nil},
-		{16<<20 + 1, 0, codec.ErrFrameTooLarge},
-		{16<<20 + 1, -1, codec.ErrFrameTooLarge},
-		{16<<20 + 1, 32 << 20, nil},
+		{4 << 20, 0, nil},
+		{4<<20 + 1, 0, codec.ErrFrameTooLarge},
+		{4<<20 + 1, -1, codec.ErrFrameTooLarge},
+		{4<<20 + 1, 32 << 20, nil},
 		{1 << 30, 1<<31 - 1, nil},
 		{1<<31 - 1, 1 << 40, nil},
 		{100, 99, codec.ErrFrameTooLarge},
