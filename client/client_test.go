@@ -131,9 +131,9 @@ func TestDeadlineNoAnswer(t *testing.T) {
 		t.Fatal(err)
 	}
 	const timeout = 100 * time.Millisecond
+	start := time.Now() // before the context: its deadline is at most start+timeout
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	start := time.Now()
 	_, err = c.GetKvState(ctx, srv.Addr(), testJob, "state", 1, kvFor(0, 0))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want context.DeadlineExceeded", err)
