@@ -1,44 +1,23 @@
 package bench
 
 import (
-	"context"
 	"encoding/binary"
-	"errors"
 	"testing"
-	"time"
 
 	"github.com/qstate/qstate/bufpool"
 	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/dataset"
-	"github.com/qstate/qstate/internal/qstatetest"
+	"github.com/qstate/qstate/internal/servertest"
 	"github.com/qstate/qstate/server"
 )
 
 // startGnetServer runs qstate's real network front end (server, gnet) on
-// 127.0.0.1:0 with a handler, until the test ends.
-func startGnetServer(t *testing.T, h server.Handler) (*server.Server, *qstatetest.Events[server.ConnState], string) {
+// 127.0.0.1:0 with a handler, until the test ends, recording its
+// connections' states.
+func startGnetServer(t *testing.T, h server.Handler) (*server.Server, *servertest.Conns, string) {
 	t.Helper()
-	conns := &qstatetest.Events[server.ConnState]{}
-	srv, err := server.New(server.Config{ConnState: func(_ uint64, st server.ConnState, _ server.CloseReason) { conns.Add(st) }}, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve() }()
-	qstatetest.Recv(t, srv.Ready(), qstatetest.Timeout, "the server to listen")
-	if srv.Addr() == nil {
-		t.Fatalf("server did not listen: %v", <-served)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), qstatetest.Timeout)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-served; !errors.Is(err, server.ErrServerClosed) {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	conns := &servertest.Conns{}
+	srv, _ := servertest.Start(t, conns.Watch(server.Config{}), h)
 	return srv, conns, srv.Addr().String()
 }
 
@@ -93,9 +72,7 @@ func TestGnetServer(t *testing.T) {
 	if got := srv.Stats().Requests; got != 20000 {
 		t.Errorf("server dispatched %d requests, want 20000", got)
 	}
-	opened := conns.Count(func(st server.ConnState) bool { return st == server.ConnNew })
-	conns.WaitN(t, 5*time.Second, opened, func(st server.ConnState) bool { return st == server.ConnClosed },
-		"every connection closed after the run")
+	conns.WaitClosed(t)
 	if n := srv.Stats().Conns; n != 0 {
 		t.Errorf("%d connections still open after the run", n)
 	}
