@@ -9,12 +9,10 @@ import (
 	"net"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
-	"golang.org/x/sys/unix"
 
 	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/dataset"
@@ -301,25 +299,10 @@ func TestTCPLargeValueSlowReader(t *testing.T) {
 	}
 	scfg := server.Config{SocketSendBuffer: 32 << 10}
 	n := startNode(t, Config{Registry: r}, scfg)
-	d := net.Dialer{Timeout: ioTimeout, Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 16<<10) })
-		return errors.Join(err, serr)
-	}}
-	c, err := d.Dial("tcp", n.proxy.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(ioTimeout))
+	c := qstatetest.DialWindow(t, n.proxy.Addr().String(), 16<<10)
 	c.Write(append(proxyFrame(0, 0), proxyFrame(1, 1)...))
-	deadline := time.Now().Add(ioTimeout)
-	for n.proxy.Stats().Stalls == 0 { // not reading until the server holds back
-		if time.Now().After(deadline) {
-			t.Fatal("server never held the connection back")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	// Not reading until the server holds back (a counter: no event for it).
+	qstatetest.Eventually(t, ioTimeout, func() bool { return n.proxy.Stats().Stalls > 0 }, "the server to hold the connection back")
 	for range 2 {
 		f, _ := readFrame(t, &chunkReader{c, 4 << 10})
 		got, _ := codec.DecodeKvStateResponse(f.Body)
