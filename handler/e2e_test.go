@@ -3,14 +3,12 @@ package handler
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"math/rand/v2"
 	"net"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 
@@ -336,37 +334,25 @@ func TestTCPShutdownInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := server.New(server.Config{}, h.Proxy())
-	if err != nil {
-		t.Fatal(err)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- s.Serve() }()
-	<-s.Ready()
-	c, err := net.Dial("tcp", s.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, stop := servertest.Start(t, server.Config{}, h.Proxy())
+	c := qstatetest.Dial(t, s.Addr().String())
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(ioTimeout))
 	c.Write(codec.AppendKvStateRequestFrame(nil, 7, codec.KvStateRequest{JobID: syntheticJob, StateName: []byte("slow"), KeyAndNamespace: intKey(1)}))
-	<-bs.entered
+	qstatetest.Recv(t, bs.entered, ioTimeout, "the request at the state")
 	var wg sync.WaitGroup
-	var shutErr error
+	var closeErr error
 	wg.Go(func() {
+		stop() // Shutdown, and Serve returned ErrServerClosed (it fails t if not)
 		ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
 		defer cancel()
-		shutErr = errors.Join(s.Shutdown(ctx), h.Close(ctx))
+		closeErr = h.Close(ctx)
 	})
 	close(bs.release)
 	if f, _ := readFrame(t, c); f.RequestID != 7 || f.Type != codec.RequestResult {
 		t.Fatalf("in-flight request: %+v", f)
 	}
 	wg.Wait()
-	if shutErr != nil {
-		t.Fatal(shutErr)
-	}
-	if err := <-errc; !errors.Is(err, server.ErrServerClosed) {
-		t.Fatal(err)
+	if closeErr != nil {
+		t.Fatal(closeErr)
 	}
 }
