@@ -178,7 +178,8 @@ func (n *Node) Serve(ctx context.Context) error {
 		return ErrNodeClosed
 	case err := <-n.serveErr:
 		n.serveErr <- err // Shutdown collects every port's return
-		if errors.Is(err, server.ErrServerClosed) { // a Shutdown under way stopped this port
+		if errors.Is(err, server.ErrServerClosed) {
+			// A Shutdown under way stopped this port.
 			<-n.stopped
 			return ErrNodeClosed
 		}
