@@ -393,9 +393,7 @@ func hostileOnce(t *testing.T, addr string, kind int, rng *rand.Rand, maxFrame i
 // (128 KiB of them) pile up in the server's inbound buffer until
 // MaxInbound (64 KiB) closes it.
 func hostileFloodOnce(t *testing.T, s *Server) {
-	d := net.Dialer{Timeout: ioTimeout, Control: func(_, _ string, rc syscallRawConn) error {
-		return setRecvBuffer(rc, 16<<10)
-	}}
+	d := net.Dialer{Timeout: ioTimeout, Control: qstatetest.RecvBuffer(16 << 10)}
 	c, err := d.Dial("tcp", s.Addr().String())
 	if err != nil {
 		t.Errorf("flood: %v", err)

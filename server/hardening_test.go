@@ -81,22 +81,6 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// dialRcvBuf connects to s with SO_RCVBUF set before connecting (a small
-// window keeps the kernel from absorbing what the test does not read).
-func dialRcvBuf(t testing.TB, s *Server, rcvbuf int) net.Conn {
-	t.Helper()
-	d := net.Dialer{Timeout: ioTimeout, Control: func(_, _ string, rc syscall.RawConn) error {
-		return setRecvBuffer(rc, rcvbuf)
-	}}
-	c, err := d.Dial("tcp", s.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	_ = c.SetDeadline(time.Now().Add(ioTimeout))
-	return c
-}
-
 // goodClients runs n well-behaved clients against s (an echo handler):
 // each sends one request at a time on its own connection and checks that
 // the answer carries its id and its body. stop ends them and returns how

@@ -204,15 +204,7 @@ func TestSlowReaderBoundedMemory(t *testing.T) {
 	cfg := Config{SocketSendBuffer: 32 << 10}
 	s := startEcho(t, cfg, h)
 
-	d := net.Dialer{Timeout: ioTimeout, Control: func(_, _ string, rc syscallRawConn) error {
-		return setRecvBuffer(rc, 16<<10)
-	}}
-	c, err := d.Dial("tcp", s.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	_ = c.SetDeadline(time.Now().Add(ioTimeout))
+	c := dialRcvBuf(t, s, 16<<10)
 
 	const size = 4 << 20
 	var out []byte
@@ -272,15 +264,7 @@ func TestBackpressureStopsDispatch(t *testing.T) {
 	h := &echoHandler{}
 	cfg := Config{SocketSendBuffer: 16 << 10, MaxInbound: 256 << 10, MaxFrameLen: 1 << 10}
 	s := startEcho(t, cfg, h)
-	d := net.Dialer{Timeout: ioTimeout, Control: func(_, _ string, rc syscallRawConn) error {
-		return setRecvBuffer(rc, 8<<10)
-	}}
-	c, err := d.Dial("tcp", s.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	_ = c.SetDeadline(time.Now().Add(ioTimeout))
+	c := dialRcvBuf(t, s, 8<<10)
 
 	// Eight requests ask for 64 KiB each: 512 KiB of answers nobody reads.
 	var first []byte

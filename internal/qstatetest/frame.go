@@ -155,20 +155,27 @@ func (c *Conn) Answer(reply func(f codec.Frame) []byte) error {
 	}
 }
 
-// DialWindow is Dial with the socket's receive buffer (SO_RCVBUF) set to
-// rcvbuf bytes before connecting: a small window keeps the kernel from
-// absorbing what a test that plays a slow reader does not read.
-func DialWindow(t testing.TB, addr string, rcvbuf int) net.Conn {
-	t.Helper()
-	d := net.Dialer{Timeout: Timeout, Control: func(_, _ string, rc syscall.RawConn) error {
+// RecvBuffer returns a net.Dialer Control function that sets the socket's
+// receive buffer (SO_RCVBUF) to n bytes before it connects: a small window
+// keeps the kernel from absorbing what a test that plays a slow reader does
+// not read.
+func RecvBuffer(n int) func(network, address string, rc syscall.RawConn) error {
+	return func(_, _ string, rc syscall.RawConn) error {
 		var serr error
 		if err := rc.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, rcvbuf)
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, n)
 		}); err != nil {
 			return err
 		}
 		return serr
-	}}
+	}
+}
+
+// DialWindow is Dial with the socket's receive buffer set to rcvbuf bytes
+// (RecvBuffer).
+func DialWindow(t testing.TB, addr string, rcvbuf int) net.Conn {
+	t.Helper()
+	d := net.Dialer{Timeout: Timeout, Control: RecvBuffer(rcvbuf)}
 	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
