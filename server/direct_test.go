@@ -70,10 +70,7 @@ func (cs *conn) directOn() bool {
 // the loop counts it off at its next look (I9).
 func TestDirectWrite(t *testing.T) {
 	h := &heldHandler{}
-	s := newTestServer(t, Config{}, h)
-	fc := newFakeConn()
-	fc.keep = true
-	cs := newConn(s, fc)
+	s, fc, cs := fakeServe(t, Config{}, h, true)
 	fc.feed(framesFrom(0, 3))
 	cs.serve()
 	if cs.inflight != 3 || !cs.directOn() {
@@ -138,10 +135,7 @@ func TestDirectWritePartial(t *testing.T) {
 // workers do not write (theirs would overtake them): the loop does.
 func TestDirectWriteWaitsForGnet(t *testing.T) {
 	h := &heldHandler{}
-	s := newTestServer(t, Config{}, h)
-	fc := newFakeConn()
-	fc.keep = true
-	cs := newConn(s, fc)
+	_, fc, cs := fakeServe(t, Config{}, h, true)
 	cs.own() // as after a write of the loop's own
 	fc.outbound = 100
 	fc.feed(framesFrom(0, 2))
@@ -167,9 +161,7 @@ func TestDirectWriteWaitsForGnet(t *testing.T) {
 // connection by then).
 func TestDirectWriteAfterClose(t *testing.T) {
 	h := &heldHandler{}
-	s := newTestServer(t, Config{}, h)
-	fc := newFakeConn()
-	cs := newConn(s, fc)
+	s, fc, cs := fakeServe(t, Config{}, h, false)
 	fc.feed(framesFrom(0, 2))
 	cs.serve()
 	cs.release() // OnClose
@@ -187,10 +179,7 @@ func TestDirectWriteAfterClose(t *testing.T) {
 // frees budget wakes the loop to dispatch the rest (I1).
 func TestDirectWriteInFlightBudget(t *testing.T) {
 	h := &heldHandler{}
-	s := newTestServer(t, Config{MaxInFlight: 4}, h)
-	fc := newFakeConn()
-	fc.keep = true
-	cs := newConn(s, fc)
+	_, fc, cs := fakeServe(t, Config{MaxInFlight: 4}, h, true)
 	fc.feed(framesFrom(0, 6))
 	cs.serve()
 	if len(h.calls) != 1 || h.calls[0].n != 4 || cs.directOn() {
@@ -235,10 +224,7 @@ func TestLargeAnswerWrittenWhole(t *testing.T) {
 		}
 	}
 	setup := func() (*conn, *fakeConn) {
-		s := newTestServer(t, Config{}, &echoHandler{inline: true})
-		fc := newFakeConn()
-		fc.keep = true
-		cs := newConn(s, fc)
+		_, fc, cs := fakeServe(t, Config{}, &echoHandler{inline: true}, true)
 		fc.feed(requestFrame(7, sizedBody(size)))
 		return cs, fc
 	}

@@ -232,9 +232,7 @@ func TestHardeningConfig(t *testing.T) {
 func TestCheckQuiet(t *testing.T) {
 	const idle, stall = 100 * time.Millisecond, 300 * time.Millisecond
 	newQuiet := func(cfg Config) (*conn, *fakeConn, time.Time) {
-		s := newTestServer(t, cfg, &echoHandler{inline: true})
-		fc := newFakeConn()
-		cs := newConn(s, fc)
+		_, fc, cs := fakeServe(t, cfg, &echoHandler{inline: true}, false)
 		t0 := time.Unix(1000, 0)
 		cs.guard.quietSince, cs.guard.stallSince, cs.guard.pending = t0, t0, -1
 		return cs, fc, t0
@@ -300,9 +298,7 @@ func TestCheckQuiet(t *testing.T) {
 // answer, whatever its size.
 func TestOutboundLimit(t *testing.T) {
 	const limit = 256 << 10
-	s := newTestServer(t, Config{MaxOutbound: limit}, &echoHandler{inline: true})
-	fc := newFakeConn()
-	cs := newConn(s, fc)
+	s, fc, cs := fakeServe(t, Config{MaxOutbound: limit}, &echoHandler{inline: true}, false)
 	// gnet holds 60 KiB the reader has not taken: two 200 KiB answers do
 	// not fit in the room left (about 196 KiB, half of it per batch).
 	fc.outbound = 60 << 10
@@ -366,9 +362,7 @@ func TestLogRate(t *testing.T) {
 // down is polled slowly after drainSlowAfter looks, and fast again as soon
 // as its reader takes a byte (I11).
 func TestDrainBackoff(t *testing.T) {
-	s := newTestServer(t, Config{}, &echoHandler{inline: true})
-	fc := newFakeConn()
-	cs := newConn(s, fc)
+	s, fc, cs := fakeServe(t, Config{}, &echoHandler{inline: true}, false)
 	cs.queued, fc.outbound = 100<<10, 64<<10
 	look := func() (slow bool) {
 		s.watch.mu.Lock()
