@@ -92,7 +92,7 @@ func TestIdleTimeout(t *testing.T) {
 	}
 	for range 2 {
 		c := <-closedc
-		if !closedErr(c.err) {
+		if !qstatetest.PeerClosed(c.err) {
 			t.Fatalf("%s: %v, want the server to close it", c.name, c.err)
 		}
 		if c.after < idle || c.after > 10*idle {
@@ -157,7 +157,7 @@ func TestStallTimeout(t *testing.T) {
 	if d := time.Since(start); d < stall {
 		t.Fatalf("stalled client closed after %v, before StallTimeout %v", d, stall)
 	}
-	if _, err := readUntilClosed(stalled); !closedErr(err) {
+	if _, err := readUntilClosed(stalled); !qstatetest.PeerClosed(err) {
 		t.Fatalf("stalled client: %v, want its connection closed", err)
 	}
 	if err := <-got; err != nil {
@@ -315,7 +315,7 @@ func hostileOnce(t *testing.T, addr string, kind int, rng *rand.Rand, maxFrame i
 		return b
 	}
 	wasIdle := func(fs []codec.Frame, err error) bool {
-		idled = len(fs) == 0 && closedErr(err) && time.Since(start) >= idle
+		idled = len(fs) == 0 && qstatetest.PeerClosed(err) && time.Since(start) >= idle
 		return idled
 	}
 	// expectFailure: one SERVER_FAILURE frame, then the connection closes.
@@ -324,7 +324,7 @@ func hostileOnce(t *testing.T, addr string, kind int, rng *rand.Rand, maxFrame i
 		if wasIdle(fs, err) {
 			return
 		}
-		if !closedErr(err) || len(fs) != 1 || fs[0].Type != codec.ServerFailure {
+		if !qstatetest.PeerClosed(err) || len(fs) != 1 || fs[0].Type != codec.ServerFailure {
 			t.Errorf("%s: %d frames (%v), end %v; want one SERVER_FAILURE and a close", what, len(fs), frameTypes(fs), err)
 		}
 	}
@@ -336,7 +336,7 @@ func hostileOnce(t *testing.T, addr string, kind int, rng *rand.Rand, maxFrame i
 		}
 		c.Write(b)
 		// Whatever it parses as, the server closes: at once, or when idle.
-		if fs, err := readUntilClosed(c); !closedErr(err) {
+		if fs, err := readUntilClosed(c); !qstatetest.PeerClosed(err) {
 			t.Errorf("random bytes: %d frames, end %v; want a close", len(fs), err)
 		}
 	case hostileTruncated:
@@ -352,7 +352,7 @@ func hostileOnce(t *testing.T, addr string, kind int, rng *rand.Rand, maxFrame i
 		expectFailure("negative length")
 	case hostileHuge:
 		c.Write(put(0, uint32(maxFrame+1+rng.IntN(1<<30))))
-		if fs, err := readUntilClosed(c); !closedErr(err) || len(fs) != 0 {
+		if fs, err := readUntilClosed(c); !qstatetest.PeerClosed(err) || len(fs) != 0 {
 			t.Errorf("huge length: %d frames, end %v; want a close without a word", len(fs), err)
 		}
 	case hostileShort:
@@ -365,7 +365,7 @@ func hostileOnce(t *testing.T, addr string, kind int, rng *rand.Rand, maxFrame i
 		// client anyway. An answer, if any, must be the right one.
 		c.Write(append(bytes.Clone(valid), put(4, 7)...))
 		fs, err := readUntilClosed(c)
-		ok := wasIdle(fs, err) || closedErr(err) && len(fs) >= 1 && len(fs) <= 2 && fs[len(fs)-1].Type == codec.ServerFailure
+		ok := wasIdle(fs, err) || qstatetest.PeerClosed(err) && len(fs) >= 1 && len(fs) <= 2 && fs[len(fs)-1].Type == codec.ServerFailure
 		if len(fs) == 2 && (fs[0].Type != codec.RequestResult || fs[0].RequestID != id) {
 			ok = false
 		}
@@ -374,7 +374,7 @@ func hostileOnce(t *testing.T, addr string, kind int, rng *rand.Rand, maxFrame i
 		}
 	case hostileDribble:
 		c.Write(valid[:3])
-		if fs, err := readUntilClosed(c); !closedErr(err) || len(fs) != 0 {
+		if fs, err := readUntilClosed(c); !qstatetest.PeerClosed(err) || len(fs) != 0 {
 			t.Errorf("dribble: %d frames, end %v; want closed when idle", len(fs), err)
 		}
 	case hostileAbort:
@@ -412,7 +412,7 @@ func hostileFloodOnce(t *testing.T, s *Server) {
 			break
 		}
 	}
-	if _, err := readUntilClosed(c); !closedErr(err) {
+	if _, err := readUntilClosed(c); !qstatetest.PeerClosed(err) {
 		t.Errorf("flood: end %v; want a close", err)
 	}
 }
@@ -715,7 +715,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 			for {
 				f, _, err := tryReadFrame(c)
 				if err != nil {
-					if !closedErr(err) {
+					if !qstatetest.PeerClosed(err) {
 						t.Errorf("client %d: %v, want answers then a close", g, err)
 					}
 					return

@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"errors"
-	"io"
 	"net"
 	"runtime"
 	"runtime/metrics"
@@ -11,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -180,16 +178,6 @@ func (p *poolEcho) ServeParts(reqs []byte, n int, limit int, first bool, _ func(
 	default:
 		done(p.echo.answerWithin(reqs, limit, first))
 	}
-}
-
-// closedErr reports whether err means the peer closed the connection
-// (not a timeout: the server must close, not merely go quiet).
-func closedErr(err error) bool {
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return false
-	}
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // --- configuration -----------------------------------------------------------

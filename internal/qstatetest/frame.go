@@ -106,6 +106,17 @@ func ExpectClosed(t testing.TB, c net.Conn) {
 	}
 }
 
+// PeerClosed reports whether err, from a read or write of a connection,
+// means the peer closed it (EOF, a reset), not a timeout: a server that
+// must close a connection must not merely go quiet.
+func PeerClosed(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false
+	}
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
+}
+
 // Conn is the server side of one connection of a Server: the connection,
 // and a buffered reader of it that the frame reads go through.
 type Conn struct {
