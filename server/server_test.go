@@ -250,10 +250,10 @@ func TestSlowReaderBoundedMemory(t *testing.T) {
 	if st.MaxOutbound > limit || st.MaxOutbound == 0 {
 		t.Fatalf("max outbound buffered %d bytes, want (0, %d]", st.MaxOutbound, limit)
 	}
-	if st.Stalls == 0 {
+	if st.BackpressureStarts == 0 {
 		t.Fatal("no stall counted")
 	}
-	t.Logf("max outbound %d bytes, %d stalls", st.MaxOutbound, st.Stalls)
+	t.Logf("max outbound %d bytes, %d stalls", st.MaxOutbound, st.BackpressureStarts)
 	waitFor(t, "the connection to resume", func() bool { return s.Stats().Backpressured == 0 })
 }
 
@@ -306,8 +306,8 @@ func TestBackpressureStopsDispatch(t *testing.T) {
 	}
 	waitFor(t, "inbound overflow close", func() bool { return s.Stats().ClosedFor(CloseInboundOverflow) == 1 })
 	st := s.Stats()
-	if st.Requests != 8 || st.Stalls != 1 {
-		t.Fatalf("dispatched %d of %d requests, %d stalls: want 8 and 1", st.Requests, sent, st.Stalls)
+	if st.Requests != 8 || st.BackpressureStarts != 1 {
+		t.Fatalf("dispatched %d of %d requests, %d stalls: want 8 and 1", st.Requests, sent, st.BackpressureStarts)
 	}
 	if lim := int64(2 * DefaultHighWatermark); st.MaxOutbound > lim {
 		t.Fatalf("max outbound %d > %d", st.MaxOutbound, lim)
