@@ -1,10 +1,9 @@
 package handler
 
 import (
-	"encoding/binary"
+	"context"
 	"errors"
 	"math"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,10 +32,8 @@ type Endpoint struct {
 func (e *Endpoint) init(h *Handler, p Port) {
 	e.h, e.port = h, p
 	name := p.serverName()
-	e.overloaded = codec.MustAppendThrowable(nil, codec.NewRuntimeException(name+
-		" : Server overloaded: all "+strconv.Itoa(h.cfg.PoolSize)+" query workers are busy; request rejected, retry later.", nil))
-	e.closing = codec.MustAppendThrowable(nil, codec.NewRuntimeException(name+
-		" : Server is shutting down; request rejected.", nil))
+	e.overloaded = codec.MustAppendThrowable(nil, codec.NewOverloaded(name, h.cfg.PoolSize))
+	e.closing = codec.MustAppendThrowable(nil, codec.NewShuttingDown(name))
 	e.noKeyGroup = codec.MustAppendThrowable(nil, codec.NewUnknownKvStateKeyGroupLocation(codec.ProxyName))
 }
 
@@ -79,19 +76,40 @@ func (e *Endpoint) ServeParts(reqs []byte, n int, limit int, first bool, part fu
 
 // serve runs t on the pool, or inline, or refuses it.
 func (e *Endpoint) serve(t *task) {
+	t.next, t.built, t.need = 0, 0, 0
 	switch {
 	case e.h.closed.Load():
 		t.reject(e.closing, false)
-	case e.h.pool == nil:
-		t.run()
-	default:
-		switch err := e.h.pool.Invoke(t); {
-		case err == nil: // t belongs to the worker now
-		case errors.Is(err, ants.ErrPoolClosed):
-			t.reject(e.closing, false)
-		default:
-			t.reject(e.overloaded, true)
+	case e.h.cfg.Dispatch == Inline:
+		// Look up on the event loop until a state whose look-ups may block
+		// (state.Blocking): the rest of the batch goes to the pool.
+		t.onLoop = true
+		out, failed, handoff := t.answer()
+		t.onLoop = false
+		if !handoff {
+			t.finish(out, failed, 0)
+			return
 		}
+		pool, err := e.h.workers()
+		if err != nil {
+			t.reject(e.closing, false)
+			return
+		}
+		e.invoke(pool, t)
+	default:
+		e.invoke(e.h.pool.Load(), t)
+	}
+}
+
+// invoke hands t to a pool worker, or answers it at once with a failure
+// when the pool is full or closed.
+func (e *Endpoint) invoke(pool *ants.PoolWithFuncGeneric[*task], t *task) {
+	switch err := pool.Invoke(t); {
+	case err == nil: // t belongs to the worker now
+	case errors.Is(err, ants.ErrPoolClosed):
+		t.reject(e.closing, false)
+	default:
+		t.reject(e.overloaded, true)
 	}
 }
 
@@ -103,6 +121,18 @@ type task struct {
 	done  func([]byte)
 	start time.Time
 	res   []result // one per request, reused
+	next  int      // offset in reqs of the first frame not looked up yet
+	built int      // answer bytes of the requests looked up so far (ServeParts' limit)
+
+	// onLoop is set while look-ups run on an event loop (Inline
+	// dispatch): a look-up in a state that may block sets handoff instead
+	// of running, and the batch continues on a pool worker from next.
+	onLoop, handoff bool
+
+	// scratch holds the answers of Appender states (states on disk copy
+	// their answers; heap states lend theirs): results' contents are views
+	// into it until the batch is encoded. Reused across batches.
+	scratch []byte
 
 	// ServeParts only (limit -1 and nil funcs for ServeBatch).
 	doneN    func(out []byte, answered, need int)
@@ -122,6 +152,8 @@ type task struct {
 	lastLoc  *registry.Location
 	lastID   registry.KvStateID
 	lastKvs  state.KvState
+	lastApp  state.Appender // lastKvs as an Appender, or nil
+	lastBlk  bool           // lastKvs's look-ups may block
 
 	fwds []pendingForward // the batch's requests for remote owners, forwarded after the look-ups
 
@@ -181,9 +213,13 @@ func (r *result) encode(out []byte) []byte {
 // beyond that the worker forwards the rest itself.
 const forwardFanout = 32
 
-// run answers the batch and hands the answers to done.
+// maxScratch is the largest scratch buffer a task keeps between batches.
+const maxScratch = 1 << 20
+
+// run answers the batch (or its rest, after a handoff from an event loop)
+// on a pool worker and hands the answers to done.
 func (t *task) run() {
-	out, failed := t.answer()
+	out, failed, _ := t.answer() // never hands off: not on a loop
 	t.finish(out, failed, 0)
 }
 
@@ -205,10 +241,12 @@ func (t *task) finish(out []byte, failed, overloaded int) {
 	done(out)
 }
 
-// answer looks up every request and encodes the answers into one bufpool
-// buffer sized exactly. A panic (a state that panics) fails the whole
-// batch with a RuntimeException instead of losing it.
-func (t *task) answer() (out []byte, failed int) {
+// answer looks up every request from t.next on and encodes the answers
+// into one bufpool buffer sized exactly. On an event loop it stops at the
+// first look-up that may block and reports handoff (the caller hands the
+// task to the pool, which resumes there). A panic (a state that panics)
+// fails the whole batch with a RuntimeException instead of losing it.
+func (t *task) answer() (out []byte, failed int, handoff bool) {
 	defer func() {
 		if p := recover(); p != nil {
 			t.ep.h.log.Error().Interface("panic", p).Stringer("port", t.ep.port).Msg("look-up panicked; failing its batch")
@@ -217,38 +255,39 @@ func (t *task) answer() (out []byte, failed int) {
 			}
 			t.res = t.res[:0]
 			t.forget()
-			payload := codec.MustAppendThrowable(nil, codec.NewRuntimeException(t.ep.port.serverName()+
-				" : Internal error while answering the request.", nil))
-			out, failed = t.encodeAll(payload)
+			payload := codec.MustAppendThrowable(nil, codec.NewInternalError(t.ep.port.serverName(), "answering the request"))
+			out, failed, handoff = t.encodeAll(payload)
 			t.answered, t.need = failed, 0
 			t.kinds = [NumResults]int32{ResultError: int32(failed)}
 		}
 	}()
-	t.need = 0
-	built := 0
-	for b := t.reqs; len(b) > 0; {
-		f, k, err := codec.DecodeFrame(b, math.MaxInt32)
+	for t.next < len(t.reqs) {
+		f, k, err := codec.DecodeFrame(t.reqs[t.next:], math.MaxInt32)
 		if err != nil || k == 0 {
 			break // not whole frames: the caller broke the contract; answer what was whole
 		}
-		b = b[k:]
 		var r result
 		if t.ep.port == ProxyPort {
 			r = t.proxyLookup(f.RequestID, f.Body)
 		} else {
 			r = t.stateLookup(f.RequestID, f.Body)
 		}
+		if t.handoff { // this frame is looked up again on a worker
+			t.handoff = false
+			return nil, 0, true
+		}
 		if t.limit >= 0 {
 			size := r.size()
-			if built+size > t.limit && (len(t.res) > 0 || !t.first) {
+			if t.built+size > t.limit && (len(t.res) > 0 || !t.first) {
 				if r.fwd {
 					t.fwds = t.fwds[:len(t.fwds)-1] // deferred: not forwarded now
 				}
 				t.need = size // this request and the rest are deferred
 				break
 			}
-			built += size
+			t.built += size
 		}
+		t.next += k
 		t.res = append(t.res, r)
 	}
 	t.answered = len(t.res)
@@ -286,7 +325,7 @@ func (t *task) answer() (out []byte, failed int) {
 	}
 	t.res = t.res[:0]
 	t.forget()
-	return out, failed
+	return out, failed, false
 }
 
 // sendLocal hands the answers already known (all but the forwards) to
@@ -321,9 +360,14 @@ func (t *task) sendOne(i int) {
 	t.part(out, 1)
 }
 
-// forget clears the look-up cache and the forwards at the end of a batch.
+// forget clears the look-up cache, the forwards and the scratch answers at
+// the end of a batch.
 func (t *task) forget() {
-	t.lastName, t.lastLoc, t.lastKvs = nil, nil, nil
+	t.lastName, t.lastLoc, t.lastKvs, t.lastApp = nil, nil, nil, nil
+	if cap(t.scratch) > maxScratch {
+		t.scratch = nil
+	}
+	t.scratch = t.scratch[:0]
 	clear(t.fwds) // drop the views into reqs
 	t.fwds = t.fwds[:0]
 }
@@ -334,17 +378,19 @@ func (t *task) forget() {
 // taking its share. Each writes only its own results; wg.Wait orders
 // their writes before the encoding.
 func (t *task) forwardAll() {
+	h := t.ep.h
+	ctx := acquireDeadline(t.start.Add(h.cfg.RequestTimeout))
+	defer ctx.release() // after every forward of the batch has returned
 	n := len(t.fwds)
 	if n == 1 {
-		t.forwardOne(0)
+		t.forwardOne(ctx, 0)
 		return
 	}
-	h := t.ep.h
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	work := func() {
 		for j := int(next.Add(1) - 1); j < n; j = int(next.Add(1) - 1) {
-			t.forwardOne(j)
+			t.forwardOne(ctx, j)
 		}
 	}
 	for range min(n-1, forwardFanout) {
@@ -364,19 +410,19 @@ func (t *task) forwardAll() {
 // forwardOne forwards t.fwds[j] and stores the answer. A panicking
 // Forwarder fails that request only (it may run on a helper goroutine,
 // where a panic would end the process).
-func (t *task) forwardOne(j int) {
+func (t *task) forwardOne(ctx context.Context, j int) {
 	p := &t.fwds[j]
 	id := t.res[p.i].id
 	defer func() {
 		if v := recover(); v != nil {
 			t.ep.h.log.Error().Interface("panic", v).Msg("Forwarder panicked; failing its request")
-			t.res[p.i] = fail(id, ResultError, codec.NewRuntimeException(codec.ProxyName+" : Internal error while forwarding the request.", nil))
+			t.res[p.i] = fail(id, ResultError, codec.NewInternalError(codec.ProxyName, "forwarding the request"))
 			if t.part != nil {
 				t.sendOne(p.i)
 			}
 		}
 	}()
-	t.res[p.i] = t.ep.forward(id, p.owner, p.job, p.name, p.keyHash, p.kv)
+	t.res[p.i] = t.ep.forward(ctx, id, p.owner, p.job, p.name, p.keyHash, p.kv)
 	if t.part != nil {
 		t.sendOne(p.i)
 	}
@@ -404,6 +450,9 @@ func (t *task) kvState(id registry.KvStateID) (state.KvState, bool) {
 	kvs, ok := t.ep.h.reg.KvState(id)
 	if ok {
 		t.lastID, t.lastKvs = id, kvs
+		t.lastApp, _ = kvs.(state.Appender)
+		b, isB := kvs.(state.Blocking)
+		t.lastBlk = isB && b.MayBlock()
 	}
 	return kvs, ok
 }
@@ -411,7 +460,7 @@ func (t *task) kvState(id registry.KvStateID) (state.KvState, bool) {
 // reject answers every request of the batch with payload, at once, on the
 // caller's goroutine (the event loop).
 func (t *task) reject(payload []byte, overload bool) {
-	out, n := t.encodeAll(payload)
+	out, n, _ := t.encodeAll(payload)
 	t.answered, t.need = n, 0
 	over := 0
 	if overload {
@@ -423,8 +472,12 @@ func (t *task) reject(payload []byte, overload bool) {
 	t.finish(out, n, over)
 }
 
-// encodeAll answers every whole frame of the batch with the same failure payload.
-func (t *task) encodeAll(payload []byte) (out []byte, n int) {
+// encodeAll answers every whole frame of the batch with the same failure
+// payload, dropping whatever was looked up already.
+func (t *task) encodeAll(payload []byte) (out []byte, n int, handoff bool) {
+	clear(t.res)
+	t.res = t.res[:0]
+	t.forget()
 	for b := t.reqs; len(b) > 0; n++ {
 		_, k, err := codec.DecodeFrame(b, math.MaxInt32)
 		if err != nil || k == 0 {
@@ -441,7 +494,7 @@ func (t *task) encodeAll(payload []byte) (out []byte, n int) {
 		b = b[k:]
 		out = codec.AppendRequestFailureFrame(out, f.RequestID, payload)
 	}
-	return out, n
+	return out, n, false
 }
 
 // proxyLookup answers a KvStateRequest: location of (job, name), key group
@@ -451,7 +504,7 @@ func (t *task) proxyLookup(id int64, body []byte) result {
 	e := t.ep
 	req, err := codec.DecodeKvStateRequest(body)
 	if err != nil {
-		return fail(id, ResultBadRequest, malformed(e.port, body, err))
+		return fail(id, ResultBadRequest, codec.NewMalformedRequest(e.port.serverName(), body, err))
 	}
 	loc, ok := t.location(registry.JobID(req.JobID), req.StateName)
 	if !ok {
@@ -479,7 +532,7 @@ func (t *task) stateLookup(id int64, body []byte) result {
 	e := t.ep
 	req, err := codec.DecodeKvStateInternalRequest(body)
 	if err != nil {
-		return fail(id, ResultBadRequest, malformed(e.port, body, err))
+		return fail(id, ResultBadRequest, codec.NewMalformedRequest(e.port.serverName(), body, err))
 	}
 	return t.get(id, registry.KvStateID(req.KvStateID), req.KeyAndNamespace)
 }
@@ -491,7 +544,22 @@ func (t *task) get(id int64, kvID registry.KvStateID, keyAndNamespace []byte) re
 	if !ok {
 		return fail(id, ResultUnknownState, codec.NewUnknownKvStateID(codec.ServerName, kvID))
 	}
-	v, found, err := kvs.Get(keyAndNamespace)
+	var (
+		v     []byte
+		found bool
+		err   error
+	)
+	switch {
+	case t.lastBlk && t.onLoop:
+		t.handoff = true // never on an event loop: a worker looks it up
+		return result{}
+	case t.lastApp != nil:
+		start := len(t.scratch)
+		t.scratch, found, err = t.lastApp.AppendGet(t.scratch, keyAndNamespace)
+		v = t.scratch[start:len(t.scratch):len(t.scratch)]
+	default:
+		v, found, err = kvs.Get(keyAndNamespace)
+	}
 	switch {
 	case err != nil:
 		return fail(id, ResultError, codec.NewFailedRequest(id, processingError(id, err)))
@@ -504,8 +572,8 @@ func (t *task) get(id int64, kvID registry.KvStateID, keyAndNamespace []byte) re
 }
 
 // forward asks the Forwarder for a key group another node owns.
-func (e *Endpoint) forward(id int64, owner registry.Owner, job registry.JobID, name []byte, keyHash int32, keyAndNamespace []byte) result {
-	content, err := e.h.cfg.Forwarder.Forward(owner, job, name, keyHash, keyAndNamespace)
+func (e *Endpoint) forward(ctx context.Context, id int64, owner registry.Owner, job registry.JobID, name []byte, keyHash int32, keyAndNamespace []byte) result {
+	content, err := e.h.cfg.Forwarder.Forward(ctx, owner, job, name, keyHash, keyAndNamespace)
 	if err == nil {
 		return result{id: id, ok: true, content: content, owned: true}
 	}
@@ -526,35 +594,14 @@ func fail(id int64, kind Result, exc *codec.JavaException) result {
 	return result{id: id, payload: codec.MustAppendThrowable(nil, exc), kind: kind}
 }
 
-// processingError is the RuntimeException Flink's KvStateServerHandler
-// raises when the state fails to answer: "Error while processing request
-// with ID <id>. Caused by: <cause as Java prints it>". Bad key or namespace
-// bytes carry Flink's IOException text.
+// processingError is the failure of request id whose state failed to
+// answer with err, as Flink's KvStateServerHandler words it: bad key or
+// namespace bytes carry Flink's IOException text.
 func processingError(id int64, err error) *codec.JavaException {
-	cause := "java.lang.RuntimeException: " + err.Error()
 	if errors.Is(err, state.ErrBadKeyAndNamespace) {
-		cause = "java.io.IOException: " + state.BadKeyAndNamespaceMessage
+		return codec.NewProcessingError(id, "java.io.IOException", state.BadKeyAndNamespaceMessage)
 	}
-	return codec.NewRuntimeException("Error while processing request with ID "+
-		strconv.FormatInt(id, 10)+". Caused by: "+cause+"\n", nil)
-}
-
-// malformed is the failure for a request body that does not decode. Flink
-// answers it with SERVER_FAILURE, which makes its client drop the whole
-// connection; we fail only the request, with Flink's text for a negative
-// length ("Failed incoming message. Caused by: IllegalArgumentException")
-// and a BadRequestException for a truncated body.
-func malformed(p Port, body []byte, err error) *codec.JavaException {
-	if !errors.Is(err, codec.ErrNegativeLength) {
-		return codec.NewBadRequest(p.serverName(), "Malformed request body: "+err.Error())
-	}
-	what := "key and namespace"
-	if p == ProxyPort && len(body) >= 20 && int32(binary.BigEndian.Uint32(body[16:])) < 0 {
-		what = "state name"
-	}
-	cause := codec.NewIllegalArgument("Negative length for " + what + ". This indicates a serialization error.")
-	return codec.NewRuntimeException("Failed incoming message. Caused by: java.lang.IllegalArgumentException: "+
-		cause.Message+"\n", cause)
+	return codec.NewProcessingError(id, "java.lang.RuntimeException", err.Error())
 }
 
 // Stats is a snapshot of an Endpoint's counters: Flink's

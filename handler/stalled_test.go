@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -17,7 +18,7 @@ type stalledForwarder struct {
 	release chan struct{}
 }
 
-func (f *stalledForwarder) Forward(registry.Owner, registry.JobID, []byte, int32, []byte) ([]byte, error) {
+func (f *stalledForwarder) Forward(context.Context, registry.Owner, registry.JobID, []byte, int32, []byte) ([]byte, error) {
 	<-f.release
 	return append(bufpool.Get(3), 7, 8, 9), nil
 }

@@ -20,12 +20,6 @@ const (
 	// ports (9069 proxy, 9067 state server) explicitly.
 	DefaultAddr = "127.0.0.1:0"
 
-	// DefaultMaxFrameLen limits a request frame's length prefix to 1 MiB.
-	// A request carries one serialized key (Flink accepts 2^31-1); keys are
-	// bytes to tens of bytes, and the limit bounds what one connection can
-	// make the server buffer.
-	DefaultMaxFrameLen = 1 << 20
-
 	// DefaultMaxInbound is the hard cap on bytes buffered from one
 	// connection (4 MiB): inbound data keeps arriving while a connection
 	// is held back (gnet cannot pause reading), and a client that pipelines
@@ -113,7 +107,8 @@ type Config struct {
 
 	// MaxFrameLen limits a request frame's length prefix (the bytes after
 	// it), in bytes. A longer frame closes its connection. 0 means
-	// DefaultMaxFrameLen; at least 16 (header and request id), at most 2^31-1.
+	// codec.DefaultMaxFrameLen (4 MiB, the client's default too); at least
+	// 16 (header and request id), at most 2^31-1.
 	MaxFrameLen int
 
 	// MaxInbound is the hard cap on bytes buffered from one connection; a
@@ -211,7 +206,7 @@ func (c Config) withDefaults() Config {
 		c.EventLoops = defaultEventLoops()
 	}
 	if c.MaxFrameLen == 0 {
-		c.MaxFrameLen = DefaultMaxFrameLen
+		c.MaxFrameLen = codec.DefaultMaxFrameLen
 	}
 	if c.MaxInbound == 0 && c.MaxFrameLen > 0 {
 		c.MaxInbound = max(DefaultMaxInbound, c.MaxFrameLen+codec.LengthLen)

@@ -434,7 +434,7 @@ func (cs *conn) decode() gnet.Action {
 				break
 			}
 			if f.Type != codec.Request {
-				cs.end(CloseProtocol, wrongTypeFailure(f.Type))
+				cs.end(CloseProtocol, codec.NewUnexpectedType(f.Type))
 				break
 			}
 			off += size
@@ -605,7 +605,7 @@ func (cs *conn) awaitCompletions() (retry bool, act gnet.Action) {
 // broken ends the connection for a frame whose length, version or type
 // is bad (event loop).
 func (cs *conn) broken(b []byte, err error) {
-	exc := streamFailure(b, err)
+	exc := codec.NewFrameFailure(b, err)
 	if exc == nil {
 		cs.end(CloseFrameTooLarge, nil)
 		return

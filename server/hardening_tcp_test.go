@@ -621,7 +621,7 @@ func TestOverload(t *testing.T) {
 						t.Errorf("conn %d: %v", g, err)
 						return
 					}
-					exc, err := codec.ReadThrowable(f.Body)
+					exc, err := codec.DecodeFailure(f)
 					if f.Type != codec.RequestFailure || err != nil || !strings.Contains(exc.Message, "overloaded") ||
 						f.RequestID < int64(r*perRnd) || f.RequestID >= int64((r+1)*perRnd) || seen[f.RequestID] {
 						t.Errorf("conn %d: answer %v id %d (%v): want an overload failure for this round", g, f.Type, f.RequestID, err)
@@ -698,10 +698,11 @@ func TestShutdownUnderLoad(t *testing.T) {
 		}
 		_ = c.SetDeadline(time.Now().Add(ioTimeout))
 		var sent atomic.Int64
+		var refused atomic.Bool // the client saw the shutdown failure: it stops sending, as a real one would
 		body := func(id int64) []byte { return []byte{byte(g), byte(id), byte(id >> 8), byte(id >> 16)} }
 		writers.Go(func() {
 			var out []byte
-			for id := int64(0); id < maxReqs; {
+			for id := int64(0); id < maxReqs && !refused.Load(); {
 				out = out[:0]
 				for k := 0; k < 20 && id < maxReqs; k++ {
 					out = append(out, requestFrame(id, body(id))...)
@@ -716,8 +717,10 @@ func TestShutdownUnderLoad(t *testing.T) {
 		readers.Go(func() {
 			defer c.Close()
 			seen := make([]bool, maxReqs)
+			r := bufio.NewReaderSize(c, 64<<10)
+			var closing []byte // the shutdown failure, once read
 			for {
-				f, _, err := tryReadFrame(c)
+				f, _, err := tryReadFrame(r)
 				if err != nil {
 					if !closedErr(err) {
 						t.Errorf("client %d: %v, want answers then a close", g, err)
@@ -725,7 +728,13 @@ func TestShutdownUnderLoad(t *testing.T) {
 					return
 				}
 				if f.Type == codec.RequestFailure && f.RequestID >= 0 && f.RequestID < sent.Load() && !seen[f.RequestID] {
-					if exc, err := codec.ReadThrowable(f.Body); err == nil && strings.Contains(exc.Message, "shutting down") {
+					if closing == nil {
+						if exc, err := codec.DecodeFailure(f); err == nil && strings.Contains(exc.Message, "shutting down") {
+							closing = bytes.Clone(f.Body)
+						}
+					}
+					if closing != nil && bytes.Equal(f.Body, closing) {
+						refused.Store(true)
 						seen[f.RequestID] = true
 						rejected.Add(1) // read after the shutdown began: answered with its failure
 						continue
@@ -814,7 +823,7 @@ func TestDeepPipelinePushback(t *testing.T) {
 			values++
 		case codec.RequestFailure:
 			if pushback == nil { // the first is read; the others must be the same bytes
-				exc, err := codec.ReadThrowable(f.Body)
+				exc, err := codec.DecodeFailure(f)
 				if err != nil || !strings.Contains(exc.Message, "max-inbound") || !strings.Contains(exc.Message, "retry") {
 					t.Fatalf("request %d: failure %v (%v), want the pushback naming the limit", f.RequestID, exc, err)
 				}

@@ -440,7 +440,7 @@ func TestShutdownRefusesBuffered(t *testing.T) {
 		case codec.RequestResult:
 			results[f.RequestID] = true
 		case codec.RequestFailure:
-			exc, err := codec.ReadThrowable(f.Body)
+			exc, err := codec.DecodeFailure(f)
 			if err != nil || !strings.Contains(exc.Message, "shutting down") {
 				t.Fatalf("failure for %d: %v %v, want the shutdown failure", f.RequestID, exc, err)
 			}
