@@ -133,8 +133,7 @@ func TestStallTimeout(t *testing.T) {
 	const stall = 300 * time.Millisecond
 	const size = 1 << 20
 	h := &echoHandler{}
-	s := startServer(t, Config{StallTimeout: stall, IdleTimeout: -1, SocketSendBuffer: 32 << 10}, h)
-	t.Cleanup(h.wg.Wait)
+	s := startEcho(t, Config{StallTimeout: stall, IdleTimeout: -1, SocketSendBuffer: 32 << 10}, h)
 	stalled := dialRcvBuf(t, s, 16<<10)
 	reader := dialRcvBuf(t, s, 16<<10)
 	start := time.Now()
@@ -781,8 +780,7 @@ func TestDeepPipelinePushback(t *testing.T) {
 	// Small limits (64 KiB buffered, 16 requests with the handler) make
 	// the pushback certain however fast the machine; the defaults (4 MiB,
 	// 1024) behave the same for a client that outruns the handler.
-	s := startServer(t, Config{MaxInbound: 64 << 10, MaxFrameLen: 1 << 10, MaxInFlight: 16}, h)
-	t.Cleanup(h.wg.Wait)
+	s := startEcho(t, Config{MaxInbound: 64 << 10, MaxFrameLen: 1 << 10, MaxInFlight: 16}, h)
 	c := dial(t, s)
 	_ = c.SetDeadline(time.Now().Add(4 * ioTimeout))
 	body := func(id int64) []byte { return []byte{'p', byte(id), byte(id >> 8), byte(id >> 16)} }
