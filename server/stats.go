@@ -18,7 +18,8 @@ const (
 	// CloseFrameTooLarge: a frame's length prefix exceeded Config.MaxFrameLen.
 	CloseFrameTooLarge
 	// CloseInboundOverflow: the connection buffered more than Config.MaxInbound
-	// bytes (a client pipelining far ahead without reading its answers).
+	// bytes that are not whole frames (requests past it are answered with a
+	// retryable failure instead, Stats.Rejected).
 	CloseInboundOverflow
 	// CloseConnLimit: the connection arrived while Config.MaxConns were open.
 	CloseConnLimit
@@ -29,8 +30,9 @@ const (
 	// CloseIdle: the connection had no request and nothing in flight for
 	// Config.IdleTimeout.
 	CloseIdle
-	// CloseSlowConsumer: the client did not read its answers: they passed
-	// Config.MaxOutbound, or it took none of them for Config.StallTimeout.
+	// CloseSlowConsumer: the client did not read its answers: it took none
+	// of them for Config.StallTimeout, or it sent requests past
+	// Config.MaxInbound while its answers waiting filled Config.MaxOutbound.
 	CloseSlowConsumer
 
 	numCloseReasons
@@ -74,9 +76,9 @@ type Stats struct {
 	BytesIn  int64 // bytes of request frames dispatched (length prefixes included)
 	BytesOut int64 // bytes of answer and SERVER_FAILURE frames handed to gnet for writing
 
-	Pending       int64 // connections with answers waiting for their outbound buffer to drain
-	Backpressured int64 // connections held back now (outbound above the high watermark)
-	Stalls        int64 // times a connection went above its high watermark
+	Pending            int64 // connections with answers waiting for their outbound buffer to drain
+	Backpressured      int64 // connections under backpressure now (outbound above the high watermark)
+	BackpressureStarts int64 // times a connection came under backpressure (went above its high watermark)
 
 	// MaxOutbound is the largest outbound buffer (bytes gnet held for one
 	// connection, not yet taken by the kernel) seen after a write: with a
@@ -85,6 +87,10 @@ type Stats struct {
 	MaxOutbound int64
 
 	Closed [numCloseReasons]int64 // connections closed, by CloseReason
+
+	// Rejected counts requests the server answered itself with a failure:
+	// past MaxInbound (pushback, retryable) or read while shutting down.
+	Rejected int64
 
 	// LogsSuppressed counts connection warnings and errors left out of the
 	// log by Config.LogRate.
@@ -101,33 +107,35 @@ func (s Stats) ClosedFor(r CloseReason) int64 {
 
 // counters are the live counters behind Stats.
 type counters struct {
-	conns, accepted             atomic.Int64
-	requests, batches, inFlight atomic.Int64
-	pending, backpressured      atomic.Int64
-	stalls, maxOutbound         atomic.Int64
-	bytesIn, bytesOut           atomic.Int64
-	closed                      [numCloseReasons]atomic.Int64
-	logsSuppressed              atomic.Int64
+	conns, accepted                 atomic.Int64
+	requests, batches, inFlight     atomic.Int64
+	pending, backpressured          atomic.Int64
+	backpressureStarts, maxOutbound atomic.Int64
+	bytesIn, bytesOut               atomic.Int64
+	closed                          [numCloseReasons]atomic.Int64
+	logsSuppressed                  atomic.Int64
+	pushedBack                      atomic.Int64
 }
 
 func (c *counters) snapshot() Stats {
 	s := Stats{
-		Conns:         c.conns.Load(),
-		Accepted:      c.accepted.Load(),
-		Requests:      c.requests.Load(),
-		Batches:       c.batches.Load(),
-		InFlight:      c.inFlight.Load(),
-		BytesIn:       c.bytesIn.Load(),
-		BytesOut:      c.bytesOut.Load(),
-		Pending:       c.pending.Load(),
-		Backpressured: c.backpressured.Load(),
-		Stalls:        c.stalls.Load(),
-		MaxOutbound:   c.maxOutbound.Load(),
+		Conns:              c.conns.Load(),
+		Accepted:           c.accepted.Load(),
+		Requests:           c.requests.Load(),
+		Batches:            c.batches.Load(),
+		InFlight:           c.inFlight.Load(),
+		BytesIn:            c.bytesIn.Load(),
+		BytesOut:           c.bytesOut.Load(),
+		Pending:            c.pending.Load(),
+		Backpressured:      c.backpressured.Load(),
+		BackpressureStarts: c.backpressureStarts.Load(),
+		MaxOutbound:        c.maxOutbound.Load(),
 	}
 	for i := range c.closed {
 		s.Closed[i] = c.closed[i].Load()
 	}
 	s.LogsSuppressed = c.logsSuppressed.Load()
+	s.Rejected = c.pushedBack.Load()
 	return s
 }
 
