@@ -17,6 +17,7 @@ import (
 	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/dataset"
 	"github.com/qstate/qstate/handler"
+	"github.com/qstate/qstate/internal/servertest"
 	"github.com/qstate/qstate/registry"
 	"github.com/qstate/qstate/server"
 	"github.com/qstate/qstate/state"
@@ -189,16 +190,6 @@ func (tc *testCluster) owner(key int32) int {
 	return -1
 }
 
-func newClient(t testing.TB) *client.Client {
-	t.Helper()
-	c, err := client.New(client.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
 // parallel runs f(0..n-1) on workers goroutines and waits.
 func parallel(n, workers int, f func(i int)) {
 	var next atomic.Int64
@@ -218,7 +209,7 @@ func parallel(n, workers int, f func(i int)) {
 // missing key answers UnknownKeyOrNamespaceException from any node (K3).
 func TestClusterServesEveryKey(t *testing.T) {
 	tc := startCluster(t, 3)
-	cl := newClient(t)
+	cl := servertest.NewClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, node := range tc.nodes {
@@ -256,7 +247,7 @@ func TestClusterServesEveryKey(t *testing.T) {
 // while every other key still answers (K5).
 func TestClusterNodeDown(t *testing.T) {
 	tc := startCluster(t, 3)
-	cl := newClient(t)
+	cl := servertest.NewClient(t)
 	down := tc.nodes[2]
 	downState := down.state.Addr().String()
 	down.stop(t)
@@ -349,7 +340,7 @@ func TestClusterRangeMoved(t *testing.T) {
 		n.fwd.cfg.Directory.(*lateDirectory).Store(static)
 	}
 
-	cl := newClient(t)
+	cl := servertest.NewClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	addr := tc.nodes[0].proxy.Addr().String()
