@@ -249,7 +249,7 @@ func TestTCPOverloadFlood(t *testing.T) {
 	n := startNode(t, Config{Registry: r, PoolSize: 1}, server.Config{})
 	slowConn := dialAddr(t, n.proxy.Addr())
 	slowConn.Write(slowFrame(1))
-	<-bs.entered
+	qstatetest.Recv(t, bs.entered, qstatetest.Timeout, "the slow request at the state")
 
 	flood := dialAddr(t, n.proxy.Addr())
 	const total = 2000

@@ -587,7 +587,7 @@ func TestCloseReleasesPool(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	h.Proxy().ServeBatch(slow, 1, func([]byte) { wg.Done() })
-	<-bs.entered
+	qstatetest.Recv(t, bs.entered, qstatetest.Timeout, "the slow request at the state")
 	closed := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

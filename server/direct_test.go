@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/qstate/qstate/codec"
+	"github.com/qstate/qstate/internal/qstatetest"
 )
 
 // heldHandler keeps every batch until the test answers it (off the loop,
@@ -113,7 +114,7 @@ func TestDirectWritePartial(t *testing.T) {
 		if want := max(lim, 0); len(fc.out) != want {
 			t.Fatalf("rawMax %d: direct write took %d bytes", lim, len(fc.out))
 		}
-		<-fc.wakes
+		qstatetest.Recv(t, fc.wakes, qstatetest.Timeout, "a wake of the loop")
 		cs.serve()
 		checkAnswers(t, fc.out, 5)
 		if cs.inflight != 0 || len(cs.queue) != 0 || !cs.directOn() {
@@ -148,7 +149,7 @@ func TestDirectWriteWaitsForGnet(t *testing.T) {
 		t.Fatalf("%d direct writes, %d wakes: want the loop woken instead", fc.raw, len(fc.wakes))
 	}
 	fc.outbound = 0
-	<-fc.wakes
+	qstatetest.Recv(t, fc.wakes, qstatetest.Timeout, "a wake of the loop")
 	cs.serve()
 	checkAnswers(t, fc.out, 2)
 	if !cs.directOn() {
@@ -189,7 +190,7 @@ func TestDirectWriteInFlightBudget(t *testing.T) {
 	if fc.raw != 0 || len(fc.wakes) != 1 {
 		t.Fatalf("%d direct writes, %d wakes: want a wake", fc.raw, len(fc.wakes))
 	}
-	<-fc.wakes
+	qstatetest.Recv(t, fc.wakes, qstatetest.Timeout, "a wake of the loop")
 	cs.serve()
 	if len(h.calls) != 2 || h.calls[1].n != 2 {
 		t.Fatalf("%d batches: the last 2 frames not dispatched", len(h.calls))

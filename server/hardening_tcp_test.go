@@ -92,7 +92,7 @@ func TestIdleTimeout(t *testing.T) {
 		}
 	}
 	for range 2 {
-		c := <-closedc
+		c := qstatetest.Recv(t, closedc, 4*ioTimeout, "the idle connections to close")
 		if !qstatetest.PeerClosed(c.err) {
 			t.Fatalf("%s: %v, want the server to close it", c.name, c.err)
 		}

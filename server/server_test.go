@@ -433,14 +433,14 @@ func TestShutdownDeadline(t *testing.T) {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.Serve() }()
-	<-s.Ready()
+	qstatetest.Recv(t, s.Ready(), ioTimeout, "the server to listen")
 	c, err := net.Dial("tcp", s.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	c.Write(requestFrame(1, []byte("never answered")))
-	done := <-hold
+	done := qstatetest.Recv(t, hold, ioTimeout, "the request at the handler")
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if err := s.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -601,8 +601,8 @@ func TestEngineStopReported(t *testing.T) {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.Serve() }()
-	<-s.Ready()
-	fd := <-fdc
+	qstatetest.Recv(t, s.Ready(), ioTimeout, "the server to listen")
+	fd := qstatetest.Recv(t, fdc, ioTimeout, "the listener's descriptor")
 	if fd < 0 {
 		t.Fatal("no listener descriptor")
 	}
