@@ -22,7 +22,7 @@ const (
 
 	// DefaultMaxInbound is the hard cap on bytes buffered from one
 	// connection (4 MiB): inbound data keeps arriving while a connection
-	// is held back (gnet cannot pause reading), and a client that pipelines
+	// is under backpressure (gnet cannot pause reading), and a client that pipelines
 	// that far ahead without reading its answers is closed.
 	DefaultMaxInbound = 4 << 20
 

@@ -108,7 +108,7 @@ func newConn(s *Server, nc netConn) *conn {
 
 // serve is the connection's event loop task (OnTraffic): take the
 // answered batches, write what the watermarks allow, then decode and
-// dispatch whole frames unless the connection is held back.
+// dispatch whole frames unless the connection is under backpressure.
 func (cs *conn) serve() gnet.Action {
 	cs.collect()
 	if !cs.flush() {
@@ -213,7 +213,7 @@ func (b *batch) owes() int {
 
 // letWorkersWrite turns direct writes back on once the loop has nothing
 // to write and needs no wake-up from a completion: no answer queued,
-// gnet's outbound buffer empty, not held back, in-flight budget left
+// gnet's outbound buffer empty, not under backpressure, in-flight budget left
 // (event loop, at the end of serve).
 func (cs *conn) letWorkersWrite() {
 	if !cs.owned || len(cs.queue) > 0 || cs.blocked || cs.inflight >= cs.s.cfg.MaxInFlight ||
@@ -272,8 +272,8 @@ func (cs *conn) flush() bool {
 		if ob >= cfg.HighWatermark {
 			cs.blocked = true
 			cs.s.ctr.backpressured.Add(1)
-			cs.s.ctr.stalls.Add(1)
-			cs.s.log.Debug().Uint64("conn", cs.guard.id).Int("outbound", ob).Int("queued", cs.queued).Msg("connection over high watermark: holding back")
+			cs.s.ctr.backpressureStarts.Add(1)
+			cs.s.log.Debug().Uint64("conn", cs.guard.id).Int("outbound", ob).Int("queued", cs.queued).Msg("connection over high watermark: backpressure")
 			break
 		}
 		head := cs.queue[0][cs.qoff:]
@@ -356,7 +356,7 @@ func (cs *conn) consume(n int) {
 }
 
 // decode dispatches the whole frames buffered, as one batch per pass,
-// while the connection is not held back and has in-flight budget. A bad
+// while the connection is not under backpressure and has in-flight budget. A bad
 // frame answers SERVER_FAILURE (when it deserves one) and closes.
 func (cs *conn) decode() gnet.Action {
 	cfg := &cs.s.cfg
