@@ -91,6 +91,9 @@ type conn struct {
 	watched atomic.Bool // registered with the drain watcher
 
 	guard connGuard // idle and stall timeouts, log identity (idle.go)
+
+	adm     connAdmission // first frame, half-sent frames, eviction (lockout.go)
+	evicted atomic.Bool   // made way for a new connection (lockout.go)
 }
 
 func newConn(s *Server, nc netConn) *conn {
@@ -452,6 +455,10 @@ func (cs *conn) decode() gnet.Action {
 			cs.s.batches.release(b)
 			return gnet.Close
 		}
+		cs.adm.consumed += int64(off)
+		if !cs.adm.proven {
+			cs.prove()
+		}
 		cs.inflight += n
 		cs.reserved += limit
 		cs.reportActive()
@@ -510,6 +517,7 @@ func (cs *conn) pushBack() gnet.Action {
 		if _, err := cs.nc.Discard(used); err != nil {
 			return gnet.Close
 		}
+		cs.adm.consumed += int64(used)
 		cs.s.ctr.pushedBack.Add(int64(n))
 	}
 	if !cs.flush() {

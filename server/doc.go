@@ -176,7 +176,10 @@
 //
 // Every resource a client controls is bounded; config.go gives each
 // default and its reason. Connections: MaxConns (more are closed as soon
-// as accepted). Bytes: MaxFrameLen per frame, MaxInbound buffered from one
+// as accepted), MaxConnsPerAddr per source address, and at most
+// MaxConns-ReservedConns that have not sent a whole frame yet, the oldest
+// of which make way for new ones; FrameTimeout for the first whole frame
+// and for a frame left half-sent (lockout.go). Bytes: MaxFrameLen per frame, MaxInbound buffered from one
 // connection (also while shutting down), MaxOutbound of answers held for
 // one connection, answers being built included (conn.answerRoom). Requests: MaxInFlight per
 // connection with the handler. Time: IdleTimeout without a request or

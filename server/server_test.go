@@ -352,10 +352,11 @@ func TestMaxConns(t *testing.T) {
 	cfg := Config{MaxConns: 2}
 	ev := watchConns(&cfg)
 	s := startServer(t, cfg, h)
-	c1, c2 := dial(t, s), dial(t, s)
-	for i, c := range []net.Conn{c1, c2} {
-		c.Write(requestFrame(int64(i), []byte("hi")))
-		readFrame(t, c)
+	var c1, c2 net.Conn
+	for i, c := range []*net.Conn{&c1, &c2} { // each sends before the next dials (lockout.go: one slot of two is for proven connections)
+		*c = dial(t, s)
+		(*c).Write(requestFrame(int64(i), []byte("hi")))
+		readFrame(t, *c)
 	}
 	c3 := dial(t, s)
 	expectEOF(t, c3)

@@ -34,6 +34,12 @@ const (
 	// of them for Config.StallTimeout, or it sent requests past
 	// Config.MaxInbound while its answers waiting filled Config.MaxOutbound.
 	CloseSlowConsumer
+	// CloseFrameTimeout: no whole frame within Config.FrameTimeout of
+	// opening, or a frame left half-sent for that long (lockout.go).
+	CloseFrameTimeout
+	// CloseEvicted: the connection had sent no whole frame yet and made
+	// way for a new one (Config.MaxConnsPerAddr, ReservedConns; lockout.go).
+	CloseEvicted
 
 	numCloseReasons
 )
@@ -59,6 +65,10 @@ func (r CloseReason) String() string {
 		return "idle"
 	case CloseSlowConsumer:
 		return "slow-consumer"
+	case CloseFrameTimeout:
+		return "frame-timeout"
+	case CloseEvicted:
+		return "evicted"
 	}
 	return "CloseReason(" + strconv.Itoa(int(r)) + ")"
 }
