@@ -466,7 +466,7 @@ func TestDeadOwnerCostsTheDeadline(t *testing.T) {
 	const deadline = 200 * time.Millisecond
 	n := startNode(t, reg, Config{Directory: noDirectory{}, RequestTimeout: deadline})
 	proxy, _ := n.Addrs()
-	c := newClient(t)
+	c := servertest.NewClient(t)
 	start := time.Now()
 	_, err := c.GetKvState(queryCtx(t), proxy.String(), syntheticJob, "far", 1, []byte{0, 0, 0, 1, 0x2a, 0})
 	took := time.Since(start)

@@ -941,7 +941,7 @@ func TestLockout(t *testing.T) {
 	}
 	sent := time.Now()
 	_ = good.SetReadDeadline(time.Now().Add(ioTimeout))
-	if _, err := readUntilClosed(good); !closedErr(err) {
+	if _, err := readUntilClosed(good); !qstatetest.PeerClosed(err) {
 		t.Fatalf("half-sent frame: %v, want the connection closed", err)
 	}
 	if took := time.Since(sent); took > deadline || took < frameTimeout {
