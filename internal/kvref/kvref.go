@@ -57,7 +57,7 @@ type Server struct {
 	csize int               // answer content size: i32 length, then the value
 
 	missing []byte // UnknownKeyOrNamespaceException payload
-	pool            *ants.Pool
+	pool    *ants.Pool
 
 	mu      sync.Mutex
 	eng     gnet.Engine
