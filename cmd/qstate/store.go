@@ -42,6 +42,7 @@ type storeFlags struct {
 	DataDir      string   `env:"QSTATE_DATA_DIR" placeholder:"DIR" help:"With --state-backend pebble: the store's directory, created when absent. A directory holding anything else is an error."`
 	CacheSize    byteSize `default:"64MiB" env:"QSTATE_CACHE_SIZE" help:"With --state-backend pebble: Pebble's block cache (67108864, 64MiB, 1GB)."`
 	WAL          bool     `env:"QSTATE_WAL" help:"With --state-backend pebble: turn Pebble's write-ahead log on (off by default, as in Flink's RocksDB backend)."`
+	Compression  string   `name:"store-compression" default:"snappy" enum:"snappy,zstd,none" env:"QSTATE_STORE_COMPRESSION" help:"With --state-backend pebble: block compression of the store's files: ${enum}."`
 }
 
 // validate reports the store flags' problems (serveCmd.Validate).
@@ -80,7 +81,7 @@ func (c *serveCmd) registerSynthetic(reg *registry.Registry, log zerolog.Logger)
 	}
 	start := time.Now()
 	db, err := pebblestate.Open(c.DataDir, pebblestate.Options{
-		MaxParallelism: dataset.SyntheticMaxParallelism, CacheSize: int64(c.CacheSize), WAL: c.WAL,
+		MaxParallelism: dataset.SyntheticMaxParallelism, CacheSize: int64(c.CacheSize), WAL: c.WAL, Compression: c.Compression,
 		Logger: log.With().Str("component", "pebble").Logger(),
 	})
 	if err != nil {
