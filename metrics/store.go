@@ -38,17 +38,16 @@ var (
 // storeCollector reads a store's StoreStats at scrape time.
 type storeCollector struct{ src func() StoreStats }
 
-// WatchStore reads src at every scrape and exports the store's cache hit
-// rate, compactions, read amplification and disk usage (qstate_store_*).
-// src is called on the scrape's goroutine and may take the store's locks.
-// It panics when src is nil or a store is already watched (set-up bugs).
-func (m *Metrics) WatchStore(src func() StoreStats) {
+// NewStoreCollector returns a collector that reads src at every scrape and
+// exports the store's cache hit rate, compactions, read amplification and
+// disk usage (qstate_store_*), for the caller to register next to the
+// node's. src runs on the scrape's goroutine and may take the store's
+// locks. It panics when src is nil (a set-up bug).
+func NewStoreCollector(src func() StoreStats) prometheus.Collector {
 	if src == nil {
 		panic("metrics: nil store source")
 	}
-	if err := m.reg.Register(storeCollector{src}); err != nil {
-		panic("metrics: store watched twice: " + err.Error())
-	}
+	return storeCollector{src}
 }
 
 // Describe sends the store's metric descriptions.

@@ -2,8 +2,6 @@ package server
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -38,6 +36,14 @@ func startServer(t testing.TB, cfg Config, h Handler) *Server {
 	return s
 }
 
+// startEcho starts a server for h and, at cleanup, once the server has
+// stopped, waits for h's goroutines.
+func startEcho(t testing.TB, cfg Config, h *echoHandler) *Server {
+	t.Helper()
+	t.Cleanup(h.wg.Wait) // registered first: runs after the server's cleanups
+	return startServer(t, cfg, h)
+}
+
 // startStoppable starts a server like startServer, but returns a stop
 // function (Shutdown, then Serve's return checked) for tests that check
 // goroutines after the server is gone. Cleanup closes it if stop was not
@@ -48,26 +54,8 @@ func startStoppable(t testing.TB, cfg Config, h Handler) (*Server, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- s.Serve() }()
-	qstatetest.Recv(t, s.Ready(), ioTimeout, "the server to listen")
-	if s.Addr() == nil {
-		t.Fatalf("server did not start: %v", <-errc)
-	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
-			defer cancel()
-			if err := s.Shutdown(ctx); err != nil {
-				t.Errorf("Shutdown: %v", err)
-			}
-			if err := <-errc; !errors.Is(err, ErrServerClosed) {
-				t.Errorf("Serve returned %v, want ErrServerClosed", err)
-			}
-		})
-	}
-	t.Cleanup(func() { _ = s.Close(); stop() })
+	stop := qstatetest.Serve(t, "server", s, ErrServerClosed)
+	t.Cleanup(func() { _ = s.Close() }) // runs before stop's cleanup: what the test left is closed, not drained
 	return s, stop
 }
 
@@ -126,9 +114,48 @@ func pattern(n int) []byte {
 // goroutines are waited for at cleanup.
 type echoHandler struct {
 	inline bool
-	wg     sync.WaitGroup
+	wg     goroutines
 	mu     sync.Mutex
 	big    map[int][]byte
+}
+
+// goroutines counts goroutines like a sync.WaitGroup, under a mutex: the
+// tests wait for the echo goroutines at cleanup while the server may
+// still dispatch, and a WaitGroup's Add then races its Wait (in the race
+// detector's eyes: the answers' way to the test goes through the kernel).
+type goroutines struct {
+	mu   sync.Mutex
+	n    int
+	zero sync.Cond
+}
+
+// Go runs f on a new goroutine, counted until it returns.
+func (g *goroutines) Go(f func()) {
+	g.mu.Lock()
+	g.n++
+	g.mu.Unlock()
+	go func() {
+		defer func() {
+			g.mu.Lock()
+			if g.n--; g.n == 0 && g.zero.L != nil {
+				g.zero.Broadcast()
+			}
+			g.mu.Unlock()
+		}()
+		f()
+	}()
+}
+
+// Wait returns once every goroutine started by Go has returned.
+func (g *goroutines) Wait() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.zero.L == nil {
+		g.zero.L = &g.mu
+	}
+	for g.n > 0 {
+		g.zero.Wait()
+	}
 }
 
 func (h *echoHandler) ServeBatch(reqs []byte, n int, done func([]byte)) {

@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,6 +48,9 @@ func servePebbleOnce(t *testing.T, dir string) string {
 	c := serveCmd{Dataset: "synthetic", Keys: 300, ValueSize: 40, Dispatch: handler.Inline,
 		ProxyAddr: "127.0.0.1:0", ServerAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, LogLevel: "info",
 		storeFlags: storeFlags{StateBackend: "pebble", DataDir: dir, CacheSize: 1 << 20}}
+	c.Admin = "127.0.0.1:0"
+	adminc := make(chan net.Addr, 1)
+	c.adminReady = func(a net.Addr) { adminc <- a }
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -83,6 +89,31 @@ func servePebbleOnce(t *testing.T, dir string) string {
 	}
 	qcancel()
 	cl.Close()
+	// The store's metrics are on the admin port: its disk usage, and the
+	// look-ups just made as block cache hits or misses.
+	admin := <-adminc
+	resp, err := http.Get("http://" + admin.String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var hits, misses, disk float64
+	for _, line := range strings.Split(string(body), "\n") {
+		var v float64
+		if _, err := fmt.Sscanf(line, "qstate_store_cache_hits_total %g", &v); err == nil {
+			hits = v
+		}
+		if _, err := fmt.Sscanf(line, "qstate_store_cache_misses_total %g", &v); err == nil {
+			misses = v
+		}
+		if _, err := fmt.Sscanf(line, "qstate_store_disk_bytes %g", &v); err == nil {
+			disk = v
+		}
+	}
+	if hits+misses == 0 || disk == 0 || !strings.Contains(string(body), "qstate_store_read_amplification") {
+		t.Errorf("store metrics: hits %v misses %v disk %v in\n%s", hits, misses, disk, body)
+	}
 	cancel()
 	if err := <-errc; err != nil {
 		t.Fatalf("serve returned %v", err)
