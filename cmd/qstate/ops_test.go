@@ -22,6 +22,7 @@ import (
 	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/dataset"
 	"github.com/qstate/qstate/handler"
+	"github.com/qstate/qstate/internal/qstatetest"
 	"github.com/qstate/qstate/server"
 	"github.com/qstate/qstate/state"
 )
@@ -159,6 +160,9 @@ func TestFlagDefaults(t *testing.T) {
 		{"max-outbound", o.MaxOutbound, server.DefaultMaxOutbound},
 		{"idle-timeout", o.IdleTimeout, server.DefaultIdleTimeout},
 		{"stall-timeout", o.StallTimeout, server.DefaultStallTimeout},
+		{"frame-timeout", o.FrameTimeout, server.DefaultFrameTimeout},
+		{"max-conns-per-addr (0: derived from max-conns)", o.MaxConnsPerAddr, 0},
+		{"reserved-conns (0: derived from max-conns)", o.ReservedConns, 0},
 		{"log-rate", o.LogRate, server.DefaultLogRate},
 		{"event-loops (0: half of GOMAXPROCS)", o.EventLoops, 0},
 		{"log-format", o.LogFormat, "auto"},
@@ -361,7 +365,7 @@ func TestServeAdmin(t *testing.T) {
 		}
 	})
 	proxy, _, _ := serveForTest(t, c)
-	admin = <-adminc
+	admin = qstatetest.Recv(t, adminc, qstatetest.Timeout, "the admin address")
 
 	cl, err := client.New(client.Config{})
 	if err != nil {
