@@ -99,14 +99,6 @@ func syntheticRequest(id int64, k int32) []byte {
 	})
 }
 
-func peerClosed(err error) bool {
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return false
-	}
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
-}
-
 // TestServeSIGTERMUnderLoad: 8 clients pipeline requests as fast as they
 // can; SIGTERM stops the process gracefully. Every answer a client gets is
 // the right value for a request it sent, none twice; every connection
@@ -154,7 +146,7 @@ func TestServeSIGTERMUnderLoad(t *testing.T) {
 			for {
 				f, _, err := qstatetest.ReadFrame(c)
 				if err != nil {
-					if !peerClosed(err) {
+					if !qstatetest.PeerClosed(err) {
 						t.Errorf("client %d: %v, want answers then a close", g, err)
 					}
 					return
