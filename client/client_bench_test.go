@@ -3,11 +3,11 @@ package client
 import (
 	"context"
 	"net"
-	"sync"
 	"testing"
 
 	"github.com/qstate/qstate/bufpool"
 	"github.com/qstate/qstate/codec"
+	"github.com/qstate/qstate/internal/qstatetest"
 	"github.com/qstate/qstate/state"
 )
 
@@ -19,41 +19,7 @@ var benchContent = []byte{0, 0, 0, 0, 0, 0, 0, 42}
 // per request, so allocations measured are the client's.
 func startBenchServer(tb testing.TB) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, nc)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				benchServe(nc)
-			}()
-		}
-	}()
-	tb.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
+	return qstatetest.NewServer(tb, func(_ int, c *qstatetest.Conn) { benchServe(c.Conn) }).Addr()
 }
 
 func benchServe(nc net.Conn) {

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/qstate/qstate/codec"
+	"github.com/qstate/qstate/internal/qstatetest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -31,11 +32,11 @@ func TestConcurrentOutOfOrder(t *testing.T) {
 	var outOfOrder, answered atomic.Int64
 	var seenMu sync.Mutex
 	seen := make(map[int64]bool, goroutines*perG)
-	srv := newFakeServer(t, func(_ int, sc *srvConn) {
+	srv := qstatetest.NewServer(t, func(_ int, sc *qstatetest.Conn) {
 		var batch []codec.Frame
 		var out []byte
 		for {
-			f, err := sc.readFrame()
+			f, err := sc.ReadFrame()
 			if err != nil {
 				return
 			}
@@ -43,7 +44,7 @@ func TestConcurrentOutOfOrder(t *testing.T) {
 			seen[f.RequestID] = true
 			seenMu.Unlock()
 			batch = append(batch, f)
-			if sc.r.Buffered() > 0 && len(batch) < 256 {
+			if sc.R.Buffered() > 0 && len(batch) < 256 {
 				continue // more requests already here: answer them together
 			}
 			rand.Shuffle(len(batch), func(i, j int) { batch[i], batch[j] = batch[j], batch[i] })
@@ -73,7 +74,7 @@ func TestConcurrentOutOfOrder(t *testing.T) {
 			defer wg.Done()
 			for i := range perG {
 				kv := kvFor(g, i)
-				content, err := c.GetKvState(ctx, srv.addr(), testJob, "state", int32(g), kv)
+				content, err := c.GetKvState(ctx, srv.Addr(), testJob, "state", int32(g), kv)
 				if err != nil {
 					errs <- fmt.Errorf("g%d i%d: %w", g, i, err)
 					return
@@ -90,7 +91,7 @@ func TestConcurrentOutOfOrder(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if got := srv.accepted.Load(); got != 1 {
+	if got := srv.Accepted(); got != 1 {
 		t.Errorf("server accepted %d connections, want 1", got)
 	}
 	if got := answered.Load(); got != goroutines*perG {
@@ -116,12 +117,14 @@ func TestConcurrentOutOfOrder(t *testing.T) {
 // its deadline with context.DeadlineExceeded, removes the pending request and
 // leaves no goroutine after Close (C2, C3).
 func TestDeadlineNoAnswer(t *testing.T) {
-	received := make(chan struct{}, 1)
-	srv := newFakeServer(t, func(_ int, sc *srvConn) {
-		if _, err := sc.readFrame(); err == nil {
+	received := make(chan struct{}, 4) // one per request read
+	srv := qstatetest.NewServer(t, func(_ int, sc *qstatetest.Conn) {
+		for {
+			if _, err := sc.ReadFrame(); err != nil {
+				return
+			}
 			received <- struct{}{}
 		}
-		sc.drain()
 	})
 	c, err := New(Config{})
 	if err != nil {
@@ -131,14 +134,14 @@ func TestDeadlineNoAnswer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	start := time.Now()
-	_, err = c.GetKvState(ctx, srv.addr(), testJob, "state", 1, kvFor(0, 0))
+	_, err = c.GetKvState(ctx, srv.Addr(), testJob, "state", 1, kvFor(0, 0))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want context.DeadlineExceeded", err)
 	}
 	if el := time.Since(start); el < timeout || el > timeout+5*time.Second {
 		t.Errorf("returned after %v, want about %v", el, timeout)
 	}
-	<-received // the request did reach the server
+	qstatetest.Recv(t, received, qstatetest.Timeout, "the request at the server")
 	if s := c.Stats(); s.Pending != 0 || s.Connections != 1 {
 		t.Errorf("stats after deadline %+v, want 0 pending on 1 connection", s)
 	}
@@ -146,24 +149,26 @@ func TestDeadlineNoAnswer(t *testing.T) {
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	go func() {
 		defer cancel2()
-		for deadline := time.Now().Add(5 * time.Second); c.Stats().Pending != 1 && time.Now().Before(deadline); {
-			time.Sleep(time.Millisecond)
+		select { // cancel once the request reached the server: it is pending then
+		case <-received:
+		case <-time.After(qstatetest.Timeout):
+			t.Errorf("the second request never reached the server")
 		}
 	}()
-	if _, err := c.GetKvState(ctx2, srv.addr(), testJob, "state", 1, kvFor(0, 1)); !errors.Is(err, context.Canceled) {
+	if _, err := c.GetKvState(ctx2, srv.Addr(), testJob, "state", 1, kvFor(0, 1)); !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
 	if s := c.Stats(); s.Pending != 0 {
 		t.Errorf("pending after cancel = %d, want 0", s.Pending)
 	}
 	// An already-ended context sends nothing.
-	if _, err := c.GetKvState(ctx, srv.addr(), testJob, "state", 1, nil); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := c.GetKvState(ctx, srv.Addr(), testJob, "state", 1, nil); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("err = %v, want context.DeadlineExceeded", err)
 	}
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	srv.stop()
+	srv.Stop()
 	goleak.VerifyNone(t)
 }
 
@@ -173,16 +178,16 @@ func TestDeadlineNoAnswer(t *testing.T) {
 func TestServerFailure(t *testing.T) {
 	const inFlight = 20
 	jex := codec.NewRuntimeException("Failed incoming message. Caused by: boom", nil)
-	srv := newFakeServer(t, func(n int, sc *srvConn) {
+	srv := qstatetest.NewServer(t, func(n int, sc *qstatetest.Conn) {
 		if n > 0 {
 			echo(sc)
 			return
 		}
-		if _, err := sc.readRequests(inFlight); err != nil {
+		if _, err := sc.ReadRequests(inFlight); err != nil {
 			return
 		}
 		_, _ = sc.Write(codec.AppendServerFailureFrame(nil, failurePayload(jex)))
-		sc.drain()
+		sc.Drain()
 	})
 	c := newClient(t, Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -193,7 +198,7 @@ func TestServerFailure(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = c.GetKvState(ctx, srv.addr(), testJob, "state", 0, kvFor(0, i))
+			_, errs[i] = c.GetKvState(ctx, srv.Addr(), testJob, "state", 0, kvFor(0, i))
 		}()
 	}
 	wg.Wait()
@@ -209,11 +214,11 @@ func TestServerFailure(t *testing.T) {
 		}
 	}
 	kv := kvFor(1, 1)
-	content, err := c.GetKvState(ctx, srv.addr(), testJob, "state", 0, kv)
+	content, err := c.GetKvState(ctx, srv.Addr(), testJob, "state", 0, kv)
 	if err != nil || !checkAnswer(content, kv) {
 		t.Fatalf("call after SERVER_FAILURE: %x, %v", content, err)
 	}
-	if got := srv.accepted.Load(); got != 2 {
+	if got := srv.Accepted(); got != 2 {
 		t.Errorf("server accepted %d connections, want 2", got)
 	}
 	if s := c.Stats(); s.Dials != 2 || s.Failures != 1 || s.Connections != 1 {
@@ -227,9 +232,9 @@ func TestServerFailure(t *testing.T) {
 func TestRequestFailure(t *testing.T) {
 	const n = 50
 	missing := func(kv []byte) bool { return kv[2]%5 == 0 }
-	srv := newFakeServer(t, func(_ int, sc *srvConn) {
+	srv := qstatetest.NewServer(t, func(_ int, sc *qstatetest.Conn) {
 		for {
-			f, err := sc.readFrame()
+			f, err := sc.ReadFrame()
 			if err != nil {
 				return
 			}
@@ -254,7 +259,7 @@ func TestRequestFailure(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			kv := kvFor(0, i)
-			content, err := c.GetKvState(ctx, srv.addr(), testJob, "state", 0, kv)
+			content, err := c.GetKvState(ctx, srv.Addr(), testJob, "state", 0, kv)
 			if !missing(kv) {
 				if err != nil || !checkAnswer(content, kv) {
 					t.Errorf("request %d: %x, %v", i, content, err)
@@ -268,15 +273,15 @@ func TestRequestFailure(t *testing.T) {
 				t.Errorf("request %d: err = %v, want codec.ErrUnknownKeyOrNamespace", i, err)
 			case !errors.Is(err, ErrRequestFailed):
 				t.Errorf("request %d: err = %v, want ErrRequestFailed", i, err)
-			case !errors.As(err, &re) || re.Addr != srv.addr():
-				t.Errorf("request %d: err = %v, want *RequestError from %s", i, err, srv.addr())
+			case !errors.As(err, &re) || re.Addr != srv.Addr():
+				t.Errorf("request %d: err = %v, want *RequestError from %s", i, err, srv.Addr())
 			case !errors.As(err, &jex) || jex.Class != "org.apache.flink.queryablestate.exceptions.UnknownKeyOrNamespaceException":
 				t.Errorf("request %d: err = %v, want the Java exception", i, err)
 			}
 		}()
 	}
 	wg.Wait()
-	if got := srv.accepted.Load(); got != 1 {
+	if got := srv.Accepted(); got != 1 {
 		t.Errorf("server accepted %d connections, want 1", got)
 	}
 	if s := c.Stats(); s.Failures != 0 || s.Pending != 0 {
@@ -289,9 +294,9 @@ func TestRequestFailure(t *testing.T) {
 func TestQueueWhileConnecting(t *testing.T) {
 	const n = 40
 	var ids sync.Map
-	srv := newFakeServer(t, func(_ int, sc *srvConn) {
+	srv := qstatetest.NewServer(t, func(_ int, sc *qstatetest.Conn) {
 		for {
-			f, err := sc.readFrame()
+			f, err := sc.ReadFrame()
 			if err != nil {
 				return
 			}
@@ -321,14 +326,14 @@ func TestQueueWhileConnecting(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			kv := kvFor(2, i)
-			content, err := c.GetKvState(ctx, srv.addr(), testJob, "state", 0, kv)
+			content, err := c.GetKvState(ctx, srv.Addr(), testJob, "state", 0, kv)
 			if err != nil || !checkAnswer(content, kv) {
 				t.Errorf("request %d: %x, %v", i, content, err)
 			}
 		}()
 	}
-	waitFor(t, 5*time.Second, "all requests queued", func() bool { return c.Stats().Pending == n })
-	if got := srv.accepted.Load(); got != 0 {
+	qstatetest.Eventually(t, 5*time.Second, func() bool { return c.Stats().Pending == n }, "all requests queued")
+	if got := srv.Accepted(); got != 0 {
 		t.Fatalf("server accepted %d connections before the dial was released", got)
 	}
 	close(gate)
@@ -351,72 +356,72 @@ func TestBrokenStream(t *testing.T) {
 	goodFrame := codec.AppendResultFrame(nil, 0, []byte{1, 2, 3})
 	cases := []struct {
 		name string
-		send func(sc *srvConn, fs []codec.Frame) // what the first connection sends after the requests
-		want error                               // besides ErrBroken, when not nil
+		send func(sc *qstatetest.Conn, fs []codec.Frame) // what the first connection sends after the requests
+		want error                                       // besides ErrBroken, when not nil
 	}{
-		{"bad version", func(sc *srvConn, _ []codec.Frame) {
+		{"bad version", func(sc *qstatetest.Conn, _ []codec.Frame) {
 			b := bytes.Clone(goodFrame)
 			binary.BigEndian.PutUint32(b[4:], 0x12345678)
 			_, _ = sc.Write(b)
 		}, codec.ErrBadVersion},
-		{"garbage", func(sc *srvConn, _ []codec.Frame) {
+		{"garbage", func(sc *qstatetest.Conn, _ []codec.Frame) {
 			_, _ = sc.Write([]byte("HTTP/1.1 400 Bad Request\r\n\r\n"))
 		}, nil},
-		{"unknown type", func(sc *srvConn, _ []codec.Frame) {
+		{"unknown type", func(sc *qstatetest.Conn, _ []codec.Frame) {
 			b := bytes.Clone(goodFrame)
 			binary.BigEndian.PutUint32(b[8:], 9)
 			_, _ = sc.Write(b)
 		}, codec.ErrUnknownMessageType},
-		{"REQUEST from server", func(sc *srvConn, fs []codec.Frame) {
+		{"REQUEST from server", func(sc *qstatetest.Conn, fs []codec.Frame) {
 			_, _ = sc.Write(codec.AppendKvStateInternalRequestFrame(nil, fs[0].RequestID, codec.KvStateInternalRequest{}))
 		}, codec.ErrUnexpectedType},
-		{"EOF mid-frame", func(sc *srvConn, fs []codec.Frame) {
+		{"EOF mid-frame", func(sc *qstatetest.Conn, fs []codec.Frame) {
 			b := codec.AppendResultFrame(nil, fs[0].RequestID, make([]byte, 100))
 			_, _ = sc.Write(b[:50])
 			_ = sc.Close()
 		}, io.ErrUnexpectedEOF},
-		{"EOF between frames", func(sc *srvConn, _ []codec.Frame) {
+		{"EOF between frames", func(sc *qstatetest.Conn, _ []codec.Frame) {
 			_ = sc.Close()
 		}, io.EOF},
-		{"frame over the limit", func(sc *srvConn, fs []codec.Frame) {
+		{"frame over the limit", func(sc *qstatetest.Conn, fs []codec.Frame) {
 			_, _ = sc.Write(codec.AppendResultFrame(nil, fs[0].RequestID, make([]byte, maxFrame)))
 		}, codec.ErrFrameTooLarge},
-		{"huge length prefix", func(sc *srvConn, _ []codec.Frame) {
+		{"huge length prefix", func(sc *qstatetest.Conn, _ []codec.Frame) {
 			_, _ = sc.Write([]byte{0x7f, 0xff, 0xff, 0xff})
 		}, codec.ErrFrameTooLarge},
-		{"negative length prefix", func(sc *srvConn, _ []codec.Frame) {
+		{"negative length prefix", func(sc *qstatetest.Conn, _ []codec.Frame) {
 			_, _ = sc.Write([]byte{0x80, 0, 0, 0})
 		}, codec.ErrNegativeLength},
-		{"negative content length", func(sc *srvConn, fs []codec.Frame) {
+		{"negative content length", func(sc *qstatetest.Conn, fs []codec.Frame) {
 			b := codec.AppendResultFrame(nil, fs[0].RequestID, []byte{1, 2, 3, 4})
 			binary.BigEndian.PutUint32(b[codec.FrameSize(codec.RequestResult, 0):], 0xffffffff)
 			_, _ = sc.Write(b)
 		}, codec.ErrNegativeLength},
-		{"truncated content", func(sc *srvConn, fs []codec.Frame) {
+		{"truncated content", func(sc *qstatetest.Conn, fs []codec.Frame) {
 			b := codec.AppendHeader(nil, codec.RequestResult, fs[0].RequestID, 6)
 			b = binary.BigEndian.AppendUint32(b, 100)
 			_, _ = sc.Write(append(b, 1, 2))
 		}, codec.ErrTruncated},
-		{"undecodable failure payload", func(sc *srvConn, fs []codec.Frame) {
+		{"undecodable failure payload", func(sc *qstatetest.Conn, fs []codec.Frame) {
 			_, _ = sc.Write(codec.AppendRequestFailureFrame(nil, fs[0].RequestID, []byte{0xac, 0xed, 0, 5, 0x73}))
 		}, nil},
-		{"undecodable SERVER_FAILURE payload", func(sc *srvConn, _ []codec.Frame) {
+		{"undecodable SERVER_FAILURE payload", func(sc *qstatetest.Conn, _ []codec.Frame) {
 			_, _ = sc.Write(codec.AppendServerFailureFrame(nil, []byte("not java")))
 		}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := newFakeServer(t, func(n int, sc *srvConn) {
+			srv := qstatetest.NewServer(t, func(n int, sc *qstatetest.Conn) {
 				if n > 0 {
 					echo(sc)
 					return
 				}
-				fs, err := sc.readRequests(inFlight)
+				fs, err := sc.ReadRequests(inFlight)
 				if err != nil {
 					return
 				}
 				tc.send(sc, fs)
-				sc.drain()
+				sc.Drain()
 			})
 			c := newClient(t, Config{MaxFrameLen: maxFrame})
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -427,7 +432,7 @@ func TestBrokenStream(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					_, errs[i] = c.GetKvState(ctx, srv.addr(), testJob, "state", 0, kvFor(3, i))
+					_, errs[i] = c.GetKvState(ctx, srv.Addr(), testJob, "state", 0, kvFor(3, i))
 				}()
 			}
 			wg.Wait()
@@ -439,11 +444,11 @@ func TestBrokenStream(t *testing.T) {
 				}
 			}
 			kv := kvFor(3, 99)
-			content, err := c.GetKvState(ctx, srv.addr(), testJob, "state", 0, kv)
+			content, err := c.GetKvState(ctx, srv.Addr(), testJob, "state", 0, kv)
 			if err != nil || !checkAnswer(content, kv) {
 				t.Fatalf("call after the break: %x, %v", content, err)
 			}
-			if got := srv.accepted.Load(); got != 2 {
+			if got := srv.Accepted(); got != 2 {
 				t.Errorf("server accepted %d connections, want 2", got)
 			}
 		})
@@ -453,9 +458,9 @@ func TestBrokenStream(t *testing.T) {
 // TestUnknownIDsIgnored: responses and failures for ids nobody waits for
 // are dropped; the connection keeps working (C4).
 func TestUnknownIDsIgnored(t *testing.T) {
-	srv := newFakeServer(t, func(_ int, sc *srvConn) {
+	srv := qstatetest.NewServer(t, func(_ int, sc *qstatetest.Conn) {
 		for {
-			f, err := sc.readFrame()
+			f, err := sc.ReadFrame()
 			if err != nil {
 				return
 			}
@@ -474,7 +479,7 @@ func TestUnknownIDsIgnored(t *testing.T) {
 	defer cancel()
 	for i := range 20 {
 		kv := kvFor(4, i)
-		content, err := c.GetKvState(ctx, srv.addr(), testJob, "state", 0, kv)
+		content, err := c.GetKvState(ctx, srv.Addr(), testJob, "state", 0, kv)
 		if err != nil || !checkAnswer(content, kv) {
 			t.Fatalf("request %d: %x, %v", i, content, err)
 		}
@@ -491,9 +496,9 @@ func TestLargeResponse(t *testing.T) {
 	for i := range big {
 		big[i] = byte(i * 7)
 	}
-	srv := newFakeServer(t, func(_ int, sc *srvConn) {
+	srv := qstatetest.NewServer(t, func(_ int, sc *qstatetest.Conn) {
 		for {
-			f, err := sc.readFrame()
+			f, err := sc.ReadFrame()
 			if err != nil {
 				return
 			}
@@ -517,7 +522,7 @@ func TestLargeResponse(t *testing.T) {
 	defer cancel()
 	for i := range 6 {
 		kv := kvFor(5, i)
-		content, err := c.GetKvState(ctx, srv.addr(), testJob, "state", 0, kv)
+		content, err := c.GetKvState(ctx, srv.Addr(), testJob, "state", 0, kv)
 		if err != nil {
 			t.Fatalf("request %d: %v", i, err)
 		}
@@ -533,12 +538,7 @@ func TestLargeResponse(t *testing.T) {
 // TestConnectFailure: a refused dial fails the queued calls with ErrConnect;
 // the next call dials again.
 func TestConnectFailure(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close() // nothing listens there now
+	addr := qstatetest.DeadAddr(t)
 	c := newClient(t, Config{DialTimeout: 2 * time.Second})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -556,16 +556,16 @@ func TestConnectFailure(t *testing.T) {
 // ErrClosed, and nothing is left running (C3).
 func TestClose(t *testing.T) {
 	got := make(chan struct{}, 1)
-	srv := newFakeServer(t, func(_ int, sc *srvConn) {
-		if _, err := sc.readFrame(); err == nil {
+	srv := qstatetest.NewServer(t, func(_ int, sc *qstatetest.Conn) {
+		if _, err := sc.ReadFrame(); err == nil {
 			got <- struct{}{}
 		}
-		sc.drain()
+		sc.Drain()
 	})
 	// A dial that never completes, to close while dialling too.
-	hang := newFakeServer(t, func(int, *srvConn) {})
+	hang := qstatetest.NewServer(t, func(int, *qstatetest.Conn) {})
 	c, err := New(Config{Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if addr == hang.addr() {
+		if addr == hang.Addr() {
 			<-ctx.Done()
 			return nil, ctx.Err()
 		}
@@ -577,37 +577,37 @@ func TestClose(t *testing.T) {
 	}
 	errs := make(chan error, 2)
 	go func() {
-		_, err := c.GetKvState(context.Background(), srv.addr(), testJob, "s", 0, nil)
+		_, err := c.GetKvState(context.Background(), srv.Addr(), testJob, "s", 0, nil)
 		errs <- err
 	}()
 	go func() {
-		_, err := c.GetKvStateInternal(context.Background(), hang.addr(), [16]byte{}, nil)
+		_, err := c.GetKvStateInternal(context.Background(), hang.Addr(), [16]byte{}, nil)
 		errs <- err
 	}()
-	<-got
-	waitFor(t, 5*time.Second, "both requests pending", func() bool { return c.Stats().Pending == 2 })
+	qstatetest.Recv(t, got, qstatetest.Timeout, "the request at the server")
+	qstatetest.Eventually(t, 5*time.Second, func() bool { return c.Stats().Pending == 2 }, "both requests pending")
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if err := <-errs; !errors.Is(err, ErrClosed) {
+		if err := qstatetest.Recv(t, errs, qstatetest.Timeout, "a pending call to fail"); !errors.Is(err, ErrClosed) {
 			t.Errorf("pending call: err = %v, want ErrClosed", err)
 		}
 	}
-	if _, err := c.GetKvState(context.Background(), srv.addr(), testJob, "s", 0, nil); !errors.Is(err, ErrClosed) {
+	if _, err := c.GetKvState(context.Background(), srv.Addr(), testJob, "s", 0, nil); !errors.Is(err, ErrClosed) {
 		t.Errorf("call after Close: err = %v, want ErrClosed", err)
 	}
 	if err := c.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	srv.stop()
-	hang.stop()
+	srv.Stop()
+	hang.Stop()
 	goleak.VerifyNone(t)
 }
 
 // TestMaxPending: a call beyond Config.MaxPending fails at once.
 func TestMaxPending(t *testing.T) {
-	srv := newFakeServer(t, func(_ int, sc *srvConn) { sc.drain() })
+	srv := qstatetest.NewServer(t, func(_ int, sc *qstatetest.Conn) { sc.Drain() })
 	c := newClient(t, Config{MaxPending: 2})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -615,11 +615,11 @@ func TestMaxPending(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, _ = c.GetKvState(ctx, srv.addr(), testJob, "s", 0, nil)
+			_, _ = c.GetKvState(ctx, srv.Addr(), testJob, "s", 0, nil)
 		}()
 	}
-	waitFor(t, 5*time.Second, "two pending", func() bool { return c.Stats().Pending == 2 })
-	if _, err := c.GetKvState(ctx, srv.addr(), testJob, "s", 0, nil); !errors.Is(err, ErrTooManyPending) {
+	qstatetest.Eventually(t, 5*time.Second, func() bool { return c.Stats().Pending == 2 }, "two pending")
+	if _, err := c.GetKvState(ctx, srv.Addr(), testJob, "s", 0, nil); !errors.Is(err, ErrTooManyPending) {
 		t.Errorf("third call: err = %v, want ErrTooManyPending", err)
 	}
 	cancel()
@@ -631,9 +631,9 @@ func TestMaxPending(t *testing.T) {
 func TestInternalRequest(t *testing.T) {
 	id := [16]byte{0, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff}
 	kv := []byte{0x06, 'h', 'e', 'l', 'l', 'o', 0x2a, 0x00}
-	srv := newFakeServer(t, func(_ int, sc *srvConn) {
+	srv := qstatetest.NewServer(t, func(_ int, sc *qstatetest.Conn) {
 		for {
-			f, err := sc.readFrame()
+			f, err := sc.ReadFrame()
 			if err != nil {
 				return
 			}
@@ -648,7 +648,7 @@ func TestInternalRequest(t *testing.T) {
 		}
 	})
 	c := newClient(t, Config{})
-	content, err := c.GetKvStateInternal(context.Background(), srv.addr(), id, kv)
+	content, err := c.GetKvStateInternal(context.Background(), srv.Addr(), id, kv)
 	if err != nil || string(content) != "ok" {
 		t.Fatalf("got %q, %v", content, err)
 	}
@@ -679,13 +679,13 @@ func TestQueuedBytesBound(t *testing.T) {
 	defer func(old int) { maxQueuedBytes = old }(maxQueuedBytes)
 	maxQueuedBytes = 1 << 20
 	release := make(chan struct{})
-	srv := newFakeServer(t, func(int, *srvConn) { <-release }) // never reads
+	srv := qstatetest.NewServer(t, func(int, *qstatetest.Conn) { <-release }) // never reads
 	t.Cleanup(func() { close(release) })
 	c := newClient(t, Config{})
 	kv := make([]byte, 512<<10)
 	for i := range 200 {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
-		_, err := c.GetKvState(ctx, srv.addr(), testJob, "s", 0, kv)
+		_, err := c.GetKvState(ctx, srv.Addr(), testJob, "s", 0, kv)
 		cancel()
 		if errors.Is(err, ErrTooManyPending) {
 			if s := c.Stats(); s.Pending != 0 {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/qstate/qstate/codec"
+	"github.com/qstate/qstate/internal/qstatetest"
 	"github.com/qstate/qstate/internal/vectors"
 )
 
@@ -57,7 +58,7 @@ func TestGoldenRequestFrames(t *testing.T) {
 func TestGoldenResponses(t *testing.T) {
 	var mu sync.Mutex
 	var reply []byte // the frame the server sends next, request id patched in
-	srv := newReplyServer(t, func(f codec.Frame) []byte {
+	srv := qstatetest.NewReplyServer(t, func(f codec.Frame) []byte {
 		mu.Lock()
 		defer mu.Unlock()
 		if codec.MessageType(reply[codec.LengthLen+4+3]) == codec.ServerFailure {
@@ -71,7 +72,7 @@ func TestGoldenResponses(t *testing.T) {
 		mu.Lock()
 		reply = frame
 		mu.Unlock()
-		return c.GetKvState(ctx, srv.addr(), testJob, "state", 0, []byte{0, 0, 0, 0, 0x2a, 0})
+		return c.GetKvState(ctx, srv.Addr(), testJob, "state", 0, []byte{0, 0, 0, 0, 0x2a, 0})
 	}
 	for _, v := range mustKind(t, "response_frame") {
 		content, err := get(v.Hex("frame_hex"))
@@ -131,7 +132,7 @@ func TestGoldenExchanges(t *testing.T) {
 			} else {
 				req = codec.KvStateRequest{StateName: []byte("state"), KeyAndNamespace: []byte{0, 0, 0, 0, 0x2a, 0}}
 			}
-			srv := newReplyServer(t, func(f codec.Frame) []byte {
+			srv := qstatetest.NewReplyServer(t, func(f codec.Frame) []byte {
 				if malformed {
 					return respFrame
 				}
@@ -143,7 +144,7 @@ func TestGoldenExchanges(t *testing.T) {
 				return withRequestID(respFrame, f.RequestID)
 			})
 			c := newClient(t, Config{})
-			content, err := c.GetKvState(testCtx(t), srv.addr(), req.JobID, string(req.StateName), req.KeyHash, req.KeyAndNamespace)
+			content, err := c.GetKvState(testCtx(t), srv.Addr(), req.JobID, string(req.StateName), req.KeyHash, req.KeyAndNamespace)
 			switch v.Str("response_type") {
 			case "REQUEST_RESULT":
 				if err != nil || !bytes.Equal(content, v.Hex("content_hex")) {

@@ -15,13 +15,14 @@ import (
 	"testing"
 
 	"github.com/qstate/qstate/codec"
+	"github.com/qstate/qstate/internal/qstatetest"
 	"github.com/qstate/qstate/state"
 )
 
 // contentServer answers every request with the content last set, or with
 // the failure last set, and records the last request it got.
 type contentServer struct {
-	*fakeServer
+	*qstatetest.Server
 	mu      sync.Mutex
 	content []byte
 	failure *codec.JavaException
@@ -30,7 +31,7 @@ type contentServer struct {
 
 func newContentServer(t *testing.T) *contentServer {
 	s := &contentServer{}
-	s.fakeServer = newReplyServer(t, func(f codec.Frame) []byte {
+	s.Server = qstatetest.NewReplyServer(t, func(f codec.Frame) []byte {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		r, err := codec.DecodeKvStateRequest(f.Body)
@@ -185,7 +186,7 @@ func TestGoldenValues(t *testing.T) {
 			}
 			want := typedValue(t, typ, v.Fields["value"], bits)
 			srv.answer(v.Hex("hex"), nil)
-			got, err := getValueAs(t, c, srv.addr(), typ)
+			got, err := getValueAs(t, c, srv.Addr(), typ)
 			if err != nil || !equalValues(got, want) {
 				t.Fatalf("got %#v, %v; want %#v", got, err, want)
 			}
@@ -219,7 +220,7 @@ func TestGoldenLists(t *testing.T) {
 				wantLines[i] = formatValue(want[i])
 			}
 			srv.answer(v.Hex("hex"), nil)
-			got, err := getListAs(t, c, srv.addr(), typ)
+			got, err := getListAs(t, c, srv.Addr(), typ)
 			if err != nil || !slices.EqualFunc(got, want, equalValues) {
 				t.Fatalf("got %#v, %v; want %#v", got, err, want)
 			}
@@ -253,7 +254,7 @@ func TestGoldenMaps(t *testing.T) {
 				}
 			}
 			srv.answer(v.Hex("hex"), nil)
-			got, err := getMapAs(t, c, srv.addr(), kt, vt)
+			got, err := getMapAs(t, c, srv.Addr(), kt, vt)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -343,15 +344,15 @@ func TestGoldenKeys(t *testing.T) {
 			var err error
 			switch k := key.(type) {
 			case int32:
-				_, err = GetValue(ctx, c, srv.addr(), job, name, state.Int, k, state.Int)
+				_, err = GetValue(ctx, c, srv.Addr(), job, name, state.Int, k, state.Int)
 			case int64:
-				_, err = GetValue(ctx, c, srv.addr(), job, name, state.Long, k, state.Int)
+				_, err = GetValue(ctx, c, srv.Addr(), job, name, state.Long, k, state.Int)
 			case string:
-				_, err = GetValue(ctx, c, srv.addr(), job, name, state.String, k, state.Int)
+				_, err = GetValue(ctx, c, srv.Addr(), job, name, state.String, k, state.Int)
 			case bool:
-				_, err = GetValue(ctx, c, srv.addr(), job, name, state.Boolean, k, state.Int)
+				_, err = GetValue(ctx, c, srv.Addr(), job, name, state.Boolean, k, state.Int)
 			case float64:
-				_, err = GetValue(ctx, c, srv.addr(), job, name, state.Double, k, state.Int)
+				_, err = GetValue(ctx, c, srv.Addr(), job, name, state.Double, k, state.Int)
 			}
 			if err != nil {
 				t.Fatal(err)
@@ -384,13 +385,13 @@ func TestTypedFailures(t *testing.T) {
 	ctx := testCtx(t)
 
 	srv.answer(nil, codec.NewUnknownKeyOrNamespace(codec.ServerName))
-	if _, err := GetValue(ctx, c, srv.addr(), testJob, "s", state.String, "k", state.Long); !errors.Is(err, codec.ErrUnknownKeyOrNamespace) {
+	if _, err := GetValue(ctx, c, srv.Addr(), testJob, "s", state.String, "k", state.Long); !errors.Is(err, codec.ErrUnknownKeyOrNamespace) {
 		t.Errorf("GetValue: err = %v, want codec.ErrUnknownKeyOrNamespace", err)
 	}
-	if _, err := GetList(ctx, c, srv.addr(), testJob, "s", state.String, "k", state.Long); !errors.Is(err, codec.ErrUnknownKeyOrNamespace) {
+	if _, err := GetList(ctx, c, srv.Addr(), testJob, "s", state.String, "k", state.Long); !errors.Is(err, codec.ErrUnknownKeyOrNamespace) {
 		t.Errorf("GetList: err = %v, want codec.ErrUnknownKeyOrNamespace", err)
 	}
-	if _, err := GetMap(ctx, c, srv.addr(), testJob, "s", state.String, "k", state.Long, state.Long); !errors.Is(err, codec.ErrUnknownKeyOrNamespace) {
+	if _, err := GetMap(ctx, c, srv.Addr(), testJob, "s", state.String, "k", state.Long, state.Long); !errors.Is(err, codec.ErrUnknownKeyOrNamespace) {
 		t.Errorf("GetMap: err = %v, want codec.ErrUnknownKeyOrNamespace", err)
 	}
 
@@ -400,19 +401,19 @@ func TestTypedFailures(t *testing.T) {
 		get     func() error
 	}{
 		{"value with unconsumed bytes", []byte{0, 0, 0, 0, 0, 0, 0, 1, 9}, func() error {
-			_, err := GetValue(ctx, c, srv.addr(), testJob, "s", state.String, "k", state.Long)
+			_, err := GetValue(ctx, c, srv.Addr(), testJob, "s", state.String, "k", state.Long)
 			return err
 		}},
 		{"truncated value", []byte{0, 0, 1}, func() error {
-			_, err := GetValue(ctx, c, srv.addr(), testJob, "s", state.String, "k", state.Long)
+			_, err := GetValue(ctx, c, srv.Addr(), testJob, "s", state.String, "k", state.Long)
 			return err
 		}},
 		{"truncated list element", []byte{0, 0, 0, 1, ',', 0, 0}, func() error {
-			_, err := GetList(ctx, c, srv.addr(), testJob, "s", state.String, "k", state.Int)
+			_, err := GetList(ctx, c, srv.Addr(), testJob, "s", state.String, "k", state.Int)
 			return err
 		}},
 		{"map entry without null flag", []byte{0, 0, 0, 1}, func() error {
-			_, err := GetMap(ctx, c, srv.addr(), testJob, "s", state.String, "k", state.Int, state.Int)
+			_, err := GetMap(ctx, c, srv.Addr(), testJob, "s", state.String, "k", state.Int, state.Int)
 			return err
 		}},
 	}

@@ -3,18 +3,17 @@ package codec
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/hex"
 	"fmt"
-	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf16"
+
+	"github.com/qstate/qstate/internal/javatest"
 )
 
 // javaResult is what testdata/java/ReadPayloads.java printed for one file.
@@ -38,35 +37,12 @@ type javaResult struct {
 //     (WriteFeatures.java), the golden payloads and vectors/throwables/*.bin:
 //     ReadThrowable must agree with Java on each (same chain, or both fail).
 func TestJavaInterop(t *testing.T) {
-	javac, err := exec.LookPath("javac")
-	if err != nil {
-		t.Skip("javac is not on PATH: cannot check that Java reads our payloads")
-	}
-	java, err := exec.LookPath("java")
-	if err != nil {
-		t.Skip("java is not on PATH: cannot check that Java reads our payloads")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 	dir := t.TempDir()
-	classes := filepath.Join(dir, "classes")
-	var srcs []string
-	err = filepath.WalkDir(filepath.Join("testdata", "java"), func(p string, d fs.DirEntry, err error) error {
-		if err == nil && strings.HasSuffix(p, ".java") {
-			srcs = append(srcs, p)
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// C1 only and the serial GC: the programs are tiny, start-up is the cost.
-	run(ctx, t, javac, append([]string{"-J-XX:TieredStopAtLevel=1", "-J-XX:+UseSerialGC", "-d", classes}, srcs...)...)
 	features := filepath.Join(dir, "features")
 	if err := os.Mkdir(features, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	run(ctx, t, java, append(javaFlags, "-cp", classes, "WriteFeatures", features)...)
+	javaPrograms.Run(t, javaTimeout, nil, "WriteFeatures", features)
 
 	// Our payloads.
 	ours := ourPayloads()
@@ -105,7 +81,7 @@ func TestJavaInterop(t *testing.T) {
 		write("vector_"+f.file, readThrowableFile(t, f.file))
 	}
 
-	results := readJava(ctx, t, java, classes, files)
+	results := readJava(t, files)
 
 	t.Run("JavaReadsOurs", func(t *testing.T) {
 		for _, o := range ours {
@@ -149,8 +125,11 @@ func TestJavaInterop(t *testing.T) {
 	})
 }
 
-// javaFlags start the JVM quickly.
-var javaFlags = []string{"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"}
+// javaPrograms are the programs and Flink stubs of testdata/java.
+var javaPrograms = javatest.New(filepath.Join("testdata", "java"))
+
+// javaTimeout bounds one run of a Java program.
+const javaTimeout = 3 * time.Minute
 
 type ourPayload struct {
 	name string
@@ -213,27 +192,15 @@ func chainEveryClass(id, job [16]byte) *JavaException {
 	return chain[0]
 }
 
-func run(ctx context.Context, t *testing.T, name string, args ...string) []byte {
-	t.Helper()
-	cmd := exec.CommandContext(ctx, name, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", name, err, stderr.String())
-	}
-	return out
-}
-
 // readJava runs ReadPayloads over files and parses its output.
-func readJava(ctx context.Context, t *testing.T, java, classes string, files []string) map[string]*javaResult {
+func readJava(t *testing.T, files []string) map[string]*javaResult {
 	t.Helper()
 	// A list file keeps the command line short.
 	list := filepath.Join(t.TempDir(), "files")
 	if err := os.WriteFile(list, []byte(strings.Join(files, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := run(ctx, t, java, append(javaFlags, "-cp", classes, "ReadPayloads", "-list", list)...)
+	out := javaPrograms.Run(t, javaTimeout, nil, "ReadPayloads", "-list", list)
 	results := map[string]*javaResult{}
 	var cur *javaResult
 	sc := bufio.NewScanner(bytes.NewReader(out))
@@ -306,3 +273,5 @@ func describe(c []JavaException) string {
 	}
 	return b.String()
 }
+
+func TestMain(m *testing.M) { javatest.Main(m) }

@@ -191,6 +191,14 @@ type Config struct {
 	// Logger receives lifecycle, close-reason and backpressure logs (never
 	// one per request). The zero value discards everything.
 	Logger zerolog.Logger
+
+	// ConnState, when set, is called as a connection changes state (see
+	// ConnState), on the connection's event loop: it must return quickly
+	// and must not call the Server. id is the connection's id in logs;
+	// reason is meaningful for ConnClosed only. Tests wait on it instead of
+	// polling; nil costs nothing. While it is set, a batch a pool worker
+	// writes to the socket itself wakes the event loop, which reports Idle.
+	ConnState func(id uint64, state ConnState, reason CloseReason)
 }
 
 // withDefaults returns a copy of c with every zero field set to its default.

@@ -61,6 +61,7 @@ type conn struct {
 	queued    int            // bytes in queue not yet handed to gnet
 	blocked   bool           // outbound went over the high watermark; waiting for the low one
 	pending   bool           // counted in Stats.Pending
+	active    bool           // last reported ConnActive (Config.ConnState)
 	reason    CloseReason    // why the server closes the connection, if reasonSet
 	reasonSet bool           //
 	iov       [maxIov][]byte // scratch for Writev
@@ -109,6 +110,10 @@ func (cs *conn) serve() gnet.Action {
 	}
 	cs.watchIfWaiting()
 	cs.letWorkersWrite()
+	if cs.active && cs.inflight == 0 && len(cs.queue) == 0 {
+		cs.active = false
+		cs.s.cfg.ConnState(cs.guard.id, ConnIdle, 0) // active is set only when ConnState is
+	}
 	return gnet.None
 }
 
@@ -367,6 +372,10 @@ func (cs *conn) decode() gnet.Action {
 			return gnet.Close
 		}
 		cs.inflight += n
+		if cs.s.cfg.ConnState != nil && !cs.active {
+			cs.active = true
+			cs.s.cfg.ConnState(cs.guard.id, ConnActive, 0)
+		}
 		if early := cs.s.dispatch(b); early {
 			cs.own()
 			cs.finish(b)
@@ -480,6 +489,9 @@ func (cs *conn) complete(b *batch) {
 			cs.mu.Unlock()
 			cs.s.ctr.bytesOut.Add(int64(n))
 			cs.s.batches.release(b)
+			if cs.s.cfg.ConnState != nil {
+				cs.wake() // the loop counts this batch off and reports Idle
+			}
 			return
 		}
 		cs.direct = false

@@ -19,6 +19,7 @@ import (
 	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/dataset"
 	"github.com/qstate/qstate/handler"
+	"github.com/qstate/qstate/internal/qstatetest"
 	"github.com/qstate/qstate/registry"
 	"github.com/qstate/qstate/state"
 )
@@ -242,10 +243,10 @@ func TestSlowReaders(t *testing.T) {
 	}
 	// Under -race, 600 MiB of answers copied, checked and poisoned take
 	// seconds of CPU: wait longer than ioTimeout on a busy machine.
-	waitForWithin(t, "pipeliners closed and stallers held back", 4*ioTimeout, func() bool {
+	qstatetest.Eventually(t, 4*ioTimeout, func() bool {
 		st := s.Stats()
 		return st.ClosedFor(CloseSlowConsumer) == pipeliners && st.Backpressured == stallers
-	})
+	}, "pipeliners closed and stallers held back")
 	held := liveHeap() - base
 	bound := int64(stallers)*(2*maxOutbound+2*hw+maxInbound) + slack
 	t.Logf("live heap with %d stalled readers held: %d MiB (bound %d MiB)", stallers, held>>20, bound>>20)
@@ -279,7 +280,7 @@ func TestSlowReaders(t *testing.T) {
 	for _, c := range slow[:stallers] {
 		c.Close()
 	}
-	waitForWithin(t, "all closed", 4*ioTimeout, func() bool { return s.Stats().Conns == 0 })
+	qstatetest.Eventually(t, 4*ioTimeout, func() bool { return s.Stats().Conns == 0 }, "all closed")
 	if after := liveHeap() - base; after > slack {
 		t.Fatalf("live heap %d MiB above the baseline after every slow client left", after>>20)
 	}

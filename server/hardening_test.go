@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -26,43 +25,6 @@ import (
 // readers, overload and shutdown under load.
 
 // --- helpers ---------------------------------------------------------------
-
-// startStoppable starts a server like startServer, but returns a stop
-// function (Shutdown, then Serve's return checked) for tests that check
-// goroutines after the server is gone. Cleanup closes it if stop was not
-// called.
-func startStoppable(t *testing.T, cfg Config, h Handler) (*Server, func()) {
-	t.Helper()
-	s, err := New(cfg, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- s.Serve() }()
-	select {
-	case <-s.Ready():
-	case <-time.After(ioTimeout):
-		t.Fatal("server not ready")
-	}
-	if s.Addr() == nil {
-		t.Fatalf("server did not start: %v", <-errc)
-	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
-			defer cancel()
-			if err := s.Shutdown(ctx); err != nil {
-				t.Errorf("Shutdown: %v", err)
-			}
-			if err := <-errc; !errors.Is(err, ErrServerClosed) {
-				t.Errorf("Serve returned %v, want ErrServerClosed", err)
-			}
-		})
-	}
-	t.Cleanup(func() { _ = s.Close(); stop() })
-	return s, stop
-}
 
 // liveHeap returns the bytes of live heap objects: two collections first,
 // so that what sync.Pools (bufpool, gnet) hold is dropped too (a pool
@@ -221,32 +183,6 @@ func (p *poolEcho) ServeBatch(reqs []byte, n int, done func([]byte)) {
 	default:
 		done(p.echo.answer(reqs, n))
 	}
-}
-
-// waitForWithin is waitFor with its own deadline.
-func waitForWithin(t testing.TB, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// readUntilClosed reads frames until the connection ends; it returns them
-// and the error that ended it (io.EOF for an orderly close).
-func readUntilClosed(c net.Conn) ([]codec.Frame, error) {
-	var fs []codec.Frame
-	for len(fs) < 1<<16 {
-		f, _, err := tryReadFrame(c)
-		if err != nil {
-			return fs, err
-		}
-		fs = append(fs, f)
-	}
-	return fs, errors.New("too many frames")
 }
 
 // closedErr reports whether err means the peer closed the connection

@@ -2,29 +2,47 @@ package server
 
 import (
 	"bytes"
-	"encoding/binary"
+	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strconv"
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/qstate/qstate/bufpool"
 	"github.com/qstate/qstate/codec"
+	"github.com/qstate/qstate/internal/qstatetest"
 )
 
 // ioTimeout bounds every network wait of a test.
-const ioTimeout = 10 * time.Second
+const ioTimeout = qstatetest.Timeout
+
+// The test kit's frame helpers, under the names this package's tests use.
+var (
+	readFrame       = qstatetest.MustReadFrame   // one whole frame, or the test fails
+	tryReadFrame    = qstatetest.ReadFrame       // one whole frame, or the error
+	readUntilClosed = qstatetest.ReadUntilClosed // every frame until the connection ends
+	expectEOF       = qstatetest.ExpectClosed    // the server closed the connection
+	requestFrame    = qstatetest.RequestFrame    // a REQUEST frame with a body
+)
 
 // startServer starts a server for cfg and h on a free loopback port and
 // stops it at cleanup, checking that Serve returned ErrServerClosed.
 func startServer(t testing.TB, cfg Config, h Handler) *Server {
+	t.Helper()
+	s, _ := startStoppable(t, cfg, h)
+	return s
+}
+
+// startStoppable starts a server like startServer, but returns a stop
+// function (Shutdown, then Serve's return checked) for tests that check
+// goroutines after the server is gone. Cleanup closes it if stop was not
+// called.
+func startStoppable(t testing.TB, cfg Config, h Handler) (*Server, func()) {
 	t.Helper()
 	s, err := New(cfg, h)
 	if err != nil {
@@ -32,85 +50,55 @@ func startServer(t testing.TB, cfg Config, h Handler) *Server {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.Serve() }()
-	select {
-	case <-s.Ready():
-	case <-time.After(ioTimeout):
-		t.Fatal("server not ready")
-	}
+	qstatetest.Recv(t, s.Ready(), ioTimeout, "the server to listen")
 	if s.Addr() == nil {
 		t.Fatalf("server did not start: %v", <-errc)
 	}
-	t.Cleanup(func() {
-		_ = s.Close()
-		if err := <-errc; !errors.Is(err, ErrServerClosed) {
-			t.Errorf("Serve returned %v, want ErrServerClosed", err)
-		}
-	})
-	return s
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+			defer cancel()
+			if err := s.Shutdown(ctx); err != nil {
+				t.Errorf("Shutdown: %v", err)
+			}
+			if err := <-errc; !errors.Is(err, ErrServerClosed) {
+				t.Errorf("Serve returned %v, want ErrServerClosed", err)
+			}
+		})
+	}
+	t.Cleanup(func() { _ = s.Close(); stop() })
+	return s, stop
 }
 
 // dial connects to s and closes the connection at cleanup.
 func dial(t testing.TB, s *Server) net.Conn {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", s.Addr().String(), ioTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	_ = c.SetDeadline(time.Now().Add(ioTimeout))
-	return c
+	return qstatetest.Dial(t, s.Addr().String())
 }
 
-// readFrame reads one whole frame (prefix included) from r.
-func readFrame(t testing.TB, r io.Reader) (codec.Frame, []byte) {
-	t.Helper()
-	f, raw, err := tryReadFrame(r)
-	if err != nil {
-		t.Fatalf("read frame: %v", err)
-	}
-	return f, raw
+// connEvent is one call of Config.ConnState.
+type connEvent struct {
+	id     uint64
+	state  ConnState
+	reason CloseReason
 }
 
-func tryReadFrame(r io.Reader) (codec.Frame, []byte, error) {
-	var pre [4]byte
-	if _, err := io.ReadFull(r, pre[:]); err != nil {
-		return codec.Frame{}, nil, err
-	}
-	n := binary.BigEndian.Uint32(pre[:])
-	if n > 64<<20 {
-		return codec.Frame{}, nil, fmt.Errorf("frame length %d", n)
-	}
-	raw := make([]byte, 4+n)
-	copy(raw, pre[:])
-	if _, err := io.ReadFull(r, raw[4:]); err != nil {
-		return codec.Frame{}, nil, err
-	}
-	f, size, err := codec.DecodeFrame(raw, len(raw))
-	if err != nil || size != len(raw) {
-		return codec.Frame{}, nil, fmt.Errorf("decode %x: %v", raw[:min(len(raw), 32)], err)
-	}
-	return f, raw, nil
+// watchConns makes cfg report its connections' states to the events it
+// returns, for tests to wait on.
+func watchConns(cfg *Config) *qstatetest.Events[connEvent] {
+	ev := &qstatetest.Events[connEvent]{}
+	cfg.ConnState = func(id uint64, st ConnState, r CloseReason) { ev.Add(connEvent{id, st, r}) }
+	return ev
 }
 
-// expectEOF reads until the peer closes; it fails if data arrives first.
-func expectEOF(t testing.TB, c net.Conn) {
-	t.Helper()
-	var b [1]byte
-	n, err := c.Read(b[:])
-	if n != 0 || err == nil {
-		t.Fatalf("read %d bytes (%x), err %v: want the connection closed", n, b[:n], err)
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		t.Fatalf("connection still open: %v", err)
-	}
+// closedFor matches the close of a connection for r.
+func closedFor(r CloseReason) func(connEvent) bool {
+	return func(e connEvent) bool { return e.state == ConnClosed && e.reason == r }
 }
 
-// requestFrame is a REQUEST frame whose body is body.
-func requestFrame(id int64, body []byte) []byte {
-	b := codec.AppendHeader(nil, codec.Request, id, len(body))
-	return append(b, body...)
-}
+// isClosed matches the close of a connection, for any reason.
+func isClosed(e connEvent) bool { return e.state == ConnClosed }
 
 // sizedBody asks the echo handler for an answer of n bytes.
 func sizedBody(n int) []byte { return []byte("size:" + strconv.Itoa(n)) }
@@ -191,17 +179,11 @@ func (h *echoHandler) content(body []byte) []byte {
 	return h.big[n]
 }
 
-// waitFor polls cond until it holds or the deadline passes (for states
-// that raise no event, such as server counters).
+// waitFor waits until cond holds (for states that raise no event, such
+// as server counters).
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(ioTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	qstatetest.Eventually(t, ioTimeout, cond, what)
 }
 
 type syscallRawConn = syscall.RawConn

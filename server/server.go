@@ -362,16 +362,19 @@ func (e events) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	s.ctr.accepted.Add(1)
 	if s.state.Load() != stateServing {
 		s.ctr.closed[CloseShutdown].Add(1)
+		s.reportRefused(CloseShutdown)
 		return nil, gnet.Close
 	}
 	if n := s.ctr.conns.Add(1); n > int64(s.cfg.MaxConns) {
 		s.ctr.conns.Add(-1)
 		s.ctr.closed[CloseConnLimit].Add(1)
 		s.logConnLimit()
+		s.reportRefused(CloseConnLimit)
 		return nil, gnet.Close
 	}
 	cs := newConn(s, c)
 	s.opened(cs, c)
+	s.reportState(cs.guard.id, ConnNew, 0)
 	c.SetContext(cs)
 	s.mu.Lock()
 	s.conns[cs] = struct{}{}
@@ -409,6 +412,7 @@ func (e events) OnClose(c gnet.Conn, err error) gnet.Action {
 		s.obs.ConnClosed()
 	}
 	s.logClosed(cs, reason, err)
+	s.reportState(cs.guard.id, ConnClosed, reason)
 	if s.state.Load() != stateServing {
 		s.kickIdle()
 	}

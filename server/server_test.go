@@ -361,7 +361,9 @@ func TestMaxInFlight(t *testing.T) {
 // TestMaxConns: connections over the limit are closed at once.
 func TestMaxConns(t *testing.T) {
 	h := &echoHandler{inline: true}
-	s := startServer(t, Config{MaxConns: 2}, h)
+	cfg := Config{MaxConns: 2}
+	ev := watchConns(&cfg)
+	s := startServer(t, cfg, h)
 	c1, c2 := dial(t, s), dial(t, s)
 	for i, c := range []net.Conn{c1, c2} {
 		c.Write(requestFrame(int64(i), []byte("hi")))
@@ -369,11 +371,15 @@ func TestMaxConns(t *testing.T) {
 	}
 	c3 := dial(t, s)
 	expectEOF(t, c3)
+	ev.Wait(t, ioTimeout, closedFor(CloseConnLimit), "the third connection refused")
 	if st := s.Stats(); st.ClosedFor(CloseConnLimit) != 1 || st.Conns != 2 {
 		t.Fatalf("stats %+v", st)
 	}
 	c1.Close()
-	waitFor(t, "c1 closed", func() bool { return s.Stats().Conns == 1 })
+	ev.Wait(t, ioTimeout, closedFor(ClosePeer), "c1 closed")
+	if n := s.Stats().Conns; n != 1 {
+		t.Fatalf("%d connections open after c1 closed, want 1", n)
+	}
 	c4 := dial(t, s)
 	c4.Write(requestFrame(9, []byte("hi")))
 	readFrame(t, c4)

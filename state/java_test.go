@@ -6,35 +6,26 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf16"
+
+	"github.com/qstate/qstate/internal/javatest"
 )
 
-// runJava compiles testdata/<class>.java into a temporary directory and
-// runs it with input on stdin, returning its output lines. It skips the
-// test when javac is not on PATH (CI installs a JDK).
+// javaPrograms is testdata/java (HashCodes).
+var javaPrograms = javatest.New(filepath.Join("testdata", "java"))
+
+func TestMain(m *testing.M) { javatest.Main(m) }
+
+// runJava runs class with input on stdin and returns its output lines. It
+// skips the test when no JDK is installed (CI installs one).
 func runJava(t *testing.T, class, input string) []string {
 	t.Helper()
-	javac, err := exec.LookPath("javac")
-	if err != nil {
-		t.Skip("javac not on PATH")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command(javac, "-d", dir, filepath.Join("testdata", class+".java")).CombinedOutput(); err != nil {
-		t.Fatalf("javac: %v\n%s", err, out)
-	}
-	cmd := exec.Command("java", "-cp", dir, class)
-	cmd.Stdin = strings.NewReader(input)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("java %s: %v\n%s", class, err, stderr.String())
-	}
+	out := javaPrograms.Run(t, time.Minute, strings.NewReader(input), class)
 	var lines []string
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {

@@ -3,78 +3,27 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
-	"io"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/alecthomas/kong"
 
 	"github.com/qstate/qstate/codec"
+	"github.com/qstate/qstate/internal/qstatetest"
 	"github.com/qstate/qstate/state"
 )
 
 // queryServer answers each request with reply(request) until the test ends.
 func queryServer(t *testing.T, reply func(rid int64, r codec.KvStateRequest) []byte) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, nc)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer nc.Close()
-				for {
-					var p [4]byte
-					if _, err := io.ReadFull(nc, p[:]); err != nil {
-						return
-					}
-					content := make([]byte, binary.BigEndian.Uint32(p[:]))
-					if _, err := io.ReadFull(nc, content); err != nil {
-						return
-					}
-					f, err := codec.DecodeFrameContent(content)
-					if err != nil {
-						return
-					}
-					r, err := codec.DecodeKvStateRequest(f.Body)
-					if err != nil {
-						return
-					}
-					if _, err := nc.Write(reply(f.RequestID, r)); err != nil {
-						return
-					}
-				}
-			}()
+	return qstatetest.NewReplyServer(t, func(f codec.Frame) []byte {
+		r, err := codec.DecodeKvStateRequest(f.Body)
+		if err != nil {
+			t.Errorf("query server: %v", err)
+			return nil
 		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
+		return reply(f.RequestID, r)
+	}).Addr()
 }
 
 // runQuery parses args as the command line does and runs the query.
