@@ -38,7 +38,9 @@ type serveCmd struct {
 	Keys            int              `default:"1000" env:"QSTATE_KEYS" help:"Synthetic dataset: number of Integer keys (0..N-1)."`
 	ValueSize       int              `default:"8" env:"QSTATE_VALUE_SIZE" help:"Synthetic dataset: value size in bytes."`
 	Cluster         string           `env:"QSTATE_CLUSTER" placeholder:"FILE" type:"existingfile" help:"Serve as one node of the cluster this JSON file describes (nodes, their addresses, which key groups each holds; see examples/cluster/cluster.json). Needs --node and --dataset synthetic: the node holds the synthetic keys of its key groups and forwards requests for the others to their owners."`
-	Node            string           `env:"QSTATE_NODE" help:"With --cluster: this node's name in the file."`
+	Node            string           `env:"QSTATE_NODE" help:"With --cluster: this node's name in the file. With --etcd-endpoints: its name in the cluster."`
+	KeyGroups       string           `env:"QSTATE_KEY_GROUPS" placeholder:"RANGES" help:"Synthetic dataset: hold only the keys of these key groups (0-42,86-90; both ends inclusive). Default: all of them."`
+	MaxParallelism  int              `default:"128" env:"QSTATE_MAX_PARALLELISM" help:"Synthetic dataset: number of key groups (the operator's max parallelism)."`
 	ForwardTimeout  time.Duration    `default:"5s" env:"QSTATE_FORWARD_TIMEOUT" help:"With --cluster: how long a forwarded request may take, retries included."`
 	ForwardAttempts int              `default:"4" env:"QSTATE_FORWARD_ATTEMPTS" help:"With --cluster: how many times a forwarded request is sent at most when its owner's location is stale or its node unreachable (with exponential backoff from 10ms)."`
 	DemoInterval    time.Duration    `default:"100ms" env:"QSTATE_DEMO_INTERVAL" help:"Demo dataset: time between two events of the demo task."`
@@ -46,7 +48,8 @@ type serveCmd struct {
 	Dispatch        handler.Dispatch `default:"pool" env:"QSTATE_DISPATCH" group:"Limits" help:"Where look-ups run: pool (an ants worker pool) or inline (on the event loop; not with --cluster)."`
 	LogLevel        string           `default:"info" enum:"debug,info,warn,error" env:"QSTATE_LOG_LEVEL" help:"Log level: ${enum}."`
 
-	opsFlags // --config, --admin, --log-format and the limits (ops.go)
+	etcdFlags // --etcd-endpoints, --cluster-name, --etcd-ttl (etcd.go)
+	opsFlags  // --config, --admin, --log-format and the limits (ops.go)
 }
 
 // Run runs the subcommand until SIGINT or SIGTERM.
@@ -73,8 +76,14 @@ func (c *serveCmd) run(ctx context.Context, w io.Writer, log zerolog.Logger, rea
 	reg := registry.New()
 	var demo *dataset.Demo
 	var node *clusterNode
+	var en *etcdNode
+	var etcdKeys int
 	proxyAddr, stateAddr := c.ProxyAddr, c.ServerAddr
 	switch {
+	case len(c.EtcdEndpoints) > 0:
+		if en, etcdKeys, err = c.prepareEtcd(reg, log); err != nil {
+			return err
+		}
 	case c.Cluster != "":
 		if node, err = c.joinCluster(reg, log); err != nil {
 			return err
@@ -85,6 +94,10 @@ func (c *serveCmd) run(ctx context.Context, w io.Writer, log zerolog.Logger, rea
 		return errors.New("serve: --node needs --cluster")
 	case c.Dataset == "demo":
 		if demo, err = dataset.NewDemo(reg); err != nil {
+			return err
+		}
+	case c.Dataset == "synthetic" && (c.KeyGroups != "" || c.maxParallelism() != dataset.SyntheticMaxParallelism):
+		if _, err := c.registerSyntheticPart(reg); err != nil {
 			return err
 		}
 	case c.Dataset == "synthetic":
@@ -99,30 +112,33 @@ func (c *serveCmd) run(ctx context.Context, w io.Writer, log zerolog.Logger, rea
 
 	mx, err := c.newMetrics()
 	if err != nil {
-		return errors.Join(err, node.close())
+		return errors.Join(err, node.close(), en.close())
 	}
 	hcfg := c.handlerConfig(reg, log, mx)
 	if node != nil {
 		hcfg.Forwarder = node.fwd
 	}
+	if en != nil {
+		hcfg.Forwarder = en.fwd
+	}
 	h, err := handler.New(hcfg)
 	if err != nil {
-		return errors.Join(err, node.close())
+		return errors.Join(err, node.close(), en.close())
 	}
 	newServer := func(name, addr string, ep *handler.Endpoint) (*server.Server, error) {
 		return server.New(c.serverConfig(name, addr, log), ep)
 	}
 	proxy, err := newServer("proxy", proxyAddr, h.Proxy())
 	if err != nil {
-		return errors.Join(err, h.Close(context.Background()), node.close())
+		return errors.Join(err, h.Close(context.Background()), node.close(), en.close())
 	}
 	state, err := newServer("state", stateAddr, h.StateServer())
 	if err != nil {
-		return errors.Join(err, h.Close(context.Background()), node.close())
+		return errors.Join(err, h.Close(context.Background()), node.close(), en.close())
 	}
 	admin, err := c.startAdmin(mx, h, proxy, state, log)
 	if err != nil {
-		return errors.Join(err, h.Close(context.Background()), node.close())
+		return errors.Join(err, h.Close(context.Background()), node.close(), en.close())
 	}
 
 	// Serve both ports; the first to stop (an error, or our shutdown) ends the wait.
@@ -145,11 +161,21 @@ func (c *serveCmd) run(ctx context.Context, w io.Writer, log zerolog.Logger, rea
 
 	demoDone := make(chan struct{})
 	demoCtx, stopDemo := context.WithCancel(ctx)
+	if serveErr == nil && en != nil {
+		// Registered once the ports listen: peers must find them.
+		serveErr = en.join(ctx, c, reg, proxy.Addr(), state.Addr(), log)
+	}
 	if serveErr == nil && proxy.Addr() != nil && state.Addr() != nil {
-		c.printBanner(w, reg, proxy.Addr(), state.Addr(), node)
+		if en != nil {
+			var b strings.Builder
+			c.printEtcdBanner(&b, proxy.Addr(), etcdKeys)
+			_, _ = io.WriteString(w, b.String())
+		} else {
+			c.printBanner(w, reg, proxy.Addr(), state.Addr(), node)
+		}
 		log.Info().Str("proxy", proxy.Addr().String()).Str("state", state.Addr().String()).
 			Str("dataset", c.Dataset).Stringer("dispatch", c.Dispatch).Msg("serving")
-		if node == nil {
+		if node == nil && en == nil && c.KeyGroups == "" {
 			// Show a query answered over TCP, as an outside reader sees it.
 			if err := selfQuery(ctx, w, proxy.Addr(), c.Dataset, c.ValueSize); err != nil {
 				log.Warn().Err(err).Msg("start-up self-query failed")
@@ -182,6 +208,10 @@ func (c *serveCmd) run(ctx context.Context, w io.Writer, log zerolog.Logger, rea
 	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
 	defer cancel()
 	var errs []error
+	// Leave the cluster first: peers stop forwarding here before the ports close.
+	if err := en.leave(); err != nil {
+		errs = append(errs, err)
+	}
 	for _, s := range []*server.Server{proxy, state} {
 		if err := s.Shutdown(sctx); err != nil {
 			errs = append(errs, fmt.Errorf("shutdown: %w", err))
@@ -198,7 +228,7 @@ func (c *serveCmd) run(ctx context.Context, w io.Writer, log zerolog.Logger, rea
 	if err := admin.shutdown(sctx); err != nil {
 		errs = append(errs, err)
 	}
-	if err := node.close(); err != nil {
+	if err := errors.Join(node.close(), en.close()); err != nil {
 		errs = append(errs, fmt.Errorf("forwarder: %w", err))
 	}
 	if serveErr != nil && !errors.Is(serveErr, server.ErrServerClosed) {
