@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/qstate/qstate/dataset"
 )
 
 // allocsPerRequest runs one connection's loop for n and for 10n requests
@@ -43,7 +45,7 @@ func TestLoopAllocs(t *testing.T) {
 	for _, cfg := range []Config{
 		{Pipeline: 16, Keys: 1000, ValueSize: 8, Verify: true},
 		{Pipeline: 128, Keys: 1000, ValueSize: 1024, Verify: true, Dist: Zipf},
-		{Pipeline: 16, Keys: 1000, ValueSize: 8, Verify: true, Internal: true, KvStateID: SyntheticJobID},
+		{Pipeline: 16, Keys: 1000, ValueSize: 8, Verify: true, Internal: true, KvStateID: dataset.SyntheticJobID},
 		{Protocol: RESP, Pipeline: 16, Keys: 1000, ValueSize: 100, Verify: true},
 	} {
 		if per := allocsPerRequest(t, cfg, 5000); per > 0.001 {

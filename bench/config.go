@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/qstate/qstate/codec"
+	"github.com/qstate/qstate/dataset"
 )
 
 // Protocol is the wire protocol the harness speaks.
@@ -99,10 +100,6 @@ var (
 const (
 	// DefaultAddr is Flink's default proxy port on the loopback interface.
 	DefaultAddr = "127.0.0.1:9069"
-	// SyntheticJobID is the JobID of the synthetic dataset.
-	SyntheticJobID = "00112233445566778899aabbccddeeff"
-	// SyntheticStateName is the queryable state name of the synthetic dataset.
-	SyntheticStateName = "state"
 	// DefaultConns is the number of connections: enough to keep every event
 	// loop of a small server busy.
 	DefaultConns = 50
@@ -111,11 +108,11 @@ const (
 	// DefaultKeys is the number of distinct keys asked for (0..Keys-1):
 	// as many as `qstate serve --dataset synthetic` holds by default (and
 	// the golden exchanges' NKEYS).
-	DefaultKeys = 1000
+	DefaultKeys = dataset.DefaultSyntheticKeys
 	// DefaultZipfS is the Zipf exponent, YCSB's customary 0.99.
 	DefaultZipfS = 0.99
 	// DefaultValueSize is the value size in bytes of the synthetic dataset.
-	DefaultValueSize = 8
+	DefaultValueSize = dataset.DefaultSyntheticValueSize
 	// DefaultDuration is the measured window when neither Duration nor Requests is set.
 	DefaultDuration = 5 * time.Second
 	// DefaultDialTimeout bounds each connect.
@@ -155,9 +152,9 @@ type Config struct {
 	Internal bool
 	// KvStateID is the 32-hex-digit KvStateID for Internal requests; required with Internal.
 	KvStateID string
-	// JobID is the 32-hex-digit JobID of KvStateRequests. Zero: SyntheticJobID.
+	// JobID is the 32-hex-digit JobID of KvStateRequests. Zero: dataset.SyntheticJobID.
 	JobID string
-	// StateName is the queryable state name of KvStateRequests. Zero: SyntheticStateName.
+	// StateName is the queryable state name of KvStateRequests. Zero: dataset.SyntheticState.
 	StateName string
 
 	// Conns is the number of connections. Zero: DefaultConns.
@@ -253,10 +250,10 @@ func (c Config) withDefaults() Config {
 		c.Addr = DefaultAddr
 	}
 	if c.JobID == "" {
-		c.JobID = SyntheticJobID
+		c.JobID = dataset.SyntheticJobID
 	}
 	if c.StateName == "" {
-		c.StateName = SyntheticStateName
+		c.StateName = dataset.SyntheticState
 	}
 	if c.Conns == 0 {
 		c.Conns = DefaultConns

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/qstate/qstate/codec"
+	"github.com/qstate/qstate/dataset"
 	"github.com/qstate/qstate/internal/vectors"
 )
 
@@ -91,10 +92,10 @@ type fakeFlink struct {
 
 func newFakeFlink(t testing.TB, keys, valueSize int) *fakeFlink {
 	t.Helper()
-	job, _ := parseID(SyntheticJobID)
+	job, _ := parseID(dataset.SyntheticJobID)
 	kv, _ := parseID("0102030405060708090a0b0c0d0e0f10")
 	return &fakeFlink{
-		keys: keys, valueSize: valueSize, job: job, state: SyntheticStateName, kvStateID: kv,
+		keys: keys, valueSize: valueSize, job: job, state: dataset.SyntheticState, kvStateID: kv,
 		missPayload: goldenFailurePayload(t, "rid=1/UnknownKeyOrNamespaceException/empty"),
 		wrongKey:    -1,
 		conns:       map[net.Conn]struct{}{},
@@ -213,7 +214,7 @@ func (f *fakeFlink) serve(c net.Conn) {
 			f.misses.Add(1)
 			resp = codec.AppendRequestFailureFrame(resp, id, f.missPayload)
 		default:
-			val = appendSyntheticValue(val[:0], key, f.valueSize)
+			val = dataset.SyntheticValue(val[:0], key, f.valueSize)
 			if key == f.wrongKey {
 				val[len(val)-1] ^= 0xff
 				f.wrongs.Add(1)

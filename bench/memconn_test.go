@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/qstate/qstate/codec"
+	"github.com/qstate/qstate/dataset"
 )
 
 // memConn is an in-memory net.Conn that answers, at each Write, every
@@ -18,18 +19,17 @@ type memConn struct {
 	val  []byte
 	tmp  []byte
 
-	pattern syntheticPattern
+	values dataset.SyntheticValues
 }
 
 func newMemConn(cfg Config) *memConn {
-	return &memConn{cfg: cfg, pattern: newSyntheticPattern(cfg.ValueSize)}
+	return &memConn{cfg: cfg, values: dataset.NewSyntheticValues(cfg.ValueSize)}
 }
 
 // appendValue appends key's synthetic value (a copy, not a byte loop, so
 // that benchmarks measure the harness rather than this responder).
 func (m *memConn) appendValue(dst []byte, key int) []byte {
-	base := int(byte(key * 31))
-	return append(dst, m.pattern[base:base+m.cfg.ValueSize]...)
+	return append(dst, m.values.Value(key)...)
 }
 
 func (m *memConn) Write(p []byte) (int, error) {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"github.com/qstate/qstate/dataset"
 )
 
 // preloadBatch is how many SETs Preload pipelines before reading their replies.
@@ -45,7 +47,7 @@ func Preload(ctx context.Context, cfg Config) error {
 		buf = buf[:0]
 		for i := start; i < end; i++ {
 			key = respKey(key[:0], i)
-			val = appendSyntheticValue(val[:0], i, cfg.ValueSize)
+			val = dataset.SyntheticValue(val[:0], i, cfg.ValueSize)
 			buf = appendRESPCommand(buf, set, key, val)
 		}
 		_ = nc.SetDeadline(time.Now().Add(cfg.Timeout))

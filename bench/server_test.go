@@ -9,6 +9,7 @@ import (
 
 	"github.com/qstate/qstate/bufpool"
 	"github.com/qstate/qstate/codec"
+	"github.com/qstate/qstate/dataset"
 	"github.com/qstate/qstate/server"
 )
 
@@ -48,7 +49,7 @@ func startGnetServer(t *testing.T, h server.Handler) (*server.Server, string) {
 // UnknownKeyOrNamespaceException for any other key.
 func syntheticHandler(t *testing.T, keys, size int) server.HandlerFunc {
 	miss := goldenFailurePayload(t, "rid=1/UnknownKeyOrNamespaceException/empty")
-	job, _ := parseID(SyntheticJobID)
+	job, _ := parseID(dataset.SyntheticJobID)
 	return func(reqs []byte, n int, done func(out []byte)) {
 		out := bufpool.Get(n * codec.ResultFrameSize(4+size))[:0]
 		var val [4 + 64<<10]byte
@@ -60,7 +61,7 @@ func syntheticHandler(t *testing.T, keys, size int) server.HandlerFunc {
 			b = b[used:]
 			r, err := codec.DecodeKvStateRequest(f.Body)
 			key := -1
-			if err == nil && r.JobID == job && string(r.StateName) == SyntheticStateName && len(r.KeyAndNamespace) == 6 {
+			if err == nil && r.JobID == job && string(r.StateName) == dataset.SyntheticState && len(r.KeyAndNamespace) == 6 {
 				key = int(int32(binary.BigEndian.Uint32(r.KeyAndNamespace)))
 			}
 			if key < 0 || key >= keys {
@@ -68,7 +69,7 @@ func syntheticHandler(t *testing.T, keys, size int) server.HandlerFunc {
 				continue
 			}
 			v := binary.BigEndian.AppendUint32(val[:0], uint32(size))
-			v = appendSyntheticValue(v, key, size)
+			v = dataset.SyntheticValue(v, key, size)
 			out = codec.AppendResultFrame(out, f.RequestID, v)
 		}
 		done(out)

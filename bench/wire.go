@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/qstate/qstate/codec"
+	"github.com/qstate/qstate/dataset"
 )
 
 // outcome is what a response says about its request.
@@ -58,7 +59,7 @@ type flinkWire struct {
 	hashOff   int    // offset of the key hash in tmpl; -1 for KvStateInternalRequest
 	keyOff    int    // offset of the key's 4 bytes in tmpl
 	valueSize int
-	pattern   syntheticPattern
+	values    dataset.SyntheticValues
 	maxFrame  int
 }
 
@@ -77,7 +78,7 @@ func newFlinkWire(cfg Config) (*flinkWire, error) {
 			return nil, err
 		}
 	}
-	w := &flinkWire{valueSize: cfg.ValueSize, maxFrame: cfg.MaxFrameLen, pattern: newSyntheticPattern(cfg.ValueSize)}
+	w := &flinkWire{valueSize: cfg.ValueSize, maxFrame: cfg.MaxFrameLen, values: dataset.NewSyntheticValues(cfg.ValueSize)}
 	name := []byte(cfg.StateName)
 	frame := func(key int) []byte {
 		k := appendKeyAndNamespace(nil, int32(key))
@@ -160,37 +161,7 @@ func (w *flinkWire) verify(key int, content []byte) bool {
 	if len(content) != 4+w.valueSize || binary.BigEndian.Uint32(content) != uint32(w.valueSize) {
 		return false
 	}
-	return w.pattern.equal(key, content[4:])
-}
-
-// appendSyntheticValue appends the synthetic dataset's value bytes for key:
-// size bytes, byte j being byte(key*31+j). (The Flink state content is
-// these bytes after BytePrimitiveArraySerializer's i32 length; RESP stores
-// them as they are.)
-func appendSyntheticValue(dst []byte, key, size int) []byte {
-	for j := 0; j < size; j++ {
-		dst = append(dst, byte(key*31+j))
-	}
-	return dst
-}
-
-// syntheticPattern holds bytes 0, 1, ..., 255, 0, 1, ... (256+size of
-// them): the synthetic value of key i is the size bytes starting at
-// byte(i*31), so checking a value is one memory comparison.
-type syntheticPattern []byte
-
-func newSyntheticPattern(size int) syntheticPattern {
-	p := make([]byte, 256+size)
-	for k := range p {
-		p[k] = byte(k)
-	}
-	return p
-}
-
-// equal reports whether b is the synthetic value of key (of len(p)-256 bytes).
-func (p syntheticPattern) equal(key int, b []byte) bool {
-	base := int(byte(key * 31))
-	return len(b) == len(p)-256 && bytes.Equal(b, p[base:base+len(b)])
+	return w.values.Equal(key, content[4:])
 }
 
 // javaClassName returns the class name of the object at the start of a
@@ -216,7 +187,7 @@ var unknownClass = []byte("?")
 // request is appended as it goes (no table: see flinkWire).
 type respWire struct {
 	valueSize int
-	pattern   syntheticPattern
+	values    dataset.SyntheticValues
 	maxBulk   int
 }
 
@@ -224,7 +195,7 @@ type respWire struct {
 const respMaxLine = 4096
 
 func newRESPWire(cfg Config) *respWire {
-	return &respWire{valueSize: cfg.ValueSize, maxBulk: cfg.MaxFrameLen, pattern: newSyntheticPattern(cfg.ValueSize)}
+	return &respWire{valueSize: cfg.ValueSize, maxBulk: cfg.MaxFrameLen, values: dataset.NewSyntheticValues(cfg.ValueSize)}
 }
 
 // respKey appends the RESP key of the synthetic dataset's key i: "key:<i>".
@@ -323,7 +294,7 @@ func (w *respWire) parse(b []byte) (response, int, int, error) {
 }
 
 func (w *respWire) verify(key int, content []byte) bool {
-	return w.pattern.equal(key, content)
+	return w.values.Equal(key, content)
 }
 
 // parseRESPInt parses a RESP decimal integer without allocating.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/qstate/qstate/codec"
+	"github.com/qstate/qstate/dataset"
 	"github.com/qstate/qstate/internal/vectors"
 )
 
@@ -120,8 +121,8 @@ func TestExchangeGolden(t *testing.T) {
 			}
 			var want []byte
 			want = append(want, 0, 0, 0, 8)
-			if !bytes.Equal(appendSyntheticValue(want, key, 8), r.content) {
-				t.Errorf("%s: appendSyntheticValue disagrees with Flink's content", v.Name)
+			if !bytes.Equal(dataset.SyntheticValue(want, key, 8), r.content) {
+				t.Errorf("%s: dataset.SyntheticValue disagrees with Flink's content", v.Name)
 			}
 		case "REQUEST_FAILURE":
 			if r.out != outRequestFailure || string(r.class) != v.Str("exception_class") {
@@ -246,7 +247,7 @@ func TestRESPParse(t *testing.T) {
 			t.Errorf("%q: err %v, want ErrProtocol", bad, err)
 		}
 	}
-	if !w.verify(2, appendSyntheticValue(nil, 2, 5)) || w.verify(1, appendSyntheticValue(nil, 2, 5)) || w.verify(2, appendSyntheticValue(nil, 2, 4)) {
+	if !w.verify(2, dataset.SyntheticValue(nil, 2, 5)) || w.verify(1, dataset.SyntheticValue(nil, 2, 5)) || w.verify(2, dataset.SyntheticValue(nil, 2, 4)) {
 		t.Error("verify")
 	}
 	if got := string(w.appendRequest(nil, 2, 0)); got != "*2\r\n$3\r\nGET\r\n$5\r\nkey:2\r\n" {
@@ -301,7 +302,7 @@ func TestConfigValidate(t *testing.T) {
 		"job id":            {JobID: "xyz"},
 		"internal no id":    {Internal: true},
 		"internal bad id":   {Internal: true, KvStateID: "00"},
-		"internal resp":     {Internal: true, KvStateID: SyntheticJobID, Protocol: RESP},
+		"internal resp":     {Internal: true, KvStateID: dataset.SyntheticJobID, Protocol: RESP},
 		"preload flink":     {Preload: true},
 		"conns":             {Conns: -1},
 		"too many conns":    {Conns: MaxConns + 1},

@@ -11,9 +11,9 @@ const (
 	// MinClass is the smallest class: Get never returns a capacity below it,
 	// and Put drops slices smaller than it (not worth a pool slot).
 	MinClass = 1 << minShift
-	// MaxClass is the largest class: 32 MiB, so that a frame at the codec's
-	// default 16 MiB limit plus its 4-byte length prefix still comes from a
-	// class. Get allocates larger requests directly; Put drops them.
+	// MaxClass is the largest class: 32 MiB, so that a frame well above the
+	// codec's default 4 MiB limit (a limit raised for large values) plus its
+	// 4-byte length prefix still comes from a class. Get allocates larger requests directly; Put drops them.
 	MaxClass = 1 << maxShift
 
 	minShift = 6

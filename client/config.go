@@ -43,7 +43,7 @@ type Config struct {
 	DialTimeout time.Duration
 	// MaxFrameLen bounds the length prefix of a frame from the server, in
 	// bytes. A longer frame breaks the connection (Flink itself accepts up
-	// to 2^31-1). Zero means codec.DefaultMaxFrameLen (16 MiB).
+	// to 2^31-1). Zero means codec.DefaultMaxFrameLen (4 MiB).
 	MaxFrameLen int
 	// MaxPending bounds the requests waiting on one connection (queued,
 	// sent, not yet answered). A call beyond it fails at once with

@@ -286,7 +286,7 @@ func (cn *conn) dispatch(f codec.Frame) error {
 			cl.complete(append(b, content...), nil)
 		}
 	case codec.RequestFailure:
-		jex, err := codec.ReadThrowable(f.Body)
+		jex, err := codec.DecodeFailure(f)
 		if err != nil {
 			return broken(cn.addr, fmt.Sprintf("failure payload of request %d", f.RequestID), err)
 		}
@@ -294,7 +294,7 @@ func (cn *conn) dispatch(f codec.Frame) error {
 			cl.complete(nil, &RequestError{Addr: cn.addr, RequestID: f.RequestID, Exception: jex})
 		}
 	case codec.ServerFailure:
-		jex, err := codec.ReadThrowable(f.Body)
+		jex, err := codec.DecodeFailure(f)
 		if err != nil {
 			return broken(cn.addr, "SERVER_FAILURE payload", err)
 		}

@@ -60,11 +60,11 @@ func startTestNode(t testing.TB, name string, dir Directory) *testNode {
 	t.Helper()
 	n := &testNode{name: name, reg: registry.New(), errc: make(chan error, 2)}
 	var err error
-	n.fwd, err = NewForwarder(ForwarderConfig{Directory: dir, Timeout: 2 * time.Second})
+	n.fwd, err = NewForwarder(ForwarderConfig{Directory: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.h, err = handler.New(handler.Config{Registry: n.reg, Forwarder: n.fwd})
+	n.h, err = handler.New(handler.Config{Registry: n.reg, Forwarder: n.fwd, RequestTimeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

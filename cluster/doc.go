@@ -28,7 +28,8 @@
 //     (UnknownKvStateIdException, UnknownKvStateKeyGroupLocationException,
 //     a connection that fails or breaks) it asks a Directory for the owner
 //     again and retries with exponential backoff, at most MaxAttempts times
-//     within Timeout, then fails with a *ForwardError (Flink retries at
+//     before the request's deadline (the ctx the handler gives Forward),
+//     then fails with a *ForwardError (Flink retries at
 //     once and without limit). Directory is the location oracle, declared
 //     here where it is used: Static and FileDirectory answer from a
 //     description (FileDirectory re-reads its file when it changes); one
@@ -93,11 +94,14 @@
 //   - K3: through any node's proxy, every key answers its value and a
 //     missing key UnknownKeyOrNamespaceException (TestClusterServesEveryKey).
 //   - K4: a stale location is retried after re-resolving, at most
-//     MaxAttempts times, with backoff, within Timeout; any other failure is
+//     MaxAttempts times, with backoff, before the request's deadline; any
+//     other failure is
 //     relayed unchanged (TestForwardRetries*, TestForwardDeadOwnerBounded,
 //     TestForwardRelaysOtherFailures, TestClusterRangeMoved).
 //   - K5: a dead node's keys fail with a clear error before the caller's
-//     deadline while the other keys keep working (TestClusterNodeDown).
+//     deadline while the other keys keep working (TestClusterNodeDown); a
+//     peer that never answers costs a request its deadline, never more
+//     (TestForwardTimeout, TestForwardHonoursRequestDeadline).
 //   - K6: in steady state a forwarded request costs the Forwarder and its
 //     client no allocation (TestForwardDoesNotAllocate).
 package cluster

@@ -30,8 +30,8 @@ const (
 	DefaultBackoff = 10 * time.Millisecond
 	// DefaultMaxBackoff caps the pause between two attempts (1 s).
 	DefaultMaxBackoff = time.Second
-	// DefaultTimeout bounds one forwarded request, every attempt and pause
-	// included (5 s). Flink's proxy has no bound and Java clients have no
+	// DefaultTimeout bounds a forwarded request whose context has no
+	// deadline, every attempt and pause included (5 s). Flink's proxy has no bound and Java clients have no
 	// timeout: a peer that accepts and never answers must not hold a pool
 	// worker, and the client waiting on it, forever.
 	DefaultTimeout = 5 * time.Second
@@ -64,8 +64,9 @@ type ForwarderConfig struct {
 	// MaxBackoff caps a pause. 0 means DefaultMaxBackoff; not below Backoff.
 	MaxBackoff time.Duration
 
-	// Timeout bounds one Forward call, every attempt and pause included.
-	// 0 means DefaultTimeout.
+	// Timeout bounds a Forward call whose ctx has no deadline, every
+	// attempt and pause included (a ctx with a deadline is bounded by it
+	// alone). 0 means DefaultTimeout.
 	Timeout time.Duration
 
 	// Logger receives a line when a request is given up on, at most one
@@ -121,7 +122,7 @@ func (c ForwarderConfig) Validate() error {
 // answer; on a stale location (UnknownKvStateIdException,
 // UnknownKvStateKeyGroupLocationException, or a connection that failed or
 // broke) it asks the Directory for the owner again and retries, with
-// exponential backoff, up to MaxAttempts within Timeout, then fails with a
+// exponential backoff, up to MaxAttempts before ctx's deadline, then fails with a
 // *ForwardError. Any other failure is returned as the client reported it
 // (a *client.RequestError carrying the peer's Java exception), for the
 // proxy to relay unchanged. It satisfies handler.Forwarder. Safe for
@@ -189,24 +190,21 @@ func (f *Forwarder) Stats() ForwarderStats {
 
 // Forward sends the KvStateInternalRequest for keyAndNamespace under
 // owner.ID to owner.Addr and returns the content of the answer, retrying
-// on a stale location as the type's doc says, within Timeout. job, name
+// on a stale location as the type's doc says, until ctx ends: a dead or
+// stalled owner costs at most ctx's deadline (the handler gives the
+// request's). A ctx without a deadline is bounded by Timeout. job, name
 // and keyHash are those of the proxy request: the Directory needs them to
 // find the owner again. name and keyAndNamespace are read during the call
-// only. The content is the caller's; it comes from bufpool, and the caller
-// may give it to bufpool.Put once done. It satisfies handler.Forwarder.
-func (f *Forwarder) Forward(owner registry.Owner, job registry.JobID, name []byte, keyHash int32, keyAndNamespace []byte) ([]byte, error) {
-	// A recycled deadline, not context.WithTimeout (five allocations), and
-	// without a parent (a long-lived cancellable parent would be locked
-	// twice per request by every worker). Close ends backoffs through
-	// f.closed and in-flight requests through the client.
-	ctx := acquireDeadline(f.cfg.Timeout)
-	content, err := f.ForwardContext(ctx, owner, job, name, keyHash, keyAndNamespace)
-	ctx.release()
-	return content, err
-}
-
-// ForwardContext is Forward with the caller's context instead of Timeout.
-func (f *Forwarder) ForwardContext(ctx context.Context, owner registry.Owner, job registry.JobID, name []byte, keyHash int32, keyAndNamespace []byte) ([]byte, error) {
+// only, and nothing of ctx is kept after it. The content is the caller's;
+// it comes from bufpool, and the caller may give it to bufpool.Put once
+// done. It satisfies handler.Forwarder; with a ctx that has a deadline it
+// allocates nothing in steady state (TestForwardDoesNotAllocate).
+func (f *Forwarder) Forward(ctx context.Context, owner registry.Owner, job registry.JobID, name []byte, keyHash int32, keyAndNamespace []byte) ([]byte, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, f.cfg.Timeout)
+		defer cancel()
+	}
 	f.requests.Add(1)
 	start := time.Now()
 	var last error
@@ -372,8 +370,6 @@ func (e *ForwardError) As(target any) bool {
 	if je := (*codec.JavaException)(nil); errors.As(e.Err, &je) {
 		cause = je.Sendable()
 	}
-	*p = codec.NewRuntimeException(codec.ProxyName+" : Could not forward the request to "+e.target()+
-		": gave up after "+attempts(e.Attempts)+" in "+e.Elapsed.Round(time.Microsecond).String()+
-		". Last failure: "+errText(e.Err), cause)
+	*p = codec.NewForwardFailure(e.target(), e.Attempts, e.Elapsed, errText(e.Err), cause)
 	return true
 }

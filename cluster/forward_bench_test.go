@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/qstate/qstate/bufpool"
 	"github.com/qstate/qstate/client"
@@ -25,9 +26,11 @@ func BenchmarkForward(b *testing.B) {
 	job, _ := registry.ParseJobID(dataset.SyntheticJobID)
 	kv := state.AppendKeyAndNamespace(nil, state.Int, 7, state.Void, state.VoidNamespace{})
 	name := []byte(dataset.SyntheticState)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a deadline, as the handler's
+	defer cancel()
 	b.ReportAllocs()
 	for b.Loop() {
-		content, err := f.Forward(owner, job, name, 7, kv)
+		content, err := f.Forward(ctx, owner, job, name, 7, kv)
 		if err != nil {
 			b.Fatal(err)
 		}

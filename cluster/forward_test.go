@@ -80,7 +80,7 @@ func TestForwardOK(t *testing.T) {
 		return []byte("value"), nil, true
 	})
 	f := newForwarder(t, ForwarderConfig{})
-	got, err := f.Forward(registry.Owner{ID: fwdID, Addr: srv.addr()}, fwdJob, fwdName, 1, fwdKey)
+	got, err := f.Forward(context.Background(), registry.Owner{ID: fwdID, Addr: srv.addr()}, fwdJob, fwdName, 1, fwdKey)
 	if err != nil || string(got) != "value" {
 		t.Fatalf("Forward = %q, %v", got, err)
 	}
@@ -102,7 +102,7 @@ func TestForwardRetriesStaleID(t *testing.T) {
 	owner := registry.Owner{ID: fwdID, Addr: srv.addr()}
 	dir := &fakeDirectory{owner: owner}
 	f := newForwarder(t, ForwarderConfig{Directory: dir, Backoff: time.Millisecond})
-	got, err := f.Forward(owner, fwdJob, fwdName, 1, fwdKey)
+	got, err := f.Forward(context.Background(), owner, fwdJob, fwdName, 1, fwdKey)
 	if err != nil || string(got) != "value" {
 		t.Fatalf("Forward = %q, %v", got, err)
 	}
@@ -136,7 +136,7 @@ func TestForwardRetriesReResolve(t *testing.T) {
 	})
 	dir := &fakeDirectory{owner: registry.Owner{ID: newID, Addr: fresh.addr()}}
 	f := newForwarder(t, ForwarderConfig{Directory: dir, Backoff: time.Millisecond})
-	got, err := f.Forward(registry.Owner{ID: fwdID, Addr: stale.addr()}, fwdJob, fwdName, 1, fwdKey)
+	got, err := f.Forward(context.Background(), registry.Owner{ID: fwdID, Addr: stale.addr()}, fwdJob, fwdName, 1, fwdKey)
 	if err != nil || string(got) != "moved" {
 		t.Fatalf("Forward = %q, %v", got, err)
 	}
@@ -156,7 +156,7 @@ func TestForwardDeadOwnerBounded(t *testing.T) {
 	f := newForwarder(t, ForwarderConfig{Client: countingClient(t, &dials), Directory: dir,
 		MaxAttempts: attempts, Backoff: backoff, MaxBackoff: 20 * time.Millisecond})
 	start := time.Now()
-	got, err := f.Forward(dead, fwdJob, fwdName, 1, fwdKey)
+	got, err := f.Forward(context.Background(), dead, fwdJob, fwdName, 1, fwdKey)
 	elapsed := time.Since(start)
 	if err == nil {
 		t.Fatalf("Forward to a dead owner = %q", got)
@@ -203,7 +203,7 @@ func TestForwardGivesUpOnStaleAnswers(t *testing.T) {
 	})
 	owner := registry.Owner{ID: fwdID, Addr: srv.addr()}
 	f := newForwarder(t, ForwarderConfig{MaxAttempts: 3, Backoff: time.Millisecond}) // no directory: same owner
-	_, err := f.Forward(owner, fwdJob, fwdName, 1, fwdKey)
+	_, err := f.Forward(context.Background(), owner, fwdJob, fwdName, 1, fwdKey)
 	if n := srv.requests.Load(); n != 3 {
 		t.Errorf("%d requests, want 3", n)
 	}
@@ -234,7 +234,7 @@ func TestForwardRelaysOtherFailures(t *testing.T) {
 			})
 			dir := &fakeDirectory{err: errNoAnswer}
 			f := newForwarder(t, ForwarderConfig{Directory: dir})
-			_, err := f.Forward(registry.Owner{ID: fwdID, Addr: srv.addr()}, fwdJob, fwdName, 1, fwdKey)
+			_, err := f.Forward(context.Background(), registry.Owner{ID: fwdID, Addr: srv.addr()}, fwdJob, fwdName, 1, fwdKey)
 			var re *client.RequestError
 			if !errors.As(err, &re) || !errors.Is(err, tc.is) || errors.Is(err, ErrGaveUp) {
 				t.Fatalf("error %v (%T): want the peer's %s as a client.RequestError", err, err, tc.exc.Class)
@@ -258,7 +258,7 @@ func TestForwardTimeout(t *testing.T) {
 	const timeout = 100 * time.Millisecond
 	f := newForwarder(t, ForwarderConfig{Timeout: timeout})
 	start := time.Now()
-	_, err := f.Forward(registry.Owner{ID: fwdID, Addr: srv.addr()}, fwdJob, fwdName, 1, fwdKey)
+	_, err := f.Forward(context.Background(), registry.Owner{ID: fwdID, Addr: srv.addr()}, fwdJob, fwdName, 1, fwdKey)
 	elapsed := time.Since(start)
 	var fe *ForwardError
 	if !errors.As(err, &fe) || fe.Attempts != 1 || !errors.Is(err, context.DeadlineExceeded) {
@@ -272,13 +272,35 @@ func TestForwardTimeout(t *testing.T) {
 	}
 }
 
+// TestForwardHonoursRequestDeadline: the caller's deadline (the request's,
+// from the handler) bounds a call, however long Timeout is: a peer that
+// never answers costs the request its deadline, never more.
+func TestForwardHonoursRequestDeadline(t *testing.T) {
+	srv := newFakeStateServer(t, func(int64, codec.KvStateInternalRequest) ([]byte, *codec.JavaException, bool) {
+		return nil, nil, false
+	})
+	f := newForwarder(t, ForwarderConfig{Timeout: time.Hour})
+	const deadline = 100 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	start := time.Now()
+	_, err := f.Forward(ctx, registry.Owner{ID: fwdID, Addr: srv.addr()}, fwdJob, fwdName, 1, fwdKey)
+	elapsed := time.Since(start)
+	if !errors.Is(err, ErrGaveUp) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("error %v: want a ForwardError, deadline exceeded", err)
+	}
+	if elapsed < deadline || elapsed > deadline+2*time.Second {
+		t.Errorf("gave up after %v, want about the request's deadline %v (Timeout is an hour)", elapsed, deadline)
+	}
+}
+
 // TestForwardNoTimeForBackoff: when the pause before a retry would pass
 // the deadline, the Forwarder gives up at once instead of sleeping.
 func TestForwardNoTimeForBackoff(t *testing.T) {
 	dead := registry.Owner{ID: fwdID, Addr: deadAddr(t)}
 	f := newForwarder(t, ForwarderConfig{Backoff: time.Hour, MaxBackoff: time.Hour, Timeout: time.Minute})
 	start := time.Now()
-	_, err := f.Forward(dead, fwdJob, fwdName, 1, fwdKey)
+	_, err := f.Forward(context.Background(), dead, fwdJob, fwdName, 1, fwdKey)
 	var fe *ForwardError
 	if !errors.As(err, &fe) || fe.Attempts != 1 {
 		t.Fatalf("error %v: want a ForwardError after 1 attempt", err)
@@ -301,7 +323,7 @@ func TestForwardDirectoryErrors(t *testing.T) {
 
 	dir := &fakeDirectory{err: ErrNoOwner}
 	f := newForwarder(t, ForwarderConfig{Directory: dir, Backoff: time.Millisecond})
-	_, err := f.Forward(owner, fwdJob, fwdName, 1, fwdKey)
+	_, err := f.Forward(context.Background(), owner, fwdJob, fwdName, 1, fwdKey)
 	if !errors.Is(err, ErrGaveUp) || !errors.Is(err, ErrNoOwner) {
 		t.Fatalf("error %v: want ErrGaveUp and ErrNoOwner", err)
 	}
@@ -311,7 +333,7 @@ func TestForwardDirectoryErrors(t *testing.T) {
 
 	dir = &fakeDirectory{err: errNoAnswer}
 	f = newForwarder(t, ForwarderConfig{Directory: dir, Backoff: time.Millisecond})
-	got, err := f.Forward(owner, fwdJob, fwdName, 1, fwdKey)
+	got, err := f.Forward(context.Background(), owner, fwdJob, fwdName, 1, fwdKey)
 	if err != nil || string(got) != "v" {
 		t.Fatalf("Forward = %q, %v", got, err)
 	}
@@ -326,7 +348,7 @@ func TestForwardClose(t *testing.T) {
 	f := newForwarder(t, ForwarderConfig{Backoff: time.Minute, MaxBackoff: time.Minute, Timeout: time.Hour})
 	errc := make(chan error, 1)
 	go func() {
-		_, err := f.Forward(dead, fwdJob, fwdName, 1, fwdKey)
+		_, err := f.Forward(context.Background(), dead, fwdJob, fwdName, 1, fwdKey)
 		errc <- err
 	}()
 	// Wait until the first attempt failed (the call is then in its pause).
@@ -345,7 +367,7 @@ func TestForwardClose(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close did not end the call")
 	}
-	if _, err := f.Forward(dead, fwdJob, fwdName, 1, fwdKey); !errors.Is(err, ErrClosed) {
+	if _, err := f.Forward(context.Background(), dead, fwdJob, fwdName, 1, fwdKey); !errors.Is(err, ErrClosed) {
 		t.Errorf("Forward after Close: %v", err)
 	}
 	if err := f.Close(); err != nil {
@@ -412,37 +434,6 @@ func TestForwarderConfigValidate(t *testing.T) {
 	}
 	if _, err := NewForwarder(ForwarderConfig{MaxAttempts: -1}); !errors.Is(err, ErrConfig) {
 		t.Errorf("NewForwarder: %v", err)
-	}
-}
-
-// TestDeadlineCtx: the recycled deadline ends like context.WithTimeout's,
-// and one that ended is never handed out again.
-func TestDeadlineCtx(t *testing.T) {
-	c := acquireDeadline(time.Hour)
-	if dl, ok := c.Deadline(); !ok || time.Until(dl) < 59*time.Minute {
-		t.Errorf("Deadline = %v, %v", dl, ok)
-	}
-	if c.Err() != nil || c.Value("k") != nil {
-		t.Errorf("fresh: Err %v, Value %v", c.Err(), c.Value("k"))
-	}
-	c.release()
-
-	c = acquireDeadline(time.Millisecond)
-	select {
-	case <-c.Done():
-	case <-time.After(ioTimeout):
-		t.Fatal("deadline never ended")
-	}
-	if !errors.Is(c.Err(), context.DeadlineExceeded) {
-		t.Errorf("Err after the deadline: %v", c.Err())
-	}
-	c.release()
-	for range 100 {
-		d := acquireDeadline(time.Hour)
-		if d == c || d.Err() != nil {
-			t.Fatal("an ended deadline was recycled")
-		}
-		d.release()
 	}
 }
 

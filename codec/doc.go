@@ -10,7 +10,8 @@
 // Frames (frame.go): DecodeFrame reads one frame at the start of a buffer
 // that may hold less than a frame (n == 0, nil error: read more) or more
 // (n says where the next one starts). Its maxLen bounds the length prefix;
-// the default, DefaultMaxFrameLen, is 16 MiB (Flink allows 2^31-1). It
+// the default, DefaultMaxFrameLen, is 4 MiB for every reader, server and
+// client alike (Flink allows 2^31-1). It
 // checks the prefix, version, type and the room for a request id as soon
 // as their bytes are there, so a broken stream is rejected after at most
 // 12 bytes, never after waiting for a frame that will not come. Encoders
@@ -31,27 +32,31 @@
 //     input (I5).
 //   - Append* functions extend the caller's dst and return it, like append.
 //     They never retain dst or any argument after they return.
-//   - ReadThrowable returns a *JavaException that shares nothing with its
+//   - DecodeFailure returns a *JavaException that shares nothing with its
 //     input. UnknownKeyOrNamespacePayload returns, for ServerName and
 //     ProxyName, bytes shared by every caller: read-only, for ever.
 //
-// Failures (throwable.go, jserial.go): a REQUEST_FAILURE or SERVER_FAILURE
+// Failures (throwable.go, failures.go, jserial.go): a REQUEST_FAILURE or SERVER_FAILURE
 // payload is a Java Object Serialization stream of a Throwable, modelled as
 // *JavaException (class name, message, cause chain; an error that errors.Is
 // matches against ErrUnknownKeyOrNamespace and the other sentinels).
 // AppendThrowable writes exactly what the JDK's ObjectOutputStream writes
 // for such a Throwable with empty stack traces, and only the classes of
 // ExceptionClass, whose names and serialVersionUIDs the Java client has: any
-// other class would make it close the connection. ReadThrowable is a general
-// reader of JDK streams (any class, custom writeObject data, externalizable
-// block data, proxies, enums, arrays) that keeps only the Throwable's class,
+// other class would make it close the connection. DecodeFailure reads a
+// failure frame back with the package's own reader of JDK streams
+// (jserial.go, unexported: how a stream is read is not API). It reads any
+// stream (any class, custom writeObject data, externalizable block data,
+// proxies, enums, arrays) and keeps only the Throwable's class,
 // detailMessage and cause; every count and length in its input is checked
 // against the bytes left and against fixed bounds (nesting 128, 65,536
 // handles, 262,144 values, MaxCauseChain causes) before use. Its only
 // package state is the missing-key payload for ServerName and ProxyName,
 // computed once on first use and immutable after. Every function may be
 // called from any goroutine at once; none modifies a *JavaException it is
-// given.
+// given. failures.go holds every failure a node raises, with Flink's text
+// (or, without a Flink counterpart, the server's name first): packages
+// server, handler and cluster build theirs there and nowhere else.
 //
 // Invariants the tests cite:
 //
@@ -79,7 +84,7 @@
 //     and serializes what it read back to our exact bytes (TestJavaInterop).
 //   - T2: AppendThrowable and the cached missing-key payload allocate
 //     nothing when dst has room (TestThrowableAllocs).
-//   - T3: ReadThrowable never panics; its errors wrap ErrJavaStream with the
+//   - T3: DecodeFailure never panics; its errors wrap ErrJavaStream with the
 //     offset; what it reads re-encodes and re-reads to the same values
 //     (FuzzReadThrowable, TestReadThrowableHostile).
 package codec

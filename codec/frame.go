@@ -17,9 +17,16 @@ const (
 	HeaderLen = 8
 	// RequestIDLen is the size of the request id that follows the header of every type but SERVER_FAILURE.
 	RequestIDLen = 8
-	// DefaultMaxFrameLen is the default limit on a frame's length prefix (16 MiB).
-	// Flink accepts up to 2^31-1; we never do.
-	DefaultMaxFrameLen = 16 << 20
+	// DefaultMaxFrameLen is the default limit on a frame's length prefix
+	// (4 MiB), the one default of every reader of frames: the server's for
+	// requests (server.Config.MaxFrameLen), the client's and the load
+	// harness's for answers. Flink accepts up to 2^31-1; we never do. A
+	// request holds one key (bytes to kilobytes); an answer holds a whole
+	// value, list or map, so the limit is set for answers: values of
+	// megabytes pass, and it equals the server's default inbound buffer per
+	// connection (server.DefaultMaxInbound), so a request frame at the limit
+	// fits it and the per-connection memory bound stays what it was.
+	DefaultMaxFrameLen = 4 << 20
 )
 
 // MessageType is the kind of a frame (Flink's MessageType ordinal).

@@ -604,11 +604,11 @@ func TestDecodeFrameErrors(t *testing.T) {
 	frameTestExpectBad(t, "fffffffb", 0, codec.ErrNegativeLength) // the exchange "proxy/huge-frame-length"
 	frameTestExpectBad(t, "00000000", 0, codec.ErrFrameTooShort)
 	frameTestExpectBad(t, "00000007 79a1b710 000000", 0, codec.ErrFrameTooShort)
-	frameTestExpectBad(t, "01000001", 0, codec.ErrFrameTooLarge) // 16 MiB + 1 over the default limit
+	frameTestExpectBad(t, "00400001", 0, codec.ErrFrameTooLarge) // 4 MiB + 1 over the default limit
 	frameTestExpectBad(t, "7fffffff", 0, codec.ErrFrameTooLarge)
 	frameTestExpectBad(t, "00000065", 100, codec.ErrFrameTooLarge)
 	frameTestExpectBad(t, "00000011 79a1b710 00000000 0000000000000001 00", 16, codec.ErrFrameTooLarge)
-	frameTestExpectIncomplete(t, "01000000", 0) // exactly 16 MiB is allowed
+	frameTestExpectIncomplete(t, "00400000", 0) // exactly 4 MiB is allowed
 	frameTestExpectIncomplete(t, "00000064", 100)
 	frameTestExpectIncomplete(t, "000000", 0)
 	frameTestExpectIncomplete(t, "", 0)
@@ -668,20 +668,20 @@ func TestDecodeFrameContentErrors(t *testing.T) {
 	}
 }
 
-// TestCheckFrameLength: the limit defaults to 16 MiB and is a parameter.
+// TestCheckFrameLength: the limit defaults to 4 MiB and is a parameter.
 func TestCheckFrameLength(t *testing.T) {
-	if codec.DefaultMaxFrameLen != 16<<20 {
-		t.Errorf("DefaultMaxFrameLen = %d, want 16 MiB", codec.DefaultMaxFrameLen)
+	if codec.DefaultMaxFrameLen != 4<<20 {
+		t.Errorf("DefaultMaxFrameLen = %d, want 4 MiB", codec.DefaultMaxFrameLen)
 	}
 	tests := []struct {
 		n      int32
 		maxLen int
 		err    error
 	}{
-		{16 << 20, 0, nil},
-		{16<<20 + 1, 0, codec.ErrFrameTooLarge},
-		{16<<20 + 1, -1, codec.ErrFrameTooLarge},
-		{16<<20 + 1, 32 << 20, nil},
+		{4 << 20, 0, nil},
+		{4<<20 + 1, 0, codec.ErrFrameTooLarge},
+		{4<<20 + 1, -1, codec.ErrFrameTooLarge},
+		{4<<20 + 1, 32 << 20, nil},
 		{1 << 30, 1<<31 - 1, nil},
 		{1<<31 - 1, 1 << 40, nil},
 		{100, 99, codec.ErrFrameTooLarge},

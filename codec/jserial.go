@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 )
 
-// Limits of ReadThrowable on hostile input. Real JDK Throwables stay far
+// Limits of readThrowable on hostile input. Real JDK Throwables stay far
 // below them: a 10-deep cause chain with 200-frame stack traces uses ~12
 // nesting levels, ~10,000 handles and ~25,000 work units.
 const (
@@ -117,7 +117,21 @@ func (r *jreader) newThrowable(c *jclass) *jthrowable {
 	return &r.throwables[len(r.throwables)-1]
 }
 
-// ReadThrowable parses a failure payload, the Java serialization stream of a
+// DecodeFailure returns the exception a REQUEST_FAILURE or SERVER_FAILURE
+// frame carries (f.Body, a Java serialization stream of a Throwable): its
+// class name, detail message and cause chain, sharing nothing with f. It
+// reads any stream a JVM writes (a Flink node's real stack traces, classes
+// it does not know) and never panics on hostile input: an error wraps
+// ErrJavaStream (or ErrCauseChainTooLong), or ErrUnexpectedType for a frame
+// of another type. How the stream is read is this package's business.
+func DecodeFailure(f Frame) (*JavaException, error) {
+	if f.Type != RequestFailure && f.Type != ServerFailure {
+		return nil, fmt.Errorf("%w: %s carries no failure", ErrUnexpectedType, f.Type)
+	}
+	return readThrowable(f.Body)
+}
+
+// readThrowable parses a failure payload, the Java serialization stream of a
 // Throwable (as ObjectOutputStream.writeObject writes it), into its class
 // name, detail message and cause chain. A cause that refers to the object
 // itself (the JDK's "no cause") or back to an exception already in the chain
@@ -130,7 +144,7 @@ func (r *jreader) newThrowable(c *jclass) *jthrowable {
 // count, total work and the cause chain (MaxCauseChain) are bounded, and
 // every length is checked against the bytes left before it is used.
 // The result does not retain payload.
-func ReadThrowable(payload []byte) (*JavaException, error) {
+func readThrowable(payload []byte) (*JavaException, error) {
 	if len(payload) > math.MaxInt32 {
 		return nil, fmt.Errorf("%w: payload of %d bytes", ErrJavaStream, len(payload))
 	}

@@ -30,7 +30,7 @@ func FuzzReadThrowable(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		e, err := ReadThrowable(b)
+		e, err := readThrowable(b)
 		if err != nil {
 			if e != nil || !errors.Is(err, ErrJavaStream) {
 				t.Fatalf("failure %v with result %v", err, e)
@@ -57,7 +57,7 @@ func FuzzReadThrowable(f *testing.F) {
 				t.Fatalf("AppendThrowable of the Sendable form: %v", err)
 			}
 		}
-		back, err := ReadThrowable(out)
+		back, err := readThrowable(out)
 		if err != nil {
 			t.Fatalf("re-read: %v", err)
 		}

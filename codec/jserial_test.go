@@ -36,7 +36,7 @@ func TestReadThrowableGolden(t *testing.T) {
 	for _, g := range goldenFailures(t) {
 		kinds[strings.SplitN(g.name, "/", 2)[0]+"/"+g.stack]++
 		t.Run(g.name, func(t *testing.T) {
-			e, err := ReadThrowable(g.payload)
+			e, err := readThrowable(g.payload)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -68,7 +68,7 @@ func TestReadThrowableFiles(t *testing.T) {
 	allThrowableFiles(t)
 	for _, f := range throwableFiles {
 		t.Run(f.file, func(t *testing.T) {
-			e, err := ReadThrowable(readThrowableFile(t, f.file))
+			e, err := readThrowable(readThrowableFile(t, f.file))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -92,7 +92,7 @@ func TestReadThrowableTruncated(t *testing.T) {
 	}
 	for _, p := range payloads {
 		for i := range len(p) {
-			e, err := ReadThrowable(p[:i])
+			e, err := readThrowable(p[:i])
 			if err == nil || e != nil || !errors.Is(err, ErrJavaStream) {
 				t.Fatalf("prefix %d of %d: %v, %v", i, len(p), e, err)
 			}
@@ -183,7 +183,7 @@ func TestReadThrowableGeneric(t *testing.T) {
 	// CustomException.writeObject's data: block data, long block data, a value.
 	j.raw(tcBlockData, 3, 'a', 'b', 'c').raw(tcBlockDataLong).u32(300).raw(make([]byte, 300)...)
 	j.str("extra").raw(tcEndBlockData)
-	e, err := ReadThrowable(j.b)
+	e, err := readThrowable(j.b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestReadThrowableGeneric(t *testing.T) {
 		t.Fatalf("read %q", chainOf(e)[0].Class)
 	}
 	// Trailing bytes after the object are ignored, as Java ignores them.
-	if e, err := ReadThrowable(append(j.b, 0xff, 0xff)); err != nil || e.Class != "com.example.CustomException" {
+	if e, err := readThrowable(append(j.b, 0xff, 0xff)); err != nil || e.Class != "com.example.CustomException" {
 		t.Fatalf("with trailing bytes: %v", err)
 	}
 }
@@ -208,7 +208,7 @@ func TestReadThrowableCauses(t *testing.T) {
 		raw(tcNull, tcNull, tcEndBlockData)
 	// 12 bytes: a surrogate pair, a lone high surrogate, 'x', then a
 	// truncated 3-byte form: malformed.
-	if _, err := ReadThrowable(j.b); !errors.Is(err, ErrJavaStream) || !strings.Contains(err.Error(), "UTF-8") {
+	if _, err := readThrowable(j.b); !errors.Is(err, ErrJavaStream) || !strings.Contains(err.Error(), "UTF-8") {
 		t.Fatalf("malformed UTF-8: %v", err)
 	}
 	j = newJB().raw(tcObject).runtimeDesc().
@@ -216,7 +216,7 @@ func TestReadThrowableCauses(t *testing.T) {
 		raw(tcString).u16(6).raw('i', 0xc0, 0x80, 0xc3, 0xa9, 'n').raw(tcNull, tcNull, tcEndBlockData).
 		raw(tcString).u16(13).raw(0xed, 0xa0, 0xbd, 0xed, 0xb8, 0x80, 0xed, 0xa0, 0xbd, 'x', 0xed, 0xb8, 0x80).
 		raw(tcNull, tcNull, tcEndBlockData)
-	e, err := ReadThrowable(j.b)
+	e, err := readThrowable(j.b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestReadThrowableCauses(t *testing.T) {
 	j.raw(tcEndBlockData).ref(1) // end of annotation; Outer's superclass is RuntimeException
 	// Outer's data (Throwable's fields): the cause refers to object 8.
 	j.ref(8).str("outer").raw(tcNull, tcNull, tcEndBlockData)
-	e, err = ReadThrowable(j.b)
+	e, err = readThrowable(j.b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +340,7 @@ func TestReadThrowableHostile(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			start := time.Now()
-			e, err := ReadThrowable(c.b)
+			e, err := readThrowable(c.b)
 			if d := time.Since(start); d > 2*time.Second {
 				t.Errorf("took %v", d)
 			}
@@ -355,7 +355,7 @@ func TestReadThrowableHostile(t *testing.T) {
 			}
 		})
 	}
-	if !errors.Is(mustErr(ReadThrowable(longChain.b)), ErrCauseChainTooLong) {
+	if !errors.Is(mustErr(readThrowable(longChain.b)), ErrCauseChainTooLong) {
 		t.Error("a long chain is not ErrCauseChainTooLong")
 	}
 	// A chain of exactly MaxCauseChain reads.
@@ -363,7 +363,7 @@ func TestReadThrowableHostile(t *testing.T) {
 	ok.times(MaxCauseChain-1, func() { ok.raw(tcObject).ref(0) })
 	ok.raw(tcNull)
 	ok.times(MaxCauseChain, func() { ok.raw(tcNull, tcNull, tcNull, tcEndBlockData) })
-	if e, err := ReadThrowable(ok.b); err != nil || len(chainOf(e)) != MaxCauseChain {
+	if e, err := readThrowable(ok.b); err != nil || len(chainOf(e)) != MaxCauseChain {
 		t.Fatalf("chain of %d: %v", MaxCauseChain, err)
 	}
 }
@@ -373,7 +373,7 @@ func mustErr(_ *JavaException, err error) error { return err }
 // TestReadThrowableDoesNotRetain: the result does not alias the payload.
 func TestReadThrowableDoesNotRetain(t *testing.T) {
 	p := bytes.Clone(goldenFailures(t)[0].payload)
-	e, err := ReadThrowable(p)
+	e, err := readThrowable(p)
 	if err != nil {
 		t.Fatal(err)
 	}

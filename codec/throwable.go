@@ -19,7 +19,7 @@ const (
 )
 
 // MaxCauseChain is the longest cause chain AppendThrowable writes and
-// ReadThrowable returns (the exception itself included).
+// DecodeFailure returns (the exception itself included).
 const MaxCauseChain = 64
 
 // ExceptionClass is a Java class we may send (PROTOCOL.md §4.1 table): a Java

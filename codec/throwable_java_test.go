@@ -35,7 +35,7 @@ type javaResult struct {
 //     bytes exactly;
 //   - streams the JDK writes with every serialization feature
 //     (WriteFeatures.java), the golden payloads and vectors/throwables/*.bin:
-//     ReadThrowable must agree with Java on each (same chain, or both fail).
+//     readThrowable must agree with Java on each (same chain, or both fail).
 func TestJavaInterop(t *testing.T) {
 	dir := t.TempDir()
 	features := filepath.Join(dir, "features")
@@ -108,16 +108,16 @@ func TestJavaInterop(t *testing.T) {
 	t.Run("ReadersAgree", func(t *testing.T) {
 		for _, f := range files {
 			r := results[f]
-			e, err := ReadThrowable(mustRead(t, f))
+			e, err := readThrowable(mustRead(t, f))
 			switch {
 			case r == nil:
 				t.Errorf("%s: no Java result", f)
 			case r.err != "":
 				if err == nil {
-					t.Errorf("%s: Java failed (%s), ReadThrowable read %s", f, r.err, describe(chainOf(e)))
+					t.Errorf("%s: Java failed (%s), readThrowable read %s", f, r.err, describe(chainOf(e)))
 				}
 			case err != nil:
-				t.Errorf("%s: Java read %s, ReadThrowable failed: %v", f, describe(r.chain), err)
+				t.Errorf("%s: Java read %s, readThrowable failed: %v", f, describe(r.chain), err)
 			case !sameChain(chainOf(e), r.chain):
 				t.Errorf("%s: Java read %s\nReadThrowable read %s", f, describe(r.chain), describe(chainOf(e)))
 			}

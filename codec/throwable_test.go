@@ -333,7 +333,7 @@ func TestMessageRoundTrip(t *testing.T) {
 				t.Errorf("%d-byte message: tag %#x length %x", n, b[i], b[i+1:i+9])
 			}
 		}
-		got, err := ReadThrowable(b)
+		got, err := readThrowable(b)
 		if err != nil {
 			t.Fatalf("%d-byte message: %v", n, err)
 		}
@@ -351,7 +351,7 @@ func TestCauseChainRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := ReadThrowable(b)
+	got, err := readThrowable(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,7 +374,7 @@ func TestCauseChainRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err = ReadThrowable(b)
+	got, err = readThrowable(b)
 	if err != nil {
 		t.Fatal(err)
 	}

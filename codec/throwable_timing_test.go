@@ -54,7 +54,7 @@ func BenchmarkReadThrowable(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(g.payload)))
 			for b.Loop() {
-				if _, err := ReadThrowable(g.payload); err != nil {
+				if _, err := readThrowable(g.payload); err != nil {
 					b.Fatal(err)
 				}
 			}

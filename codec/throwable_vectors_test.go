@@ -132,7 +132,7 @@ func allThrowableFiles(tb testing.TB) {
 }
 
 // chainOf flattens a cause chain, cut where a cause repeats an exception
-// already in it (as ReadThrowable and ReadPayloads.java cut it).
+// already in it (as readThrowable and ReadPayloads.java cut it).
 func chainOf(e *JavaException) []JavaException {
 	var out []JavaException
 	var seen []*JavaException

@@ -115,6 +115,23 @@ func TestSyntheticValue(t *testing.T) {
 	}
 }
 
+// TestSyntheticValues: the checker a load harness uses agrees with
+// SyntheticValue for every key residue and rejects any other value.
+func TestSyntheticValues(t *testing.T) {
+	for _, size := range []int{0, 1, 8, 300} {
+		v := NewSyntheticValues(size)
+		for key := range 600 {
+			want := SyntheticValue(nil, key, size)
+			if !bytes.Equal(v.Value(key), want) || !v.Equal(key, want) {
+				t.Fatalf("size %d key %d: Value %x, want %x", size, key, v.Value(key), want)
+			}
+			if size > 0 && (v.Equal(key+1, want) || v.Equal(key, want[:size-1])) {
+				t.Fatalf("size %d key %d: a wrong value passed", size, key)
+			}
+		}
+	}
+}
+
 // TestSyntheticPart: the parts of three operators' key-group ranges hold
 // every key exactly once, each in the part whose ranges hold its key
 // group, with RegisterSynthetic's value.

@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 
@@ -18,6 +19,12 @@ const (
 	SyntheticState = "state"
 	// SyntheticMaxParallelism is its number of key groups, all held here.
 	SyntheticMaxParallelism = registry.DefaultMaxParallelism
+	// DefaultSyntheticKeys is the default number of keys, 0..999 (the
+	// golden exchanges' NKEYS; `qstate serve` and `qstate bench` default to it).
+	DefaultSyntheticKeys = 1000
+	// DefaultSyntheticValueSize is the default value size in bytes (the
+	// golden exchanges' VALUE_SIZE).
+	DefaultSyntheticValueSize = 8
 )
 
 // RegisterSynthetic registers, under SyntheticJobID and SyntheticState, a
@@ -90,11 +97,37 @@ func newSynthetic(keys, valueSize int, keep func(key int32) bool) (*state.ValueS
 // byte[] value's bytes; the state's answer (the KvStateResponse content)
 // is them after BytePrimitiveArraySerializer's i32 length.
 func SyntheticValue(dst []byte, key, size int) []byte {
-	base := byte(key * 31)
+	base := syntheticBase(key)
 	for j := range size {
 		dst = append(dst, base+byte(j))
 	}
 	return dst
+}
+
+// syntheticBase is byte 0 of key's synthetic value: the one place the
+// dataset's formula is written.
+func syntheticBase(key int) byte { return byte(key * 31) }
+
+// SyntheticValues checks values against the synthetic dataset of one value
+// size without allocating: it holds the bytes 0, 1, ..., 255, 0, 1, ...
+// (256+size of them), and key i's value is the size bytes starting at its
+// first byte, so a check is one memory comparison (a load harness checks
+// every answer this way). Read-only after NewSyntheticValues: safe for
+// concurrent use.
+type SyntheticValues []byte
+
+// NewSyntheticValues returns the checker for values of size bytes.
+func NewSyntheticValues(size int) SyntheticValues { return SyntheticValue(nil, 0, 256+size) }
+
+// Value returns key's synthetic value: a view into v, not to be modified.
+func (v SyntheticValues) Value(key int) []byte {
+	base := int(syntheticBase(key))
+	return v[base : base+len(v)-256 : base+len(v)-256]
+}
+
+// Equal reports whether b is the synthetic value of key.
+func (v SyntheticValues) Equal(key int, b []byte) bool {
+	return len(b) == len(v)-256 && bytes.Equal(b, v.Value(key))
 }
 
 // SyntheticKvStateID returns the KvStateID the synthetic state was

@@ -66,6 +66,13 @@ const (
 	// DefaultPoolExpiry is how long an idle pool worker lives (1 minute).
 	// ants' own default (1 s) would churn goroutines under bursty load.
 	DefaultPoolExpiry = time.Minute
+
+	// DefaultRequestTimeout is a request's deadline (5 s), counted from
+	// its batch reaching the handler. Only forwarded requests can take that
+	// long (local look-ups take microseconds): Flink's proxy has no bound
+	// and Java clients have no timeout, so a peer that accepts and never
+	// answers must not hold a worker, and the client waiting on it, forever.
+	DefaultRequestTimeout = 5 * time.Second
 )
 
 // Config configures a Handler. The zero value is unusable only for want of
@@ -92,6 +99,13 @@ type Config struct {
 	// may block, so it requires Pool dispatch.
 	Forwarder Forwarder
 
+	// RequestTimeout is a request's deadline, counted from its batch
+	// reaching the handler (ServeBatch). A forwarded request still
+	// unanswered by then fails with the Forwarder's error for it, so a
+	// dead or stalled owner costs at most this. 0 means
+	// DefaultRequestTimeout.
+	RequestTimeout time.Duration
+
 	// Observer, if set, is told about every batch (for metrics).
 	Observer Observer
 
@@ -107,6 +121,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PoolExpiry == 0 {
 		c.PoolExpiry = DefaultPoolExpiry
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = DefaultRequestTimeout
 	}
 	return c
 }
@@ -130,6 +147,9 @@ func (c Config) Validate() error {
 	}
 	if c.PoolExpiry < 0 {
 		bad("PoolExpiry %v is negative", c.PoolExpiry)
+	}
+	if c.RequestTimeout < 0 {
+		bad("RequestTimeout %v is negative", c.RequestTimeout)
 	}
 	if c.Forwarder != nil && c.Dispatch == Inline {
 		bad("a Forwarder may block: it needs Pool dispatch, not Inline")

@@ -51,9 +51,11 @@
 // ServeBatch returns. A batch's requests for key groups other nodes own are
 // forwarded after its look-ups, concurrently: on the worker and up to
 // forwardFanout helper goroutines, never more than PoolSize helpers in the
-// whole handler; the batch is answered when the last forward returns (a
-// Forwarder bounds that with its own deadline). Stats, PoolStats and Close may be called from any
-// goroutine. Close releases the pool and waits for its workers.
+// whole handler; the batch is answered when the last forward returns,
+// which the Forwarder does by the requests' deadline (Config.RequestTimeout
+// after ServeBatch; the ctx it is given ends then). Stats, PoolStats and
+// Close may be called from any goroutine. Close releases the pool and
+// waits for its workers.
 //
 // # Invariants the tests cite
 //

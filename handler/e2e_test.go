@@ -267,11 +267,11 @@ func TestTCPGoldenExchanges(t *testing.T) {
 				}
 				return
 			}
-			got, err := codec.ReadThrowable(f.Body)
+			got, err := codec.DecodeFailure(f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantExc, err := codec.ReadThrowable(wf.Body)
+			wantExc, err := codec.DecodeFailure(wf)
 			if err != nil {
 				t.Fatal(err)
 			}

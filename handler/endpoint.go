@@ -1,10 +1,9 @@
 package handler
 
 import (
-	"encoding/binary"
+	"context"
 	"errors"
 	"math"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,10 +32,8 @@ type Endpoint struct {
 func (e *Endpoint) init(h *Handler, p Port) {
 	e.h, e.port = h, p
 	name := p.serverName()
-	e.overloaded = codec.MustAppendThrowable(nil, codec.NewRuntimeException(name+
-		" : Server overloaded: all "+strconv.Itoa(h.cfg.PoolSize)+" query workers are busy; request rejected, retry later.", nil))
-	e.closing = codec.MustAppendThrowable(nil, codec.NewRuntimeException(name+
-		" : Server is shutting down; request rejected.", nil))
+	e.overloaded = codec.MustAppendThrowable(nil, codec.NewOverloaded(name, h.cfg.PoolSize))
+	e.closing = codec.MustAppendThrowable(nil, codec.NewShuttingDown(name))
 	e.noKeyGroup = codec.MustAppendThrowable(nil, codec.NewUnknownKvStateKeyGroupLocation(codec.ProxyName))
 }
 
@@ -58,6 +55,27 @@ func (e *Endpoint) ConnClosed() { e.ctr.conns.Add(-1) }
 func (e *Endpoint) ServeBatch(reqs []byte, n int, done func(out []byte)) {
 	t := e.h.tasks.get()
 	t.ep, t.reqs, t.n, t.done, t.start = e, reqs, n, done, time.Now()
+	t.limit = -1
+	e.serve(t)
+}
+
+// ServeParts answers like ServeBatch, within limit bytes of answers and in
+// parts (server.PartHandler): it answers the requests in order while their
+// answers fit in limit (the first whatever its size when first is set)
+// and defers the rest, reporting how many it answered and the answer size
+// of the first it deferred to done. The answers to requests a node answers
+// itself go to part as soon as the batch's look-ups are done, and each
+// forwarded request's answer as soon as its owner answers: none waits for
+// another request's owner.
+func (e *Endpoint) ServeParts(reqs []byte, n int, limit int, first bool, part func(out []byte, k int), done func(out []byte, answered, need int)) {
+	t := e.h.tasks.get()
+	t.ep, t.reqs, t.n, t.doneN, t.part, t.start = e, reqs, n, done, part, time.Now()
+	t.limit, t.first = max(limit, 0), first
+	e.serve(t)
+}
+
+// serve runs t on the pool, or inline, or refuses it.
+func (e *Endpoint) serve(t *task) {
 	switch {
 	case e.h.closed.Load():
 		t.reject(e.closing, false)
@@ -82,6 +100,14 @@ type task struct {
 	done  func([]byte)
 	start time.Time
 	res   []result // one per request, reused
+
+	// ServeParts only (limit -1 and nil funcs for ServeBatch).
+	doneN    func(out []byte, answered, need int)
+	part     func(out []byte, k int)
+	limit    int  // answer bytes the batch may build; -1: no limit
+	first    bool // answer the first request whatever its size
+	answered int  // requests answered (the rest are deferred)
+	need     int  // answer size of the first deferred request
 
 	// Look-ups repeat within a batch (a client queries one state): the
 	// last location and state found are reused for equal keys, which saves
@@ -116,6 +142,32 @@ type result struct {
 	owned   bool   // content came from a Forwarder: give it to bufpool after encoding
 	payload []byte // Java-serialized failure when !ok
 	kind    Result // how it was answered (ResultOK when ok)
+	fwd     bool   // waiting for its forward (ServeParts sends the others first)
+	sent    bool   // handed to part already
+}
+
+// size is the size of r's answer frame (a forward's is not known yet: its
+// header only).
+func (r *result) size() int {
+	if r.ok || r.fwd {
+		return codec.ResultFrameSize(len(r.content))
+	}
+	return codec.RequestFailureFrameSize(len(r.payload))
+}
+
+// encode appends r's answer frame to out and drops r's bytes (owned ones
+// go back to bufpool), keeping how it was answered.
+func (r *result) encode(out []byte) []byte {
+	if r.ok {
+		out = codec.AppendResultFrame(out, r.id, r.content)
+		if r.owned {
+			bufpool.Put(r.content)
+		}
+	} else {
+		out = codec.AppendRequestFailureFrame(out, r.id, r.payload)
+	}
+	r.content, r.payload, r.owned = nil, nil, false
+	return out
 }
 
 // forwardFanout bounds the goroutines that forward one batch's requests
@@ -132,9 +184,10 @@ func (t *task) run() {
 	t.finish(out, failed, 0)
 }
 
-// finish records statistics, releases the task and calls done.
+// finish records statistics, releases the task and calls done with the
+// answers to t.answered requests.
 func (t *task) finish(out []byte, failed, overloaded int) {
-	e, n, done := t.ep, t.n, t.done
+	e, n, done, doneN, need := t.ep, t.answered, t.done, t.doneN, t.need
 	lat := time.Since(t.start)
 	e.ctr.record(n, failed, overloaded, lat)
 	e.ctr.recordKinds(&t.kinds)
@@ -142,6 +195,10 @@ func (t *task) finish(out []byte, failed, overloaded int) {
 		o.ObserveBatch(e.port, n, failed, lat)
 	}
 	e.h.tasks.put(t)
+	if doneN != nil {
+		doneN(out, n, need)
+		return
+	}
 	done(out)
 }
 
@@ -157,12 +214,14 @@ func (t *task) answer() (out []byte, failed int) {
 			}
 			t.res = t.res[:0]
 			t.forget()
-			payload := codec.MustAppendThrowable(nil, codec.NewRuntimeException(t.ep.port.serverName()+
-				" : Internal error while answering the request.", nil))
+			payload := codec.MustAppendThrowable(nil, codec.NewInternalError(t.ep.port.serverName(), "answering the request"))
 			out, failed = t.encodeAll(payload)
+			t.answered, t.need = failed, 0
 			t.kinds = [NumResults]int32{ResultError: int32(failed)}
 		}
 	}()
+	t.need = 0
+	built := 0
 	for b := t.reqs; len(b) > 0; {
 		f, k, err := codec.DecodeFrame(b, math.MaxInt32)
 		if err != nil || k == 0 {
@@ -175,41 +234,87 @@ func (t *task) answer() (out []byte, failed int) {
 		} else {
 			r = t.stateLookup(f.RequestID, f.Body)
 		}
+		if t.limit >= 0 {
+			size := r.size()
+			if built+size > t.limit && (len(t.res) > 0 || !t.first) {
+				if r.fwd {
+					t.fwds = t.fwds[:len(t.fwds)-1] // deferred: not forwarded now
+				}
+				t.need = size // this request and the rest are deferred
+				break
+			}
+			built += size
+		}
 		t.res = append(t.res, r)
 	}
+	t.answered = len(t.res)
 	if len(t.fwds) > 0 {
+		if t.part != nil {
+			t.sendLocal() // the node's own answers leave before any forward returns
+		}
 		t.forwardAll()
 	}
 	size := 0
 	for i := range t.res {
-		if r := &t.res[i]; r.ok {
-			size += codec.ResultFrameSize(len(r.content))
+		r := &t.res[i]
+		if r.ok {
 			t.kinds[ResultOK]++
 		} else {
-			size += codec.RequestFailureFrameSize(len(r.payload))
 			failed++
 			if r.kind == ResultOK {
 				r.kind = ResultError // a failure nobody classified
 			}
 			t.kinds[r.kind]++
 		}
+		if !r.sent {
+			size += r.size()
+		}
 	}
-	out = bufpool.Get(size)
+	if size > 0 {
+		out = bufpool.Get(size)
+	}
 	for i := range t.res {
 		r := &t.res[i]
-		if r.ok {
-			out = codec.AppendResultFrame(out, r.id, r.content)
-			if r.owned {
-				bufpool.Put(r.content)
-			}
-		} else {
-			out = codec.AppendRequestFailureFrame(out, r.id, r.payload)
+		if !r.sent {
+			out = r.encode(out)
 		}
 		*r = result{} // drop references to state bytes
 	}
 	t.res = t.res[:0]
 	t.forget()
 	return out, failed
+}
+
+// sendLocal hands the answers already known (all but the forwards) to
+// part at once (ServeParts).
+func (t *task) sendLocal() {
+	size, k := 0, 0
+	for i := range t.res {
+		if r := &t.res[i]; !r.fwd {
+			size += r.size()
+			k++
+		}
+	}
+	if k == 0 {
+		return
+	}
+	out := bufpool.Get(size)
+	for i := range t.res {
+		if r := &t.res[i]; !r.fwd {
+			out = r.encode(out)
+			r.sent = true
+		}
+	}
+	t.part(out, k)
+}
+
+// sendOne hands the answer of request i to part (ServeParts; a forward's,
+// on the goroutine that forwarded it).
+func (t *task) sendOne(i int) {
+	r := &t.res[i]
+	out := r.encode(bufpool.Get(r.size()))
+	r.sent = true
+	t.part(out, 1)
 }
 
 // forget clears the look-up cache and the forwards at the end of a batch.
@@ -225,17 +330,19 @@ func (t *task) forget() {
 // taking its share. Each writes only its own results; wg.Wait orders
 // their writes before the encoding.
 func (t *task) forwardAll() {
+	h := t.ep.h
+	ctx := acquireDeadline(t.start.Add(h.cfg.RequestTimeout))
+	defer ctx.release() // after every forward of the batch has returned
 	n := len(t.fwds)
 	if n == 1 {
-		t.forwardOne(0)
+		t.forwardOne(ctx, 0)
 		return
 	}
-	h := t.ep.h
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	work := func() {
 		for j := int(next.Add(1) - 1); j < n; j = int(next.Add(1) - 1) {
-			t.forwardOne(j)
+			t.forwardOne(ctx, j)
 		}
 	}
 	for range min(n-1, forwardFanout) {
@@ -255,16 +362,22 @@ func (t *task) forwardAll() {
 // forwardOne forwards t.fwds[j] and stores the answer. A panicking
 // Forwarder fails that request only (it may run on a helper goroutine,
 // where a panic would end the process).
-func (t *task) forwardOne(j int) {
+func (t *task) forwardOne(ctx context.Context, j int) {
 	p := &t.fwds[j]
 	id := t.res[p.i].id
 	defer func() {
 		if v := recover(); v != nil {
 			t.ep.h.log.Error().Interface("panic", v).Msg("Forwarder panicked; failing its request")
-			t.res[p.i] = fail(id, ResultError, codec.NewRuntimeException(codec.ProxyName+" : Internal error while forwarding the request.", nil))
+			t.res[p.i] = fail(id, ResultError, codec.NewInternalError(codec.ProxyName, "forwarding the request"))
+			if t.part != nil {
+				t.sendOne(p.i)
+			}
 		}
 	}()
-	t.res[p.i] = t.ep.forward(id, p.owner, p.job, p.name, p.keyHash, p.kv)
+	t.res[p.i] = t.ep.forward(ctx, id, p.owner, p.job, p.name, p.keyHash, p.kv)
+	if t.part != nil {
+		t.sendOne(p.i)
+	}
 }
 
 // location returns the location of (job, name), from the batch's cache
@@ -297,6 +410,7 @@ func (t *task) kvState(id registry.KvStateID) (state.KvState, bool) {
 // caller's goroutine (the event loop).
 func (t *task) reject(payload []byte, overload bool) {
 	out, n := t.encodeAll(payload)
+	t.answered, t.need = n, 0
 	over := 0
 	if overload {
 		over = n
@@ -335,7 +449,7 @@ func (t *task) proxyLookup(id int64, body []byte) result {
 	e := t.ep
 	req, err := codec.DecodeKvStateRequest(body)
 	if err != nil {
-		return fail(id, ResultBadRequest, malformed(e.port, body, err))
+		return fail(id, ResultBadRequest, codec.NewMalformedRequest(e.port.serverName(), body, err))
 	}
 	loc, ok := t.location(registry.JobID(req.JobID), req.StateName)
 	if !ok {
@@ -352,7 +466,7 @@ func (t *task) proxyLookup(id int64, body []byte) result {
 		// Forwarded after the batch's look-ups, concurrently with its other forwards.
 		t.fwds = append(t.fwds, pendingForward{i: len(t.res), owner: owner, job: registry.JobID(req.JobID),
 			name: req.StateName, kv: req.KeyAndNamespace, keyHash: req.KeyHash})
-		return result{id: id}
+		return result{id: id, fwd: true}
 	}
 	return t.get(id, owner.ID, req.KeyAndNamespace)
 }
@@ -363,7 +477,7 @@ func (t *task) stateLookup(id int64, body []byte) result {
 	e := t.ep
 	req, err := codec.DecodeKvStateInternalRequest(body)
 	if err != nil {
-		return fail(id, ResultBadRequest, malformed(e.port, body, err))
+		return fail(id, ResultBadRequest, codec.NewMalformedRequest(e.port.serverName(), body, err))
 	}
 	return t.get(id, registry.KvStateID(req.KvStateID), req.KeyAndNamespace)
 }
@@ -388,8 +502,8 @@ func (t *task) get(id int64, kvID registry.KvStateID, keyAndNamespace []byte) re
 }
 
 // forward asks the Forwarder for a key group another node owns.
-func (e *Endpoint) forward(id int64, owner registry.Owner, job registry.JobID, name []byte, keyHash int32, keyAndNamespace []byte) result {
-	content, err := e.h.cfg.Forwarder.Forward(owner, job, name, keyHash, keyAndNamespace)
+func (e *Endpoint) forward(ctx context.Context, id int64, owner registry.Owner, job registry.JobID, name []byte, keyHash int32, keyAndNamespace []byte) result {
+	content, err := e.h.cfg.Forwarder.Forward(ctx, owner, job, name, keyHash, keyAndNamespace)
 	if err == nil {
 		return result{id: id, ok: true, content: content, owned: true}
 	}
@@ -410,35 +524,14 @@ func fail(id int64, kind Result, exc *codec.JavaException) result {
 	return result{id: id, payload: codec.MustAppendThrowable(nil, exc), kind: kind}
 }
 
-// processingError is the RuntimeException Flink's KvStateServerHandler
-// raises when the state fails to answer: "Error while processing request
-// with ID <id>. Caused by: <cause as Java prints it>". Bad key or namespace
-// bytes carry Flink's IOException text.
+// processingError is the failure of request id whose state failed to
+// answer with err, as Flink's KvStateServerHandler words it: bad key or
+// namespace bytes carry Flink's IOException text.
 func processingError(id int64, err error) *codec.JavaException {
-	cause := "java.lang.RuntimeException: " + err.Error()
 	if errors.Is(err, state.ErrBadKeyAndNamespace) {
-		cause = "java.io.IOException: " + state.BadKeyAndNamespaceMessage
+		return codec.NewProcessingError(id, "java.io.IOException", state.BadKeyAndNamespaceMessage)
 	}
-	return codec.NewRuntimeException("Error while processing request with ID "+
-		strconv.FormatInt(id, 10)+". Caused by: "+cause+"\n", nil)
-}
-
-// malformed is the failure for a request body that does not decode. Flink
-// answers it with SERVER_FAILURE, which makes its client drop the whole
-// connection; we fail only the request, with Flink's text for a negative
-// length ("Failed incoming message. Caused by: IllegalArgumentException")
-// and a BadRequestException for a truncated body.
-func malformed(p Port, body []byte, err error) *codec.JavaException {
-	if !errors.Is(err, codec.ErrNegativeLength) {
-		return codec.NewBadRequest(p.serverName(), "Malformed request body: "+err.Error())
-	}
-	what := "key and namespace"
-	if p == ProxyPort && len(body) >= 20 && int32(binary.BigEndian.Uint32(body[16:])) < 0 {
-		what = "state name"
-	}
-	cause := codec.NewIllegalArgument("Negative length for " + what + ". This indicates a serialization error.")
-	return codec.NewRuntimeException("Failed incoming message. Caused by: java.lang.IllegalArgumentException: "+
-		cause.Message+"\n", cause)
+	return codec.NewProcessingError(id, "java.lang.RuntimeException", err.Error())
 }
 
 // Stats is a snapshot of an Endpoint's counters: Flink's

@@ -52,17 +52,23 @@ func (p Port) serverName() string {
 // owner.ID to the state server at owner.Addr and returns the answer's
 // content. job, name and keyHash are the proxy request's, so that it can
 // find the owner again when owner proves stale (package cluster's
-// Forwarder retries that way). name and keyAndNamespace are views into the
-// request, valid during the call only. It runs on a pool worker, or on a
-// helper goroutine when a batch holds several forwarded requests (they are
-// forwarded concurrently); it may block, and must return within its own
-// deadline. content becomes the handler's, which copies it into the answer
-// and gives it to bufpool.Put. A *codec.JavaException error (found with
-// errors.As) is relayed as Flink's proxy relays the state server's failure
-// (a BadRequestException as is, anything else wrapped in "Failed request
-// <id>."); any other error is wrapped.
+// Forwarder retries that way).
+//
+// ctx ends at the request's deadline (Config.RequestTimeout after its
+// batch reached the handler): Forward must return by then, so a dead or
+// stalled owner costs a request at most its deadline. ctx, name and
+// keyAndNamespace are valid during the call only: the handler recycles
+// ctx, so neither it nor a context derived from it may outlive the call.
+//
+// It runs on a pool worker, or on a helper goroutine when a batch holds
+// several forwarded requests (they are forwarded concurrently); it may
+// block until ctx ends. content becomes the handler's, which copies it
+// into the answer and gives it to bufpool.Put. A *codec.JavaException
+// error (found with errors.As) is relayed as Flink's proxy relays the
+// state server's failure (a BadRequestException as is, anything else
+// wrapped in "Failed request <id>."); any other error is wrapped.
 type Forwarder interface {
-	Forward(owner registry.Owner, job registry.JobID, name []byte, keyHash int32, keyAndNamespace []byte) (content []byte, err error)
+	Forward(ctx context.Context, owner registry.Owner, job registry.JobID, name []byte, keyHash int32, keyAndNamespace []byte) (content []byte, err error)
 }
 
 // Observer is told about every batch an Endpoint answers, from the
@@ -188,7 +194,7 @@ func (p *taskPool) get() *task {
 }
 
 func (p *taskPool) put(t *task) {
-	t.ep, t.reqs, t.done = nil, nil, nil
+	t.ep, t.reqs, t.done, t.doneN, t.part = nil, nil, nil, nil, nil
 	p.mu.Lock()
 	p.free = append(p.free, t)
 	p.mu.Unlock()

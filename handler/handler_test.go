@@ -111,7 +111,7 @@ func failure(t testing.TB, f codec.Frame) *codec.JavaException {
 	if f.Type != codec.RequestFailure {
 		t.Fatalf("id %d: %v, want REQUEST_FAILURE", f.RequestID, f.Type)
 	}
-	exc, err := codec.ReadThrowable(f.Body)
+	exc, err := codec.DecodeFailure(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +251,7 @@ type fakeForwarder struct {
 	kn      []byte
 }
 
-func (f *fakeForwarder) Forward(o registry.Owner, job registry.JobID, name []byte, keyHash int32, kn []byte) ([]byte, error) {
+func (f *fakeForwarder) Forward(_ context.Context, o registry.Owner, job registry.JobID, name []byte, keyHash int32, kn []byte) ([]byte, error) {
 	f.owner, f.job, f.name, f.keyHash, f.kn = o, job, string(name), keyHash, bytes.Clone(kn)
 	if f.err != nil {
 		return nil, f.err
@@ -288,6 +288,9 @@ func TestForwarderSeam(t *testing.T) {
 	if exc := failure(t, answers[1]); exc.Message != "Failed request 1.\n Caused by: java.lang.RuntimeException: connection refused\n" {
 		t.Fatalf("wrapped failure %q", exc.Message)
 	}
+	if _, err := New(Config{Registry: r, RequestTimeout: -1}); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "RequestTimeout") {
+		t.Fatalf("negative RequestTimeout: %v", err)
+	}
 	if _, err := New(Config{Registry: r, Forwarder: fw, Dispatch: Inline}); !errors.Is(err, ErrConfig) {
 		t.Fatalf("Forwarder with Inline: %v", err)
 	}
@@ -305,7 +308,7 @@ type concurrentForwarder struct {
 	once     sync.Once
 }
 
-func (f *concurrentForwarder) Forward(_ registry.Owner, _ registry.JobID, _ []byte, keyHash int32, _ []byte) ([]byte, error) {
+func (f *concurrentForwarder) Forward(_ context.Context, _ registry.Owner, _ registry.JobID, _ []byte, keyHash int32, _ []byte) ([]byte, error) {
 	n := f.in.Add(1)
 	defer f.in.Add(-1)
 	for m := f.most.Load(); n > m && !f.most.CompareAndSwap(m, n); m = f.most.Load() {
@@ -369,6 +372,45 @@ func TestForwardsRunConcurrently(t *testing.T) {
 	}
 	if m := fw.most.Load(); m < n {
 		t.Errorf("at most %d forwards at once, want all %d of the batch", m, n)
+	}
+}
+
+// deadlineForwarder never answers by itself: it returns when ctx ends,
+// and records ctx's deadline.
+type deadlineForwarder struct {
+	deadline time.Time
+	ok       bool
+}
+
+func (f *deadlineForwarder) Forward(ctx context.Context, _ registry.Owner, _ registry.JobID, _ []byte, _ int32, _ []byte) ([]byte, error) {
+	f.deadline, f.ok = ctx.Deadline()
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestForwardDeadline: a forward gets the request's deadline (RequestTimeout
+// after ServeBatch) in its ctx, so a peer that never answers costs the
+// request that deadline and the batch is answered then.
+func TestForwardDeadline(t *testing.T) {
+	r := registry.New()
+	if err := r.RegisterRemote(syntheticJob, "far", registry.KeyGroupRange{Start: 0, End: 127}, 128, registry.NewKvStateID(), "10.0.0.9:9067"); err != nil {
+		t.Fatal(err)
+	}
+	const timeout = 100 * time.Millisecond
+	fw := &deadlineForwarder{}
+	h, _ := newHandler(t, Config{Registry: r, Forwarder: fw, RequestTimeout: timeout})
+	frame := codec.AppendKvStateRequestFrame(nil, 5, codec.KvStateRequest{JobID: syntheticJob, StateName: []byte("far"), KeyHash: 3, KeyAndNamespace: intKey(3)})
+	start := time.Now()
+	answers, _ := serve(t, h.Proxy(), frame)
+	elapsed := time.Since(start)
+	if !fw.ok || fw.deadline.Before(start.Add(timeout)) || fw.deadline.After(start.Add(timeout+time.Second)) {
+		t.Errorf("forward's deadline %v (set %v), want about %v after the batch", fw.deadline.Sub(start), fw.ok, timeout)
+	}
+	if elapsed < timeout || elapsed > timeout+2*time.Second {
+		t.Errorf("answered after %v, want about the request's deadline %v", elapsed, timeout)
+	}
+	if exc := failure(t, answers[5]); !strings.Contains(exc.Message, "deadline exceeded") {
+		t.Errorf("failure %q does not say the deadline passed", exc.Message)
 	}
 }
 

@@ -20,12 +20,6 @@ const (
 	// ports (9069 proxy, 9067 state server) explicitly.
 	DefaultAddr = "127.0.0.1:0"
 
-	// DefaultMaxFrameLen limits a request frame's length prefix to 1 MiB.
-	// A request carries one serialized key (Flink accepts 2^31-1); keys are
-	// bytes to tens of bytes, and the limit bounds what one connection can
-	// make the server buffer.
-	DefaultMaxFrameLen = 1 << 20
-
 	// DefaultMaxInbound is the hard cap on bytes buffered from one
 	// connection (4 MiB): inbound data keeps arriving while a connection
 	// is held back (gnet cannot pause reading), and a client that pipelines
@@ -52,14 +46,12 @@ const (
 	// it drains, so the server polls, and only connections that wait.
 	DefaultDrainPoll = time.Millisecond
 
-	// DefaultMaxOutbound is the most answer bytes the server holds for one
-	// connection (64 MiB, NATS' default max_pending): backpressure stops
-	// dispatching a connection above HighWatermark, but the answers of
-	// requests already dispatched (up to MaxInFlight of them, each as large
-	// as a value) still arrive; past this a client that does not read them
-	// is closed as a slow consumer. A client that reads has pending at most
-	// the answers of its requests in flight plus two watermarks: kilobytes
-	// to a few megabytes for typical values, far below the limit.
+	// DefaultMaxOutbound is the most answer bytes the server holds or
+	// builds for one connection (64 MiB, NATS' default max_pending): a
+	// request whose answer does not fit waits (unanswered, its frame kept)
+	// until the reader has taken enough. A client that reads has pending at
+	// most the answers of its requests in flight plus two watermarks:
+	// kilobytes to a few megabytes for typical values, far below the limit.
 	DefaultMaxOutbound = 64 << 20
 
 	// DefaultIdleTimeout closes a connection that has had no request and
@@ -115,7 +107,8 @@ type Config struct {
 
 	// MaxFrameLen limits a request frame's length prefix (the bytes after
 	// it), in bytes. A longer frame closes its connection. 0 means
-	// DefaultMaxFrameLen; at least 16 (header and request id), at most 2^31-1.
+	// codec.DefaultMaxFrameLen (4 MiB, the client's default too); at least
+	// 16 (header and request id), at most 2^31-1.
 	MaxFrameLen int
 
 	// MaxInbound is the hard cap on bytes buffered from one connection; a
@@ -148,17 +141,17 @@ type Config struct {
 	// to drain is looked at again. 0 means DefaultDrainPoll.
 	DrainPoll time.Duration
 
-	// MaxOutbound is the most bytes of answers the server holds for one
-	// connection: answers not yet wholly handed to gnet (one being written
-	// in chunks counts whole until its last chunk) plus gnet's outbound
-	// buffer; what the kernel's socket buffer took is not counted. A
-	// connection whose answers, once computed, take it past the limit is
-	// closed at once as a slow consumer (CloseSlowConsumer). Backpressure
-	// stops dispatching above HighWatermark, so a client that reads has at
-	// most the answers of its requests in flight plus 2*HighWatermark
-	// pending: set the limit above the largest answers a well-behaved client
-	// asks for in one go. 0 means DefaultMaxOutbound; at least
-	// 2*HighWatermark.
+	// MaxOutbound is the most bytes of answers the server holds or builds
+	// for one connection: answers not yet wholly handed to gnet (one being
+	// written in chunks counts whole until its last chunk), gnet's outbound
+	// buffer, and the budgets given to the batches being answered (a
+	// PartHandler builds its answers within its batch's budget and defers
+	// the requests whose answers do not fit; they are dispatched again once
+	// the reader has taken enough). What the kernel's socket buffer took is
+	// not counted. A connection with nothing pending gets one answer of any
+	// size, so a value larger than the limit is still answered (alone). No
+	// connection is closed for this limit: a reader that takes nothing is
+	// StallTimeout's. 0 means DefaultMaxOutbound; at least 2*HighWatermark.
 	MaxOutbound int
 
 	// IdleTimeout closes a connection (CloseIdle) that has had no request,
@@ -213,7 +206,7 @@ func (c Config) withDefaults() Config {
 		c.EventLoops = defaultEventLoops()
 	}
 	if c.MaxFrameLen == 0 {
-		c.MaxFrameLen = DefaultMaxFrameLen
+		c.MaxFrameLen = codec.DefaultMaxFrameLen
 	}
 	if c.MaxInbound == 0 && c.MaxFrameLen > 0 {
 		c.MaxInbound = max(DefaultMaxInbound, c.MaxFrameLen+codec.LengthLen)

@@ -67,6 +67,9 @@ type conn struct {
 	iov       [maxIov][]byte // scratch for Writev
 	spare     []*batch       // the completed list last taken, kept for its capacity
 	owned     bool           // the loop made itself the only writer (direct is off until letWorkersWrite)
+	reserved  int            // answer bytes the batches in flight may still build (their limits)
+	deferred  []*batch       // requests a PartHandler left for later (no room for their answers), oldest first
+	waitRoom  bool           // decode stopped for want of answer room (budget), not for in-flight budget
 
 	// Shared under mu.
 	mu         sync.Mutex
@@ -75,6 +78,7 @@ type conn struct {
 	closed     bool     // OnClose ran: completions release their batch at once
 	direct     bool     // completions write their answers to the socket themselves (doc.go, "Direct writes")
 	answered   int      // requests answered by direct writes, not yet counted off inflight by the loop
+	unreserved int      // limits of batches finished by direct writes, not yet counted off reserved
 	answeredB  uint64   // batches answered by direct writes, not yet counted in guard.finished
 
 	raw rawWriter // the socket, for direct writes (set by newConn; used under mu while !closed)
@@ -110,7 +114,7 @@ func (cs *conn) serve() gnet.Action {
 	}
 	cs.watchIfWaiting()
 	cs.letWorkersWrite()
-	if cs.active && cs.inflight == 0 && len(cs.queue) == 0 {
+	if cs.active && cs.inflight == 0 && len(cs.queue) == 0 && len(cs.deferred) == 0 {
 		cs.active = false
 		cs.s.cfg.ConnState(cs.guard.id, ConnIdle, 0) // active is set only when ConnState is
 	}
@@ -137,8 +141,8 @@ func (cs *conn) take(own bool) {
 	done := cs.completed
 	cs.completed = cs.spare[:0]
 	cs.wakeQueued = false
-	answered, answeredB := cs.answered, cs.answeredB
-	cs.answered, cs.answeredB = 0, 0
+	answered, answeredB, unreserved := cs.answered, cs.answeredB, cs.unreserved
+	cs.answered, cs.answeredB, cs.unreserved = 0, 0, 0
 	if own {
 		cs.direct = false
 	}
@@ -147,6 +151,7 @@ func (cs *conn) take(own bool) {
 		cs.owned = true // a completion queues its batch only while direct is off
 	}
 	cs.inflight -= answered
+	cs.reserved -= unreserved
 	cs.guard.finished += answeredB
 	for i, b := range done {
 		cs.finish(b)
@@ -159,8 +164,12 @@ func (cs *conn) take(own bool) {
 // A batch a worker wrote in part (b.off > 0) comes first, into an empty
 // queue (I9): its worker wrote while direct was on, when nothing was
 // queued, and the loop collects it before it queues anything else.
+//
+// The requests a PartHandler deferred stay with the batch, which waits in
+// cs.deferred for room (decode dispatches it again).
 func (cs *conn) finish(b *batch) {
-	cs.inflight -= b.n
+	cs.inflight -= b.owes()
+	cs.reserved -= b.limit
 	cs.guard.finished++
 	if out := b.out; len(out) > b.off {
 		if b.off > 0 {
@@ -169,8 +178,26 @@ func (cs *conn) finish(b *batch) {
 		cs.queue = append(cs.queue, out)
 		cs.queued += len(out) - b.off
 		b.out = nil
+	} else if out != nil {
+		bufpool.Put(out)
+		b.out = nil
+	}
+	if !b.isPart && b.answered < b.n {
+		cs.s.ctr.requests.Add(-int64(b.n - b.answered)) // counted again when dispatched again
+		b.keepDeferred()
+		cs.deferred = append(cs.deferred, b)
+		return
 	}
 	cs.s.batches.release(b)
+}
+
+// owes is the number of requests of cs.inflight that b's completion
+// settles: a part's answers, or what the parts of a batch did not.
+func (b *batch) owes() int {
+	if b.isPart {
+		return b.n
+	}
+	return b.n - int(b.parted.Load())
 }
 
 // letWorkersWrite turns direct writes back on once the loop has nothing
@@ -194,11 +221,12 @@ func (cs *conn) letWorkersWrite() {
 // (event loop: the idle sweep's look).
 func (cs *conn) settle() (closed bool) {
 	cs.mu.Lock()
-	answered, answeredB := cs.answered, cs.answeredB
-	cs.answered, cs.answeredB = 0, 0
+	answered, answeredB, unreserved := cs.answered, cs.answeredB, cs.unreserved
+	cs.answered, cs.answeredB, cs.unreserved = 0, 0, 0
 	closed = cs.closed
 	cs.mu.Unlock()
 	cs.inflight -= answered
+	cs.reserved -= unreserved
 	cs.guard.finished += answeredB
 	return closed
 }
@@ -216,12 +244,8 @@ func (cs *conn) held() bool {
 // kernel has taken what it could of them directly while gnet held nothing
 // (so gnet never holds more than a chunk of them, I5). It returns false
 // when a write failed (gnet has then closed the connection, or the caller
-// closes it) or when the answers waiting passed MaxOutbound (the caller
-// returns gnet.Close).
+// closes it).
 func (cs *conn) flush() bool {
-	if cs.queued > 0 && cs.overOutbound() {
-		return false // slow consumer: the caller closes the connection
-	}
 	cfg := &cs.s.cfg
 	for len(cs.queue) > 0 {
 		ob := cs.nc.OutboundBuffered()
@@ -335,6 +359,35 @@ func (cs *conn) decode() gnet.Action {
 			}
 			continue
 		}
+		limit, first, ok := cs.answerRoom()
+		cs.waitRoom = !ok
+		if !ok {
+			break // answers waiting and being built fill MaxOutbound: wait for the reader
+		}
+		if k := len(cs.deferred); k > 0 {
+			b := cs.deferred[0]
+			if cs.inflight > 0 && cs.inflight+b.n > cfg.MaxInFlight {
+				break // completions wake the loop
+			}
+			if !first && b.need > limit {
+				cs.waitRoom = true
+				break
+			}
+			copy(cs.deferred, cs.deferred[1:])
+			cs.deferred[k-1] = nil
+			cs.deferred = cs.deferred[:k-1]
+			cs.inflight += b.n
+			cs.reserved += limit
+			cs.reportActive()
+			if early := cs.s.dispatch(b, limit, first); early {
+				cs.own()
+				cs.finish(b)
+				if !cs.flush() {
+					return gnet.Close
+				}
+			}
+			continue
+		}
 		avail := cs.nc.InboundBuffered()
 		if avail == 0 || avail < cs.need {
 			break
@@ -358,7 +411,7 @@ func (cs *conn) decode() gnet.Action {
 				break
 			}
 			if f.Type != codec.Request {
-				return cs.fail(CloseProtocol, wrongTypeFailure(f.Type))
+				return cs.fail(CloseProtocol, codec.NewUnexpectedType(f.Type))
 			}
 			off += size
 			n++
@@ -372,11 +425,9 @@ func (cs *conn) decode() gnet.Action {
 			return gnet.Close
 		}
 		cs.inflight += n
-		if cs.s.cfg.ConnState != nil && !cs.active {
-			cs.active = true
-			cs.s.cfg.ConnState(cs.guard.id, ConnActive, 0)
-		}
-		if early := cs.s.dispatch(b); early {
+		cs.reserved += limit
+		cs.reportActive()
+		if early := cs.s.dispatch(b, limit, first); early {
 			cs.own()
 			cs.finish(b)
 			if !cs.flush() {
@@ -391,9 +442,40 @@ func (cs *conn) decode() gnet.Action {
 	return gnet.None
 }
 
+// reportActive reports ConnActive if the connection was new or idle
+// (Config.ConnState; event loop, before a dispatch).
+func (cs *conn) reportActive() {
+	if cs.s.cfg.ConnState != nil && !cs.active {
+		cs.active = true
+		cs.s.cfg.ConnState(cs.guard.id, ConnActive, 0)
+	}
+}
+
+// answerRoom returns the answer bytes the next batch may build (limit),
+// whether it must answer its first request whatever the size (first), and
+// ok false when there is no room: the answers queued, in gnet's buffer
+// and being built (the limits of the batches in flight) leave less than a
+// high watermark below MaxOutbound. A connection with nothing pending and
+// nothing in flight always has room for one answer of any size (first),
+// so that it makes progress; otherwise a batch gets half the room left,
+// so that several can be in flight (event loop).
+func (cs *conn) answerRoom() (limit int, first, ok bool) {
+	cfg := &cs.s.cfg
+	held := cs.queued + cs.qoff + cs.reserved
+	ob := cs.nc.OutboundBuffered()
+	if cs.inflight == 0 && held == 0 && ob == 0 {
+		return cfg.MaxOutbound / 2, true, true
+	}
+	room := cfg.MaxOutbound - held - ob
+	if room < cfg.HighWatermark {
+		return 0, false, false
+	}
+	return room / 2, false, true
+}
+
 // broken handles a frame whose length, version or type is bad.
 func (cs *conn) broken(b []byte, err error) gnet.Action {
-	exc := streamFailure(b, err)
+	exc := codec.NewFrameFailure(b, err)
 	if exc == nil {
 		cs.setReason(CloseFrameTooLarge)
 		return gnet.Close
@@ -440,7 +522,7 @@ func (cs *conn) quiesce() gnet.Action {
 // watchIfWaiting registers the connection with the drain watcher when it
 // waits for its outbound buffer to drain (nothing else would wake it).
 func (cs *conn) watchIfWaiting() {
-	waiting := cs.blocked || len(cs.queue) > 0
+	waiting := cs.blocked || len(cs.queue) > 0 || (cs.waitRoom && cs.inflight == 0)
 	if waiting != cs.pending {
 		cs.pending = waiting
 		if waiting {
@@ -483,8 +565,9 @@ func (cs *conn) complete(b *batch) {
 			n, _ = cs.raw.rawWrite(b.out) // an error is the loop's to handle: it retries through gnet
 			n = max(n, 0)
 		}
-		if n == len(b.out) {
-			cs.answered += b.n
+		if n == len(b.out) && (b.isPart || b.answered == b.n) {
+			cs.answered += b.owes()
+			cs.unreserved += b.limit
 			cs.answeredB++
 			cs.mu.Unlock()
 			cs.s.ctr.bytesOut.Add(int64(n))
@@ -494,7 +577,9 @@ func (cs *conn) complete(b *batch) {
 			}
 			return
 		}
-		cs.direct = false
+		if n < len(b.out) {
+			cs.direct = false // the loop writes the rest first (I9)
+		}
 		b.off = n
 		cs.s.ctr.bytesOut.Add(int64(n))
 	}
@@ -518,6 +603,11 @@ func (cs *conn) release() {
 	for _, b := range done {
 		cs.s.batches.release(b)
 	}
+	for i, b := range cs.deferred {
+		cs.s.batches.release(b)
+		cs.deferred[i] = nil
+	}
+	cs.deferred = cs.deferred[:0]
 	for _, q := range cs.queue {
 		bufpool.Put(q)
 	}

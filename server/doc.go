@@ -29,6 +29,15 @@
 // a busy connection therefore costs one copy of its requests, one handoff
 // and one write, whatever the number of frames.
 //
+// A PartHandler (package handler's Endpoint) gets ServeParts instead: a
+// budget of answer bytes for the batch (conn.answerRoom), and a part
+// callback for answers ready before the rest, such as the node's own
+// answers in a batch that also waits for other nodes: each part is
+// written like a batch of its own, so no answer waits for another
+// request's slow owner. The requests whose answers do not fit in the
+// budget come back with done (deferred) and are dispatched again, before
+// newer frames, once there is room.
+//
 // # Direct writes
 //
 // A write from the worker saves the event loop a wake-up per batch: an
@@ -115,7 +124,7 @@
 // default and its reason. Connections: MaxConns (more are closed as soon
 // as accepted). Bytes: MaxFrameLen per frame, MaxInbound buffered from one
 // connection (also while shutting down), MaxOutbound of answers held for
-// one connection (outbound_limit.go). Requests: MaxInFlight per
+// one connection, answers being built included (conn.answerRoom). Requests: MaxInFlight per
 // connection with the handler. Time: IdleTimeout without a request or
 // anything in flight, StallTimeout with answers waiting that the reader
 // does not take (idle.go). Log lines: LogRate connection warnings per
@@ -149,8 +158,12 @@
 //     HighWatermark, and a held-back connection resumes below
 //     LowWatermark (TestSlowReaderBoundedMemory, Stats.MaxOutbound).
 //   - I6: memory per connection is bounded: MaxInbound bytes of requests,
-//     MaxInFlight requests with the handler (and their answers), and I5
-//     (TestBackpressureStopsDispatch).
+//     MaxInFlight requests with the handler, answers waiting plus the
+//     answer budgets of the batches with a PartHandler below MaxOutbound
+//     (or one answer alone, when nothing else waits), and I5
+//     (TestBackpressureStopsDispatch, TestOutboundLimit). Requests whose
+//     answers do not fit are deferred: kept, neither answered nor dropped,
+//     and dispatched again once the reader has taken enough.
 //   - I7: Shutdown returns only when every connection is closed and every
 //     batch is released; nothing the server started runs after it
 //     (TestShutdownAnswersInFlight, goleak).
@@ -169,12 +182,10 @@
 //     out of in-flight budget with frames waiting is woken by the
 //     completion that frees budget (TestDirectWriteInFlightBudget).
 //   - I10: limits close, never block or drop silently: a connection past
-//     MaxInbound closes (CloseInboundOverflow), one whose answers pass
-//     MaxOutbound closes when they are queued, before anything more is
-//     written (CloseSlowConsumer), one idle for IdleTimeout closes, never
+//     MaxInbound closes (CloseInboundOverflow), one idle for IdleTimeout closes, never
 //     earlier, never with a request with the handler or unread in the
 //     kernel (CloseIdle), one whose reader takes nothing for StallTimeout
-//     closes (CloseSlowConsumer) (TestOutboundLimit, TestCheckQuiet,
+//     closes (CloseSlowConsumer) (TestCheckQuiet,
 //     TestIdleTimeout, TestStallTimeout, TestSlowReaders). Frames decoded
 //     in the pass that meets a broken frame (I4) go with the connection.
 //   - I11: a connection held back by a reader that takes nothing costs its

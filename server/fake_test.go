@@ -145,9 +145,12 @@ type workerHandler struct {
 }
 
 type workerTask struct {
-	reqs []byte
-	n    int
-	done func([]byte)
+	reqs  []byte
+	n     int
+	done  func([]byte)
+	doneN func([]byte, int, int) // a PartHandler's done (then limit and first apply)
+	limit int
+	first bool
 }
 
 func newWorkerHandler() *workerHandler {
@@ -167,7 +170,7 @@ func newWorkerHandler() *workerHandler {
 }
 
 func (w *workerHandler) ServeBatch(reqs []byte, n int, done func([]byte)) {
-	w.tasks <- workerTask{reqs, n, done}
+	w.tasks <- workerTask{reqs: reqs, n: n, done: done}
 }
 
 func (w *workerHandler) stop() { close(w.quit); <-w.done }

@@ -186,12 +186,13 @@ func (p *pacedReader) Read(b []byte) (int, error) {
 
 // TestSlowReaders: 200 clients ask for 1 MiB values and never read, while
 // well-behaved clients keep querying. Half of them pipeline a second
-// request (320 KiB) with the first: their answers (1.31 MiB) pass
-// MaxOutbound (1.25 MiB) as soon as they are computed, and they are closed
-// at once. The other half ask for one value: the kernel takes what the
-// socket buffers hold (SO_SNDBUF 64 KiB, doubled by Linux, plus the
-// client's 16 KiB receive window), gnet up to two watermarks, and the rest
-// of the answer waits, within the limit, held back: such readers are
+// request (320 KiB) with the first: the first answer is built (a
+// connection with nothing pending always gets one), the second does not
+// fit in what MaxOutbound (1.25 MiB) leaves and is never built while the
+// first waits. The other half ask for one value. For both, the kernel
+// takes what the socket buffers hold (SO_SNDBUF 64 KiB, doubled by Linux,
+// plus the client's 16 KiB receive window), gnet up to two watermarks,
+// and the rest of the answer waits, held back: such readers are
 // StallTimeout's (TestStallTimeout), disabled here. A pool of 4 workers
 // computes the answers (package handler's pool is bounded too).
 //
@@ -202,9 +203,7 @@ func (p *pacedReader) Read(b []byte) (int, error) {
 // (2*1.25 MiB + 2*32 KiB + 64 KiB) + 16 MiB of slack (test clients,
 // goroutines, runtime) = about 278 MiB. The kernel's share (socket
 // buffers) is not heap. Without the limit the pipelining half would hold
-// 100 * 2 MiB more. The peak over the whole run is bounded the same way
-// over all 200 connections: each one's answers, computed before the
-// server can count them, stay below 2*MaxOutbound here.
+// 100 * 2 MiB more.
 func TestSlowReaders(t *testing.T) {
 	const (
 		stallers    = 100
@@ -244,20 +243,13 @@ func TestSlowReaders(t *testing.T) {
 	// Under -race, 600 MiB of answers copied, checked and poisoned take
 	// seconds of CPU: wait longer than ioTimeout on a busy machine.
 	qstatetest.Eventually(t, 4*ioTimeout, func() bool {
-		st := s.Stats()
-		return st.ClosedFor(CloseSlowConsumer) == pipeliners && st.Backpressured == stallers
-	}, "pipeliners closed and stallers held back")
+		return s.Stats().Backpressured == stallers+pipeliners
+	}, "all slow readers held back")
 	held := liveHeap() - base
-	bound := int64(stallers)*(2*maxOutbound+2*hw+maxInbound) + slack
-	t.Logf("live heap with %d stalled readers held: %d MiB (bound %d MiB)", stallers, held>>20, bound>>20)
+	bound := int64(stallers+pipeliners)*(2*maxOutbound+2*hw+maxInbound) + slack
+	t.Logf("live heap with %d stalled readers held: %d MiB (bound %d MiB)", stallers+pipeliners, held>>20, bound>>20)
 	if held > bound {
-		t.Fatalf("live heap grew by %d MiB with %d slow readers held, bound %d MiB", held>>20, stallers, bound>>20)
-	}
-	for i, c := range slow[stallers:] {
-		_ = c.SetReadDeadline(time.Now().Add(ioTimeout))
-		if _, err := readUntilClosed(c); !closedErr(err) {
-			t.Fatalf("pipelining client %d: %v, want its connection closed", i, err)
-		}
+		t.Fatalf("live heap grew by %d MiB with %d slow readers held, bound %d MiB", held>>20, stallers+pipeliners, bound>>20)
 	}
 	for i, n := range stopGood() {
 		if n == 0 {
@@ -271,13 +263,13 @@ func TestSlowReaders(t *testing.T) {
 	if peak > peakBound {
 		t.Fatalf("peak live heap %d MiB over %d MiB", peak>>20, peakBound>>20)
 	}
-	waitFor(t, "good clients gone", func() bool { return s.Stats().Conns == stallers })
+	waitFor(t, "good clients gone", func() bool { return s.Stats().Conns == stallers+pipeliners })
 	st := s.Stats()
-	if st.ClosedFor(CloseSlowConsumer) != pipeliners || st.Backpressured != stallers || st.Conns != stallers {
-		t.Fatalf("after the run: %d slow consumers, %d held back, %d open; want %d, %d, %d",
-			st.ClosedFor(CloseSlowConsumer), st.Backpressured, st.Conns, pipeliners, stallers, stallers)
+	if st.ClosedFor(CloseSlowConsumer) != 0 || st.Backpressured != stallers+pipeliners {
+		t.Fatalf("after the run: %d slow consumers, %d held back; want 0, %d",
+			st.ClosedFor(CloseSlowConsumer), st.Backpressured, stallers+pipeliners)
 	}
-	for _, c := range slow[:stallers] {
+	for _, c := range slow {
 		c.Close()
 	}
 	qstatetest.Eventually(t, 4*ioTimeout, func() bool { return s.Stats().Conns == 0 }, "all closed")
@@ -628,7 +620,7 @@ func TestOverload(t *testing.T) {
 						t.Errorf("conn %d: %v", g, err)
 						return
 					}
-					exc, err := codec.ReadThrowable(f.Body)
+					exc, err := codec.DecodeFailure(f)
 					if f.Type != codec.RequestFailure || err != nil || !strings.Contains(exc.Message, "overloaded") ||
 						f.RequestID < int64(r*perRnd) || f.RequestID >= int64((r+1)*perRnd) || seen[f.RequestID] {
 						t.Errorf("conn %d: answer %v id %d (%v): want an overload failure for this round", g, f.Type, f.RequestID, err)

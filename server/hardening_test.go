@@ -169,6 +169,10 @@ func newPoolEcho(t testing.TB, workers, depth int) *poolEcho {
 	for range workers {
 		p.wg.Go(func() {
 			for tk := range p.tasks {
+				if tk.doneN != nil {
+					tk.doneN(p.echo.answerWithin(tk.reqs, tk.limit, tk.first))
+					continue
+				}
 				tk.done(p.echo.answer(tk.reqs, tk.n))
 			}
 		})
@@ -179,9 +183,18 @@ func newPoolEcho(t testing.TB, workers, depth int) *poolEcho {
 
 func (p *poolEcho) ServeBatch(reqs []byte, n int, done func([]byte)) {
 	select {
-	case p.tasks <- workerTask{reqs, n, done}:
+	case p.tasks <- workerTask{reqs: reqs, n: n, done: done}:
 	default:
 		done(p.echo.answer(reqs, n))
+	}
+}
+
+// ServeParts is ServeBatch within a budget (PartHandler).
+func (p *poolEcho) ServeParts(reqs []byte, n int, limit int, first bool, _ func([]byte, int), done func([]byte, int, int)) {
+	select {
+	case p.tasks <- workerTask{reqs: reqs, n: n, doneN: done, limit: limit, first: first}:
+	default:
+		done(p.echo.answerWithin(reqs, limit, first))
 	}
 }
 
@@ -296,28 +309,38 @@ func TestCheckQuiet(t *testing.T) {
 	})
 }
 
-// TestOutboundLimit: answers that would take a connection's pending bytes
-// (queued plus gnet's buffer) past MaxOutbound close it as a slow
-// consumer; up to the limit they are written.
+// TestOutboundLimit: a batch's answers are built only within the room
+// MaxOutbound leaves (I6): a request whose answer does not fit is kept,
+// not answered and not closed, and is answered once the reader has taken
+// what was pending; a connection with nothing pending always gets one
+// answer, whatever its size.
 func TestOutboundLimit(t *testing.T) {
 	const limit = 256 << 10
 	s := newTestServer(t, Config{MaxOutbound: limit}, &echoHandler{inline: true})
 	fc := newFakeConn()
 	cs := newConn(s, fc)
-	// 200 KiB with gnet's buffer empty: within the limit, written.
-	fc.feed(requestFrame(1, sizedBody(200<<10)))
-	if act := cs.serve(); act != 0 || cs.reasonSet {
-		t.Fatalf("200 KiB answer: action %v, reason %v", act, cs.reason)
-	}
-	if fc.written < 200<<10 {
-		t.Fatalf("wrote %d bytes", fc.written)
-	}
-	// gnet now holds 60 KiB the reader has not taken (above the high
-	// watermark): another 200 KiB makes 260 KiB pending.
+	// gnet holds 60 KiB the reader has not taken: two 200 KiB answers do
+	// not fit in the room left (about 196 KiB, half of it per batch).
 	fc.outbound = 60 << 10
-	fc.feed(requestFrame(2, sizedBody(200<<10)))
-	if act := cs.serve(); act == 0 || cs.reason != CloseSlowConsumer {
-		t.Fatalf("past the limit: action %v, reason %v (set %v)", act, cs.reason, cs.reasonSet)
+	fc.feed(append(requestFrame(1, sizedBody(200<<10)), requestFrame(2, sizedBody(200<<10))...))
+	if act := cs.serve(); act != 0 || cs.reasonSet {
+		t.Fatalf("no room: action %v, reason %v", act, cs.reason)
+	}
+	if fc.written != 0 || len(cs.deferred) != 1 || cs.deferred[0].n != 2 || cs.inflight != 0 {
+		t.Fatalf("no room: wrote %d, %d deferred batches, %d in flight; want 0 written, both requests kept",
+			fc.written, len(cs.deferred), cs.inflight)
+	}
+	// The reader takes everything: the first answer goes out alone (200
+	// KiB, over half the room), then the second.
+	fc.outbound = 0
+	if act := cs.serve(); act != 0 || cs.reasonSet {
+		t.Fatalf("room: action %v, reason %v", act, cs.reason)
+	}
+	if want := 2 * codec.ResultFrameSize(200<<10); fc.written != want || len(cs.deferred) != 0 {
+		t.Fatalf("room: wrote %d bytes, %d deferred; want %d, none", fc.written, len(cs.deferred), want)
+	}
+	if st := s.Stats(); st.Requests != 2 {
+		t.Fatalf("Stats.Requests %d, want 2 (a deferred request counted once)", st.Requests)
 	}
 }
 

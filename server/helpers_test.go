@@ -162,6 +162,37 @@ func (h *echoHandler) answer(reqs []byte, n int) []byte {
 	return out
 }
 
+// ServeParts answers like ServeBatch within limit bytes of answers
+// (PartHandler): the requests after the last answer that fits are deferred.
+func (h *echoHandler) ServeParts(reqs []byte, n int, limit int, first bool, _ func([]byte, int), done func([]byte, int, int)) {
+	if h.inline {
+		done(h.answerWithin(reqs, limit, first))
+		return
+	}
+	h.wg.Go(func() { done(h.answerWithin(reqs, limit, first)) })
+}
+
+// answerWithin answers the requests of reqs in order while their answers
+// fit in limit (the first whatever its size when first is set).
+func (h *echoHandler) answerWithin(reqs []byte, limit int, first bool) (out []byte, answered, need int) {
+	size, end := 0, 0
+	for b := reqs; len(b) > 0; answered++ {
+		f, k, _ := codec.DecodeFrame(b, len(b))
+		sz := codec.ResultFrameSize(len(h.content(f.Body)))
+		if size+sz > limit && (answered > 0 || !first) {
+			need = sz
+			break
+		}
+		size += sz
+		end += k
+		b = b[k:]
+	}
+	if answered == 0 {
+		return nil, 0, need
+	}
+	return h.answer(reqs[:end], answered), answered, need
+}
+
 func (h *echoHandler) content(body []byte) []byte {
 	rest, ok := bytes.CutPrefix(body, []byte("size:"))
 	if !ok {

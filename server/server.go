@@ -38,6 +38,31 @@ type Handler interface {
 	ServeBatch(reqs []byte, n int, done func(out []byte))
 }
 
+// PartHandler is a Handler that answers a batch within a budget of answer
+// bytes and in parts (package handler's Endpoint is one). The server calls
+// ServeParts instead of ServeBatch; the rules of ServeBatch hold, with
+// these additions:
+//
+//   - limit bounds the bytes of answer frames the handler builds for the
+//     batch, parts included: it answers the requests in order while their
+//     answers fit, and stops at the first that does not (with first set it
+//     answers the first request whatever its size). The requests after the
+//     last answered one are deferred: the server dispatches them again
+//     later, once the connection has room.
+//   - part may be called any number of times before done, from any
+//     goroutines (concurrently too): out holds whole answer frames for k
+//     requests, which the server writes at once, without waiting for the
+//     rest of the batch (a local answer never waits for a forward).
+//     Ownership of out passes as with done.
+//   - done ends the batch: out holds the remaining answers, answered is
+//     the number of requests answered in all (parts included), and need is
+//     the answer size of the first deferred request (0 if unknown). Every
+//     call to part must return before done is called.
+type PartHandler interface {
+	Handler
+	ServeParts(reqs []byte, n int, limit int, first bool, part func(out []byte, k int), done func(out []byte, answered, need int))
+}
+
 // HandlerFunc adapts a function to Handler.
 type HandlerFunc func(reqs []byte, n int, done func(out []byte))
 
@@ -69,6 +94,7 @@ type Server struct {
 	host  string
 	ports []int
 	h     Handler
+	ph    PartHandler // h, when it answers within a budget and in parts
 	obs   ConnObserver
 	log   zerolog.Logger
 
@@ -124,6 +150,7 @@ func New(cfg Config, h Handler) (*Server, error) {
 		idle:   make(chan struct{}, 1),
 	}
 	s.obs, _ = h.(ConnObserver)
+	s.ph, _ = h.(PartHandler)
 	s.watch.init(cfg.DrainPoll)
 	s.batches.s = s
 	s.guard.init(cfg)

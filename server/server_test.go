@@ -178,7 +178,7 @@ func TestBrokenStream(t *testing.T) {
 				if f.Type != codec.ServerFailure {
 					t.Fatalf("got %v, want SERVER_FAILURE", f.Type)
 				}
-				exc, err := codec.ReadThrowable(f.Body)
+				exc, err := codec.DecodeFailure(f)
 				if err != nil {
 					t.Fatal(err)
 				}

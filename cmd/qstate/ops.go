@@ -25,6 +25,7 @@ import (
 	"github.com/alecthomas/kong"
 	"github.com/rs/zerolog"
 
+	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/handler"
 	"github.com/qstate/qstate/metrics"
 	"github.com/qstate/qstate/registry"
@@ -50,7 +51,7 @@ type opsFlags struct {
 	EventLoops       int           `default:"0" env:"QSTATE_EVENT_LOOPS" group:"Limits" help:"gnet event loops per port (0: half of GOMAXPROCS, at least 1; at most 256)."`
 	PoolSize         int           `default:"4096" env:"QSTATE_POOL_SIZE" group:"Limits" help:"Look-up pool workers, shared by both ports. When all are busy a batch is refused at once: each request fails with 'Server overloaded' (0: 4096)."`
 	MaxConns         int           `default:"0" env:"QSTATE_MAX_CONNS" group:"Limits" help:"Open connections per port; more are closed as soon as accepted (0: half the descriptor limit less 256)."`
-	MaxFrame         int           `default:"1048576" env:"QSTATE_MAX_FRAME" group:"Limits" help:"Largest request frame in bytes (its length prefix); a longer one closes the connection (0: 1048576)."`
+	MaxFrame         int           `default:"4194304" env:"QSTATE_MAX_FRAME" group:"Limits" help:"Largest request frame in bytes (its length prefix); a longer one closes the connection (0: 4194304)."`
 	MaxInbound       int           `default:"0" env:"QSTATE_MAX_INBOUND" group:"Limits" help:"Bytes buffered from one connection not yet dispatched; past it the connection is closed (reason inbound-overflow) (0: the larger of 4194304 and --max-frame + 4)."`
 	MaxInFlight      int           `default:"1024" env:"QSTATE_MAX_IN_FLIGHT" group:"Limits" help:"Requests of one connection dispatched and not yet answered; more wait in its buffer (0: 1024)."`
 	HighWatermark    int           `default:"32768" env:"QSTATE_HIGH_WATERMARK" group:"Limits" help:"Outbound bytes of one connection above which its requests stop being dispatched (backpressure); larger answers go out in chunks of this size (0: 32768)."`
@@ -104,7 +105,7 @@ func (c *serveCmd) Validate() error {
 		}
 	}
 	const minFrame = 16 // header and request id: codec.MinFrameLen(codec.Request)
-	maxFrame := cmpOr(o.MaxFrame, server.DefaultMaxFrameLen)
+	maxFrame := cmpOr(o.MaxFrame, codec.DefaultMaxFrameLen)
 	if o.MaxFrame != 0 && (o.MaxFrame < minFrame || int64(o.MaxFrame) > math.MaxInt32) {
 		bad("max-frame", "%d is not in %d..%d (a request's header and id need %d bytes)", o.MaxFrame, minFrame, math.MaxInt32, minFrame)
 	}
@@ -175,7 +176,8 @@ func (o *opsFlags) serverConfig(name, addr string, log zerolog.Logger) server.Co
 // handlerConfig is the handler.Config of the node; mx (nil when the admin
 // port is off) observes its batches.
 func (c *serveCmd) handlerConfig(reg *registry.Registry, log zerolog.Logger, mx *metrics.Metrics) handler.Config {
-	cfg := handler.Config{Registry: reg, Dispatch: c.Dispatch, PoolSize: c.PoolSize, Logger: log}
+	cfg := handler.Config{Registry: reg, Dispatch: c.Dispatch, PoolSize: c.PoolSize, Logger: log,
+		RequestTimeout: c.ForwardTimeout}
 	if mx != nil {
 		cfg.Observer = mx
 	}

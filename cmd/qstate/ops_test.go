@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/qstate/qstate/client"
+	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/dataset"
 	"github.com/qstate/qstate/handler"
 	"github.com/qstate/qstate/server"
@@ -110,7 +111,7 @@ func TestConfigPrecedence(t *testing.T) {
 		{"dispatch (file)", s.Dispatch, handler.Inline},
 		{"admin (file, empty: off)", s.Admin, ""},
 		{"max-in-flight (default)", s.MaxInFlight, 1024},
-		{"max-frame (default)", s.MaxFrame, 1 << 20},
+		{"max-frame (default)", s.MaxFrame, 4 << 20},
 		{"log-level (default)", s.LogLevel, "info"},
 	} {
 		if g.got != g.want {
@@ -149,7 +150,7 @@ func TestFlagDefaults(t *testing.T) {
 	}{
 		{"admin", o.Admin, DefaultAdminAddr},
 		{"pool-size", c.Serve.PoolSize, handler.DefaultPoolSize},
-		{"max-frame", o.MaxFrame, server.DefaultMaxFrameLen},
+		{"max-frame", o.MaxFrame, codec.DefaultMaxFrameLen},
 		{"max-in-flight", o.MaxInFlight, server.DefaultMaxInFlight},
 		{"high-watermark", o.HighWatermark, server.DefaultHighWatermark},
 		{"low-watermark", o.LowWatermark, server.DefaultLowWatermark},
@@ -181,7 +182,7 @@ func TestFlagDefaults(t *testing.T) {
 		"(0: " + strconv.Itoa(server.DefaultHighWatermark) + ")",
 		"(0: " + strconv.Itoa(server.DefaultLowWatermark) + ")",
 		"(0: " + strconv.Itoa(server.DefaultMaxInFlight) + ")",
-		"(0: " + strconv.Itoa(server.DefaultMaxFrameLen) + ")",
+		"(0: " + strconv.Itoa(codec.DefaultMaxFrameLen) + ")",
 		"(0: " + strconv.Itoa(server.DefaultMaxOutbound) + ")",
 		"(0: " + strconv.Itoa(server.DefaultLogRate) + ";",
 	} {
@@ -297,7 +298,7 @@ func TestHelpShowsDefaults(t *testing.T) {
 		t.Fatal("--help did not exit")
 	}
 	for _, want := range []string{"--high-watermark=32768", "$QSTATE_HIGH_WATERMARK", "--pool-size=4096", "--admin=\"127.0.0.1:9249\"",
-		"--config=FILE", "--log-format=\"auto\"", "--max-in-flight=1024", "--max-frame=1048576"} {
+		"--config=FILE", "--log-format=\"auto\"", "--max-in-flight=1024", "--max-frame=4194304"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("help lacks %q:\n%s", want, out.String())
 		}

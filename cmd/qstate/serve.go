@@ -312,8 +312,7 @@ func (c *serveCmd) joinCluster(reg *registry.Registry, log zerolog.Logger) (*clu
 				Msg("no node holds these key groups: their keys fail with UnknownKvStateKeyGroupLocationException")
 		}
 	}
-	n.fwd, err = cluster.NewForwarder(cluster.ForwarderConfig{Directory: dir, MaxAttempts: c.ForwardAttempts,
-		Timeout: c.ForwardTimeout, Logger: log})
+	n.fwd, err = cluster.NewForwarder(cluster.ForwarderConfig{Directory: dir, MaxAttempts: c.ForwardAttempts, Logger: log})
 	if err != nil {
 		return nil, err
 	}
