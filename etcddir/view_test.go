@@ -32,10 +32,10 @@ func TestBuildView(t *testing.T) {
 	claims := map[string]claimRecord{
 		"1": claim("a", 1, kgr(0, 63), 128, 10),
 		"2": claim("b", 2, kgr(64, 127), 128, 11),
-		"3": claim("c", 3, kgr(20, 30), 128, 12),    // newer, inside a's range: splits it
-		"4": claim("b", 4, kgr(60, 70), 128, 5),     // older than both neighbours: only nothing left
+		"3": claim("c", 3, kgr(20, 30), 128, 12),      // newer, inside a's range: splits it
+		"4": claim("b", 4, kgr(60, 70), 128, 5),       // older than both neighbours: only nothing left
 		"5": claim("gone", 5, kgr(100, 127), 128, 99), // no member: ignored
-		"6": claim("a", 6, kgr(0, 7), 64, 1),        // another max parallelism, older: loses whole
+		"6": claim("a", 6, kgr(0, 7), 64, 1),          // another max parallelism, older: loses whole
 	}
 	v := buildView(42, members, claims)
 	s, ok := v.State(registry.JobID{1}, "s")
