@@ -5,11 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/qstate/qstate/internal/qstatetest"
 )
 
 // quick is a small, bounded load against addr.
@@ -310,13 +311,7 @@ func TestCancel(t *testing.T) {
 
 // TestDialError: an address nobody listens on fails before any load.
 func TestDialError(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	_, err = Run(context.Background(), quick(addr))
+	_, err := Run(context.Background(), quick(qstatetest.DeadAddr(t)))
 	if !errors.Is(err, ErrDial) {
 		t.Errorf("err %v, want ErrDial", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/dataset"
+	"github.com/qstate/qstate/internal/qstatetest"
 	"github.com/qstate/qstate/internal/vectors"
 )
 
@@ -78,16 +78,10 @@ type fakeFlink struct {
 	serverFailureAt int64
 	sfPayload       []byte
 
-	ln       net.Listener
+	srv      *qstatetest.Server
 	requests atomic.Int64 // requests answered or swallowed
 	misses   atomic.Int64 // answered with UnknownKeyOrNamespaceException
 	wrongs   atomic.Int64 // answered with the corrupted value
-	open     atomic.Int64 // connections open now
-	accepted atomic.Int64
-	wg       sync.WaitGroup
-	mu       sync.Mutex
-	conns    map[net.Conn]struct{}
-	closed   chan struct{} // receives one value per connection closed
 }
 
 func newFakeFlink(t testing.TB, keys, valueSize int) *fakeFlink {
@@ -98,72 +92,24 @@ func newFakeFlink(t testing.TB, keys, valueSize int) *fakeFlink {
 		keys: keys, valueSize: valueSize, job: job, state: dataset.SyntheticState, kvStateID: kv,
 		missPayload: goldenFailurePayload(t, "rid=1/UnknownKeyOrNamespaceException/empty"),
 		wrongKey:    -1,
-		conns:       map[net.Conn]struct{}{},
-		closed:      make(chan struct{}, 1<<16),
 	}
 }
 
 // start listens on 127.0.0.1:0 and serves until the test ends.
 func (f *fakeFlink) start(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.ln = ln
-	f.wg.Add(1)
-	go func() {
-		defer f.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			f.mu.Lock()
-			f.conns[c] = struct{}{}
-			f.mu.Unlock()
-			f.accepted.Add(1)
-			f.open.Add(1)
-			f.wg.Add(1)
-			go func() {
-				defer f.wg.Done()
-				f.serve(c)
-				f.mu.Lock()
-				delete(f.conns, c)
-				f.mu.Unlock()
-				c.Close()
-				f.open.Add(-1)
-				f.closed <- struct{}{}
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		f.mu.Lock()
-		for c := range f.conns {
-			c.Close()
-		}
-		f.mu.Unlock()
-		f.wg.Wait()
-	})
-	return ln.Addr().String()
+	f.srv = qstatetest.NewServer(t, func(_ int, c *qstatetest.Conn) { f.serve(c) })
+	return f.srv.Addr()
 }
 
 // waitClosed waits until n connections have been closed by their peer.
 func (f *fakeFlink) waitClosed(t testing.TB, n int64) {
 	t.Helper()
-	deadline := time.After(5 * time.Second)
-	for i := int64(0); i < n; i++ {
-		select {
-		case <-f.closed:
-		case <-deadline:
-			t.Fatalf("only %d of %d connections closed by the harness", i, n)
-		}
-	}
+	f.srv.Closed.WaitN(t, 5*time.Second, int(n), nil, "the harness to close its connections")
 }
 
-func (f *fakeFlink) serve(c net.Conn) {
-	r := bufio.NewReaderSize(c, 64<<10)
+func (f *fakeFlink) serve(c *qstatetest.Conn) {
+	r := c.R
 	var (
 		hdr     [4]byte
 		body    []byte
@@ -271,53 +217,16 @@ type fakeRESP struct {
 	mu   sync.Mutex
 	data map[string][]byte
 	gets atomic.Int64
-	ln   net.Listener
-	wg   sync.WaitGroup
 }
 
 func newFakeRESP(t testing.TB) (*fakeRESP, string) {
 	t.Helper()
 	f := &fakeRESP{data: map[string][]byte{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.ln = ln
-	var mu sync.Mutex
-	conns := map[net.Conn]struct{}{}
-	f.wg.Add(1)
-	go func() {
-		defer f.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns[c] = struct{}{}
-			mu.Unlock()
-			f.wg.Add(1)
-			go func() {
-				defer f.wg.Done()
-				defer c.Close()
-				f.serve(c)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		f.wg.Wait()
-	})
-	return f, ln.Addr().String()
+	return f, qstatetest.NewServer(t, func(_ int, c *qstatetest.Conn) { f.serve(c) }).Addr()
 }
 
-func (f *fakeRESP) serve(c net.Conn) {
-	r := bufio.NewReader(c)
+func (f *fakeRESP) serve(c *qstatetest.Conn) {
+	r := c.R
 	w := bufio.NewWriter(c)
 	for {
 		args, err := readRESPArray(r)

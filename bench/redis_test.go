@@ -3,9 +3,10 @@ package bench
 import (
 	"net"
 	"os/exec"
-	"strconv"
 	"testing"
 	"time"
+
+	"github.com/qstate/qstate/internal/qstatetest"
 )
 
 // startRedis runs redis-server on a free 127.0.0.1 port for the test and
@@ -17,13 +18,8 @@ func startRedis(t *testing.T) (string, int) {
 	if err != nil {
 		t.Skip("redis-server is not installed")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no")
+	_, port, _ := net.SplitHostPort(qstatetest.DeadAddr(t))
+	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +29,7 @@ func startRedis(t *testing.T) (string, int) {
 		_ = cmd.Process.Kill()
 		<-exited
 	})
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	addr := net.JoinHostPort("127.0.0.1", port)
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 			c.Close()

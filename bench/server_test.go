@@ -1,47 +1,24 @@
 package bench
 
 import (
-	"context"
 	"encoding/binary"
-	"errors"
 	"testing"
-	"time"
 
 	"github.com/qstate/qstate/bufpool"
 	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/dataset"
+	"github.com/qstate/qstate/internal/servertest"
 	"github.com/qstate/qstate/server"
 )
 
 // startGnetServer runs qstate's real network front end (server, gnet) on
-// 127.0.0.1:0 with a handler, until the test ends.
-func startGnetServer(t *testing.T, h server.Handler) (*server.Server, string) {
+// 127.0.0.1:0 with a handler, until the test ends, recording its
+// connections' states.
+func startGnetServer(t *testing.T, h server.Handler) (*server.Server, *servertest.Conns, string) {
 	t.Helper()
-	srv, err := server.New(server.Config{}, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve() }()
-	select {
-	case <-srv.Ready():
-	case <-time.After(10 * time.Second):
-		t.Fatal("server not ready after 10 s")
-	}
-	if srv.Addr() == nil {
-		t.Fatalf("server did not listen: %v", <-served)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-served; !errors.Is(err, server.ErrServerClosed) {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return srv, srv.Addr().String()
+	conns := &servertest.Conns{}
+	srv, _ := servertest.Start(t, conns.Watch(server.Config{}), h)
+	return srv, conns, srv.Addr().String()
 }
 
 // syntheticHandler answers a batch of KvStateRequests from the synthetic
@@ -80,7 +57,7 @@ func syntheticHandler(t *testing.T, keys, size int) server.HandlerFunc {
 // synthetic handler): exact counts, verified values, missing keys by
 // class, and every connection closed at the end.
 func TestGnetServer(t *testing.T) {
-	srv, addr := startGnetServer(t, syntheticHandler(t, 1000, 8))
+	srv, conns, addr := startGnetServer(t, syntheticHandler(t, 1000, 8))
 	cfg := quick(addr)
 	cfg.Keys, cfg.Requests, cfg.Verify = 1200, 20000, true
 	rep := mustRun(t, cfg)
@@ -95,10 +72,7 @@ func TestGnetServer(t *testing.T) {
 	if got := srv.Stats().Requests; got != 20000 {
 		t.Errorf("server dispatched %d requests, want 20000", got)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for srv.Stats().Conns != 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond) // polling a counter: the server has no event for it
-	}
+	conns.WaitClosed(t)
 	if n := srv.Stats().Conns; n != 0 {
 		t.Errorf("%d connections still open after the run", n)
 	}

@@ -1,12 +1,11 @@
 package bench
 
 import (
-	"context"
 	"testing"
-	"time"
 
 	"github.com/qstate/qstate/dataset"
 	"github.com/qstate/qstate/handler"
+	"github.com/qstate/qstate/internal/qstatetest"
 	"github.com/qstate/qstate/registry"
 )
 
@@ -24,16 +23,9 @@ func startStack(t *testing.T, keys, valueSize int, d handler.Dispatch) (proxy, s
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Cleanups run last first: the servers shut down before the handler closes.
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := h.Close(ctx); err != nil {
-			t.Errorf("handler close: %v", err)
-		}
-	})
-	_, proxy = startGnetServer(t, h.Proxy())
-	_, stateServer = startGnetServer(t, h.StateServer())
+	qstatetest.CloseAtCleanup(t, "handler", h) // after the servers' cleanups: they stop first
+	_, _, proxy = startGnetServer(t, h.Proxy())
+	_, _, stateServer = startGnetServer(t, h.StateServer())
 	id, ok := dataset.SyntheticKvStateID(r)
 	if !ok {
 		t.Fatal("no KvStateID for the synthetic state")

@@ -131,9 +131,9 @@ func TestDeadlineNoAnswer(t *testing.T) {
 		t.Fatal(err)
 	}
 	const timeout = 100 * time.Millisecond
+	start := time.Now() // before the context: its deadline is at most start+timeout
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	start := time.Now()
 	_, err = c.GetKvState(ctx, srv.Addr(), testJob, "state", 1, kvFor(0, 0))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want context.DeadlineExceeded", err)
@@ -178,31 +178,13 @@ func TestDeadlineNoAnswer(t *testing.T) {
 func TestServerFailure(t *testing.T) {
 	const inFlight = 20
 	jex := codec.NewRuntimeException("Failed incoming message. Caused by: boom", nil)
-	srv := qstatetest.NewServer(t, func(n int, sc *qstatetest.Conn) {
-		if n > 0 {
-			echo(sc)
-			return
-		}
-		if _, err := sc.ReadRequests(inFlight); err != nil {
-			return
-		}
+	srv := newBreakOnceServer(t, inFlight, func(sc *qstatetest.Conn, _ []codec.Frame) {
 		_, _ = sc.Write(codec.AppendServerFailureFrame(nil, failurePayload(jex)))
-		sc.Drain()
 	})
 	c := newClient(t, Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	errs := make([]error, inFlight)
-	var wg sync.WaitGroup
-	for i := range inFlight {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = c.GetKvState(ctx, srv.Addr(), testJob, "state", 0, kvFor(0, i))
-		}()
-	}
-	wg.Wait()
-	for i, err := range errs {
+	for i, err := range getAll(ctx, c, srv.Addr(), 0, inFlight) {
 		var got *codec.JavaException
 		switch {
 		case !errors.Is(err, ErrServerFailure):
@@ -213,14 +195,7 @@ func TestServerFailure(t *testing.T) {
 			t.Errorf("request %d: exception %s: %s, want %s: %s", i, got.Class, got.Message, jex.Class, jex.Message)
 		}
 	}
-	kv := kvFor(1, 1)
-	content, err := c.GetKvState(ctx, srv.Addr(), testJob, "state", 0, kv)
-	if err != nil || !checkAnswer(content, kv) {
-		t.Fatalf("call after SERVER_FAILURE: %x, %v", content, err)
-	}
-	if got := srv.Accepted(); got != 2 {
-		t.Errorf("server accepted %d connections, want 2", got)
-	}
+	checkRecovered(ctx, t, c, srv, kvFor(1, 1))
 	if s := c.Stats(); s.Dials != 2 || s.Failures != 1 || s.Connections != 1 {
 		t.Errorf("stats %+v, want 2 dials, 1 failure, 1 connection", s)
 	}
@@ -232,23 +207,15 @@ func TestServerFailure(t *testing.T) {
 func TestRequestFailure(t *testing.T) {
 	const n = 50
 	missing := func(kv []byte) bool { return kv[2]%5 == 0 }
-	srv := qstatetest.NewServer(t, func(_ int, sc *qstatetest.Conn) {
-		for {
-			f, err := sc.ReadFrame()
-			if err != nil {
-				return
-			}
-			kv := kvOf(f, false)
-			var out []byte
-			if missing(kv) {
-				out = codec.AppendRequestFailureFrame(nil, f.RequestID, failurePayload(codec.NewUnknownKeyOrNamespace(codec.ServerName)))
-			} else {
-				out = codec.AppendResultFrame(nil, f.RequestID, answerOf(kv, f.RequestID))
-			}
-			if _, err := sc.Write(out); err != nil {
-				return
-			}
+	srv := qstatetest.NewReplyServer(t, func(f codec.Frame) []byte {
+		kv := kvOf(f, false)
+		var out []byte
+		if missing(kv) {
+			out = codec.AppendRequestFailureFrame(nil, f.RequestID, failurePayload(codec.NewUnknownKeyOrNamespace(codec.ServerName)))
+		} else {
+			out = codec.AppendResultFrame(nil, f.RequestID, answerOf(kv, f.RequestID))
 		}
+		return out
 	})
 	c := newClient(t, Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -294,17 +261,9 @@ func TestRequestFailure(t *testing.T) {
 func TestQueueWhileConnecting(t *testing.T) {
 	const n = 40
 	var ids sync.Map
-	srv := qstatetest.NewServer(t, func(_ int, sc *qstatetest.Conn) {
-		for {
-			f, err := sc.ReadFrame()
-			if err != nil {
-				return
-			}
-			ids.Store(f.RequestID, true)
-			if _, err := sc.Write(codec.AppendResultFrame(nil, f.RequestID, answerOf(kvOf(f, false), f.RequestID))); err != nil {
-				return
-			}
-		}
+	srv := qstatetest.NewReplyServer(t, func(f codec.Frame) []byte {
+		ids.Store(f.RequestID, true)
+		return codec.AppendResultFrame(nil, f.RequestID, answerOf(kvOf(f, false), f.RequestID))
 	})
 	gate := make(chan struct{})
 	var dials atomic.Int32
@@ -411,46 +370,18 @@ func TestBrokenStream(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := qstatetest.NewServer(t, func(n int, sc *qstatetest.Conn) {
-				if n > 0 {
-					echo(sc)
-					return
-				}
-				fs, err := sc.ReadRequests(inFlight)
-				if err != nil {
-					return
-				}
-				tc.send(sc, fs)
-				sc.Drain()
-			})
+			srv := newBreakOnceServer(t, inFlight, tc.send)
 			c := newClient(t, Config{MaxFrameLen: maxFrame})
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			errs := make([]error, inFlight)
-			var wg sync.WaitGroup
-			for i := range inFlight {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					_, errs[i] = c.GetKvState(ctx, srv.Addr(), testJob, "state", 0, kvFor(3, i))
-				}()
-			}
-			wg.Wait()
-			for i, err := range errs {
+			for i, err := range getAll(ctx, c, srv.Addr(), 3, inFlight) {
 				if !errors.Is(err, ErrBroken) {
 					t.Errorf("request %d: err = %v, want ErrBroken", i, err)
 				} else if tc.want != nil && !errors.Is(err, tc.want) {
 					t.Errorf("request %d: err = %v, want it to wrap %v", i, err, tc.want)
 				}
 			}
-			kv := kvFor(3, 99)
-			content, err := c.GetKvState(ctx, srv.Addr(), testJob, "state", 0, kv)
-			if err != nil || !checkAnswer(content, kv) {
-				t.Fatalf("call after the break: %x, %v", content, err)
-			}
-			if got := srv.Accepted(); got != 2 {
-				t.Errorf("server accepted %d connections, want 2", got)
-			}
+			checkRecovered(ctx, t, c, srv, kvFor(3, 99))
 		})
 	}
 }
@@ -458,21 +389,13 @@ func TestBrokenStream(t *testing.T) {
 // TestUnknownIDsIgnored: responses and failures for ids nobody waits for
 // are dropped; the connection keeps working (C4).
 func TestUnknownIDsIgnored(t *testing.T) {
-	srv := qstatetest.NewServer(t, func(_ int, sc *qstatetest.Conn) {
-		for {
-			f, err := sc.ReadFrame()
-			if err != nil {
-				return
-			}
-			var out []byte
-			out = codec.AppendResultFrame(out, f.RequestID+1000, []byte("stray"))
-			out = codec.AppendRequestFailureFrame(out, -1, failurePayload(codec.NewRuntimeException("stray", nil)))
-			out = codec.AppendResultFrame(out, f.RequestID, answerOf(kvOf(f, false), f.RequestID))
-			out = codec.AppendResultFrame(out, f.RequestID, []byte("duplicate"))
-			if _, err := sc.Write(out); err != nil {
-				return
-			}
-		}
+	srv := qstatetest.NewReplyServer(t, func(f codec.Frame) []byte {
+		var out []byte
+		out = codec.AppendResultFrame(out, f.RequestID+1000, []byte("stray"))
+		out = codec.AppendRequestFailureFrame(out, -1, failurePayload(codec.NewRuntimeException("stray", nil)))
+		out = codec.AppendResultFrame(out, f.RequestID, answerOf(kvOf(f, false), f.RequestID))
+		out = codec.AppendResultFrame(out, f.RequestID, []byte("duplicate"))
+		return out
 	})
 	c := newClient(t, Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -631,21 +554,13 @@ func TestMaxPending(t *testing.T) {
 func TestInternalRequest(t *testing.T) {
 	id := [16]byte{0, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff}
 	kv := []byte{0x06, 'h', 'e', 'l', 'l', 'o', 0x2a, 0x00}
-	srv := qstatetest.NewServer(t, func(_ int, sc *qstatetest.Conn) {
-		for {
-			f, err := sc.ReadFrame()
-			if err != nil {
-				return
-			}
-			r, err := codec.DecodeKvStateInternalRequest(f.Body)
-			content := []byte("bad request")
-			if err == nil && r.KvStateID == id && bytes.Equal(r.KeyAndNamespace, kv) {
-				content = []byte("ok")
-			}
-			if _, err := sc.Write(codec.AppendResultFrame(nil, f.RequestID, content)); err != nil {
-				return
-			}
+	srv := qstatetest.NewReplyServer(t, func(f codec.Frame) []byte {
+		r, err := codec.DecodeKvStateInternalRequest(f.Body)
+		content := []byte("bad request")
+		if err == nil && r.KvStateID == id && bytes.Equal(r.KeyAndNamespace, kv) {
+			content = []byte("ok")
 		}
+		return codec.AppendResultFrame(nil, f.RequestID, content)
 	})
 	c := newClient(t, Config{})
 	content, err := c.GetKvStateInternal(context.Background(), srv.Addr(), id, kv)

@@ -2,7 +2,9 @@ package client
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
+	"sync"
 	"testing"
 
 	"github.com/qstate/qstate/codec"
@@ -88,4 +90,47 @@ func withRequestID(frame []byte, rid int64) []byte {
 	out := bytes.Clone(frame)
 	binary.BigEndian.PutUint64(out[codec.LengthLen+codec.HeaderLen:], uint64(rid))
 	return out
+}
+
+// newBreakOnceServer starts a server whose first connection reads n
+// requests, then breaks (send writes what breaks it; the server then reads
+// on until the client closes); later connections echo.
+func newBreakOnceServer(t testing.TB, n int, send func(sc *qstatetest.Conn, fs []codec.Frame)) *qstatetest.Server {
+	return qstatetest.NewServer(t, func(conn int, sc *qstatetest.Conn) {
+		if conn > 0 {
+			echo(sc)
+			return
+		}
+		fs, err := sc.ReadRequests(n)
+		if err != nil {
+			return
+		}
+		send(sc, fs)
+		sc.Drain()
+	})
+}
+
+// getAll calls GetKvState for the keys kvFor(g, 0..n-1) at once and
+// returns the calls' errors, in key order.
+func getAll(ctx context.Context, c *Client, addr string, g, n int) []error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { _, errs[i] = c.GetKvState(ctx, addr, testJob, "state", 0, kvFor(g, i)) })
+	}
+	wg.Wait()
+	return errs
+}
+
+// checkRecovered checks that a call for kv after a broken connection is
+// answered, on the server's second connection.
+func checkRecovered(ctx context.Context, t testing.TB, c *Client, srv *qstatetest.Server, kv []byte) {
+	t.Helper()
+	content, err := c.GetKvState(ctx, srv.Addr(), testJob, "state", 0, kv)
+	if err != nil || !checkAnswer(content, kv) {
+		t.Fatalf("call after the break: %x, %v", content, err)
+	}
+	if got := srv.Accepted(); got != 2 {
+		t.Errorf("server accepted %d connections, want 2", got)
+	}
 }

@@ -34,3 +34,32 @@ func TestServeBatchAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestAppenderAllocs: answering from a state that copies its answers
+// (state.Appender, a store on disk) allocates nothing in steady state: the
+// copies go into the task's reused scratch buffer, inline (a state that
+// does not block) and through the pool.
+func TestAppenderAllocs(t *testing.T) {
+	for _, d := range []Dispatch{Inline, Pool} {
+		ds := &diskState{blocks: d == Pool}
+		h, _ := newHandler(t, Config{Registry: registryWithDisk(t, ds), Dispatch: d})
+		var frames [][]byte
+		for i := range 16 {
+			frames = append(frames, diskFrame(int64(i), int32(i*3)))
+		}
+		reqs := bytes.Join(frames, nil)
+		answered := make(chan []byte, 1)
+		done := func(out []byte) { answered <- out }
+		ep := h.Proxy()
+		run := func() {
+			ep.ServeBatch(reqs, len(frames), done)
+			putBuf(<-answered)
+		}
+		for range 100 {
+			run()
+		}
+		if allocs := testing.AllocsPerRun(1000, run); allocs != 0 {
+			t.Errorf("%v: %v allocations per batch of 16, want 0", d, allocs)
+		}
+	}
+}

@@ -21,8 +21,10 @@ const (
 	// a slow state or a forwarded request never stalls other connections.
 	Pool Dispatch = iota
 	// Inline runs look-ups on the event loop that read the batch and
-	// answers before ServeBatch returns. Only for states whose Get never
-	// blocks (the heap states of package state); it saves the handoff.
+	// answers before ServeBatch returns, for states whose Get never
+	// blocks (the heap states of package state); it saves the handoff. A
+	// batch that reaches a state whose look-ups may block (state.Blocking)
+	// continues on the pool from that request.
 	Inline
 )
 

@@ -9,7 +9,9 @@
 //
 // What it must not do: touch sockets or gnet; block an event loop (with
 // Pool dispatch ServeBatch only hands the batch over; with Inline it runs
-// heap look-ups that never block); queue without bound (a full pool
+// look-ups that never block, and hands the rest of a batch to the pool,
+// made on first need, at the first state that says its look-ups may block,
+// state.Blocking: a disk store); queue without bound (a full pool
 // refuses a batch at once, each request answered with a RuntimeException
 // saying the server is overloaded); allocate per request in steady state
 // (a missing key answers with codec's cached payload); log per request;
@@ -39,6 +41,9 @@
 //     answers; it becomes the caller's.
 //   - Values returned by a KvState are immutable (state.KvState); the
 //     handler copies each once, into out, and keeps no reference after.
+//     A state.Appender (a store on disk) appends its answer to the task's
+//     scratch buffer instead, reused from batch to batch (kept up to 1
+//     MiB); results view it until the batch is encoded.
 //   - A Forwarder reads the state name and key-and-namespace views it is
 //     given during its call only. Content it returns becomes the
 //     handler's, which copies it into out and gives it to bufpool.Put.
@@ -80,4 +85,10 @@
 //     failure too); the counts add up to Stats.Requests, and Observer sees
 //     every batch once, with its number of requests (TestResultsByKind,
 //     TestResultsOverload, metrics' TestEndToEndCounts).
+//   - H8: a look-up in a state whose look-ups may block never runs on the
+//     caller's goroutine, whatever the dispatch: the batch continues on a
+//     worker from that request, answered in order; a full pool refuses it
+//     as in H3; a failing look-up fails its request only
+//     (TestBlockingLookupsLeaveTheEventLoop, TestBlockingOverload,
+//     TestAppenderFailureFailsOneRequest, TestAppenderAllocs).
 package handler

@@ -3,7 +3,6 @@ package handler
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -19,13 +18,15 @@ import (
 
 	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/dataset"
+	"github.com/qstate/qstate/internal/qstatetest"
+	"github.com/qstate/qstate/internal/servertest"
 	"github.com/qstate/qstate/internal/vectors"
 	"github.com/qstate/qstate/registry"
 	"github.com/qstate/qstate/server"
 	"github.com/qstate/qstate/state"
 )
 
-const ioTimeout = 10 * time.Second
+const ioTimeout = qstatetest.Timeout
 
 // node is one qstate node in process: a handler and its two servers on
 // free loopback ports.
@@ -36,91 +37,24 @@ type node struct {
 }
 
 // startNode starts a node; it is shut down at cleanup (servers first, then
-// the handler's pool).
+// the handler's pool: cleanups run in reverse).
 func startNode(t testing.TB, hcfg Config, scfg server.Config) *node {
 	t.Helper()
-	h, reg := newHandlerNoCleanup(t, hcfg)
+	h, reg := newHandler(t, hcfg)
 	n := &node{reg: reg, h: h}
-	start := func(ep *Endpoint) (*server.Server, chan error) {
-		s, err := server.New(scfg, ep)
-		if err != nil {
-			t.Fatal(err)
-		}
-		errc := make(chan error, 1)
-		go func() { errc <- s.Serve() }()
-		<-s.Ready()
-		if s.Addr() == nil {
-			t.Fatalf("server did not start: %v", <-errc)
-		}
-		return s, errc
-	}
-	var perr, serr chan error
-	n.proxy, perr = start(h.Proxy())
-	n.state, serr = start(h.StateServer())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
-		defer cancel()
-		for _, s := range []*server.Server{n.proxy, n.state} {
-			if err := s.Shutdown(ctx); err != nil {
-				t.Errorf("Shutdown: %v", err)
-			}
-		}
-		for _, errc := range []chan error{perr, serr} {
-			if err := <-errc; !errors.Is(err, server.ErrServerClosed) {
-				t.Errorf("Serve: %v", err)
-			}
-		}
-		if err := h.Close(ctx); err != nil {
-			t.Errorf("handler Close: %v", err)
-		}
-	})
+	n.proxy, _ = servertest.Start(t, scfg, h.Proxy())
+	n.state, _ = servertest.Start(t, scfg, h.StateServer())
 	return n
 }
 
-func newHandlerNoCleanup(t testing.TB, cfg Config) (*Handler, *registry.Registry) {
-	t.Helper()
-	if cfg.Registry == nil {
-		cfg.Registry = registry.New()
-		if err := dataset.RegisterSynthetic(cfg.Registry, testKeys, testValueSize); err != nil {
-			t.Fatal(err)
-		}
-	}
-	h, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h, cfg.Registry
-}
-
+// dialAddr connects to addr and closes the connection at cleanup.
 func dialAddr(t testing.TB, addr net.Addr) net.Conn {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr.String(), ioTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	_ = c.SetDeadline(time.Now().Add(ioTimeout))
-	return c
+	return qstatetest.Dial(t, addr.String())
 }
 
-// readFrame reads one whole frame from r.
-func readFrame(t testing.TB, r io.Reader) (codec.Frame, []byte) {
-	t.Helper()
-	var pre [4]byte
-	if _, err := io.ReadFull(r, pre[:]); err != nil {
-		t.Fatalf("read: %v", err)
-	}
-	raw := make([]byte, 4+binary.BigEndian.Uint32(pre[:]))
-	copy(raw, pre[:])
-	if _, err := io.ReadFull(r, raw[4:]); err != nil {
-		t.Fatalf("read: %v", err)
-	}
-	f, n, err := codec.DecodeFrame(raw, len(raw))
-	if err != nil || n != len(raw) {
-		t.Fatalf("decode: %v", err)
-	}
-	return f, raw
-}
+// readFrame reads one whole frame (prefix included) from r.
+var readFrame = qstatetest.MustReadFrame
 
 // TestTCPPipelined: thousands of pipelined requests on one connection,
 // present and missing keys mixed, answers matched by id; values equal the

@@ -76,19 +76,40 @@ func (e *Endpoint) ServeParts(reqs []byte, n int, limit int, first bool, part fu
 
 // serve runs t on the pool, or inline, or refuses it.
 func (e *Endpoint) serve(t *task) {
+	t.next, t.built, t.need = 0, 0, 0
 	switch {
 	case e.h.closed.Load():
 		t.reject(e.closing, false)
-	case e.h.pool == nil:
-		t.run()
-	default:
-		switch err := e.h.pool.Invoke(t); {
-		case err == nil: // t belongs to the worker now
-		case errors.Is(err, ants.ErrPoolClosed):
-			t.reject(e.closing, false)
-		default:
-			t.reject(e.overloaded, true)
+	case e.h.cfg.Dispatch == Inline:
+		// Look up on the event loop until a state whose look-ups may block
+		// (state.Blocking): the rest of the batch goes to the pool.
+		t.onLoop = true
+		out, failed, handoff := t.answer()
+		t.onLoop = false
+		if !handoff {
+			t.finish(out, failed, 0)
+			return
 		}
+		pool, err := e.h.workers()
+		if err != nil {
+			t.reject(e.closing, false)
+			return
+		}
+		e.invoke(pool, t)
+	default:
+		e.invoke(e.h.pool.Load(), t)
+	}
+}
+
+// invoke hands t to a pool worker, or answers it at once with a failure
+// when the pool is full or closed.
+func (e *Endpoint) invoke(pool *ants.PoolWithFuncGeneric[*task], t *task) {
+	switch err := pool.Invoke(t); {
+	case err == nil: // t belongs to the worker now
+	case errors.Is(err, ants.ErrPoolClosed):
+		t.reject(e.closing, false)
+	default:
+		t.reject(e.overloaded, true)
 	}
 }
 
@@ -100,6 +121,18 @@ type task struct {
 	done  func([]byte)
 	start time.Time
 	res   []result // one per request, reused
+	next  int      // offset in reqs of the first frame not looked up yet
+	built int      // answer bytes of the requests looked up so far (ServeParts' limit)
+
+	// onLoop is set while look-ups run on an event loop (Inline
+	// dispatch): a look-up in a state that may block sets handoff instead
+	// of running, and the batch continues on a pool worker from next.
+	onLoop, handoff bool
+
+	// scratch holds the answers of Appender states (states on disk copy
+	// their answers; heap states lend theirs): results' contents are views
+	// into it until the batch is encoded. Reused across batches.
+	scratch []byte
 
 	// ServeParts only (limit -1 and nil funcs for ServeBatch).
 	doneN    func(out []byte, answered, need int)
@@ -119,6 +152,8 @@ type task struct {
 	lastLoc  *registry.Location
 	lastID   registry.KvStateID
 	lastKvs  state.KvState
+	lastApp  state.Appender // lastKvs as an Appender, or nil
+	lastBlk  bool           // lastKvs's look-ups may block
 
 	fwds []pendingForward // the batch's requests for remote owners, forwarded after the look-ups
 
@@ -178,9 +213,13 @@ func (r *result) encode(out []byte) []byte {
 // beyond that the worker forwards the rest itself.
 const forwardFanout = 32
 
-// run answers the batch and hands the answers to done.
+// maxScratch is the largest scratch buffer a task keeps between batches.
+const maxScratch = 1 << 20
+
+// run answers the batch (or its rest, after a handoff from an event loop)
+// on a pool worker and hands the answers to done.
 func (t *task) run() {
-	out, failed := t.answer()
+	out, failed, _ := t.answer() // never hands off: not on a loop
 	t.finish(out, failed, 0)
 }
 
@@ -202,10 +241,12 @@ func (t *task) finish(out []byte, failed, overloaded int) {
 	done(out)
 }
 
-// answer looks up every request and encodes the answers into one bufpool
-// buffer sized exactly. A panic (a state that panics) fails the whole
-// batch with a RuntimeException instead of losing it.
-func (t *task) answer() (out []byte, failed int) {
+// answer looks up every request from t.next on and encodes the answers
+// into one bufpool buffer sized exactly. On an event loop it stops at the
+// first look-up that may block and reports handoff (the caller hands the
+// task to the pool, which resumes there). A panic (a state that panics)
+// fails the whole batch with a RuntimeException instead of losing it.
+func (t *task) answer() (out []byte, failed int, handoff bool) {
 	defer func() {
 		if p := recover(); p != nil {
 			t.ep.h.log.Error().Interface("panic", p).Stringer("port", t.ep.port).Msg("look-up panicked; failing its batch")
@@ -215,36 +256,38 @@ func (t *task) answer() (out []byte, failed int) {
 			t.res = t.res[:0]
 			t.forget()
 			payload := codec.MustAppendThrowable(nil, codec.NewInternalError(t.ep.port.serverName(), "answering the request"))
-			out, failed = t.encodeAll(payload)
+			out, failed, handoff = t.encodeAll(payload)
 			t.answered, t.need = failed, 0
 			t.kinds = [NumResults]int32{ResultError: int32(failed)}
 		}
 	}()
-	t.need = 0
-	built := 0
-	for b := t.reqs; len(b) > 0; {
-		f, k, err := codec.DecodeFrame(b, math.MaxInt32)
+	for t.next < len(t.reqs) {
+		f, k, err := codec.DecodeFrame(t.reqs[t.next:], math.MaxInt32)
 		if err != nil || k == 0 {
 			break // not whole frames: the caller broke the contract; answer what was whole
 		}
-		b = b[k:]
 		var r result
 		if t.ep.port == ProxyPort {
 			r = t.proxyLookup(f.RequestID, f.Body)
 		} else {
 			r = t.stateLookup(f.RequestID, f.Body)
 		}
+		if t.handoff { // this frame is looked up again on a worker
+			t.handoff = false
+			return nil, 0, true
+		}
 		if t.limit >= 0 {
 			size := r.size()
-			if built+size > t.limit && (len(t.res) > 0 || !t.first) {
+			if t.built+size > t.limit && (len(t.res) > 0 || !t.first) {
 				if r.fwd {
 					t.fwds = t.fwds[:len(t.fwds)-1] // deferred: not forwarded now
 				}
 				t.need = size // this request and the rest are deferred
 				break
 			}
-			built += size
+			t.built += size
 		}
+		t.next += k
 		t.res = append(t.res, r)
 	}
 	t.answered = len(t.res)
@@ -282,7 +325,7 @@ func (t *task) answer() (out []byte, failed int) {
 	}
 	t.res = t.res[:0]
 	t.forget()
-	return out, failed
+	return out, failed, false
 }
 
 // sendLocal hands the answers already known (all but the forwards) to
@@ -317,9 +360,14 @@ func (t *task) sendOne(i int) {
 	t.part(out, 1)
 }
 
-// forget clears the look-up cache and the forwards at the end of a batch.
+// forget clears the look-up cache, the forwards and the scratch answers at
+// the end of a batch.
 func (t *task) forget() {
-	t.lastName, t.lastLoc, t.lastKvs = nil, nil, nil
+	t.lastName, t.lastLoc, t.lastKvs, t.lastApp = nil, nil, nil, nil
+	if cap(t.scratch) > maxScratch {
+		t.scratch = nil
+	}
+	t.scratch = t.scratch[:0]
 	clear(t.fwds) // drop the views into reqs
 	t.fwds = t.fwds[:0]
 }
@@ -402,6 +450,9 @@ func (t *task) kvState(id registry.KvStateID) (state.KvState, bool) {
 	kvs, ok := t.ep.h.reg.KvState(id)
 	if ok {
 		t.lastID, t.lastKvs = id, kvs
+		t.lastApp, _ = kvs.(state.Appender)
+		b, isB := kvs.(state.Blocking)
+		t.lastBlk = isB && b.MayBlock()
 	}
 	return kvs, ok
 }
@@ -409,7 +460,7 @@ func (t *task) kvState(id registry.KvStateID) (state.KvState, bool) {
 // reject answers every request of the batch with payload, at once, on the
 // caller's goroutine (the event loop).
 func (t *task) reject(payload []byte, overload bool) {
-	out, n := t.encodeAll(payload)
+	out, n, _ := t.encodeAll(payload)
 	t.answered, t.need = n, 0
 	over := 0
 	if overload {
@@ -421,8 +472,12 @@ func (t *task) reject(payload []byte, overload bool) {
 	t.finish(out, n, over)
 }
 
-// encodeAll answers every whole frame of the batch with the same failure payload.
-func (t *task) encodeAll(payload []byte) (out []byte, n int) {
+// encodeAll answers every whole frame of the batch with the same failure
+// payload, dropping whatever was looked up already.
+func (t *task) encodeAll(payload []byte) (out []byte, n int, handoff bool) {
+	clear(t.res)
+	t.res = t.res[:0]
+	t.forget()
 	for b := t.reqs; len(b) > 0; n++ {
 		_, k, err := codec.DecodeFrame(b, math.MaxInt32)
 		if err != nil || k == 0 {
@@ -439,7 +494,7 @@ func (t *task) encodeAll(payload []byte) (out []byte, n int) {
 		b = b[k:]
 		out = codec.AppendRequestFailureFrame(out, f.RequestID, payload)
 	}
-	return out, n
+	return out, n, false
 }
 
 // proxyLookup answers a KvStateRequest: location of (job, name), key group
@@ -489,7 +544,22 @@ func (t *task) get(id int64, kvID registry.KvStateID, keyAndNamespace []byte) re
 	if !ok {
 		return fail(id, ResultUnknownState, codec.NewUnknownKvStateID(codec.ServerName, kvID))
 	}
-	v, found, err := kvs.Get(keyAndNamespace)
+	var (
+		v     []byte
+		found bool
+		err   error
+	)
+	switch {
+	case t.lastBlk && t.onLoop:
+		t.handoff = true // never on an event loop: a worker looks it up
+		return result{}
+	case t.lastApp != nil:
+		start := len(t.scratch)
+		t.scratch, found, err = t.lastApp.AppendGet(t.scratch, keyAndNamespace)
+		v = t.scratch[start:len(t.scratch):len(t.scratch)]
+	default:
+		v, found, err = kvs.Get(keyAndNamespace)
+	}
 	switch {
 	case err != nil:
 		return fail(id, ResultError, codec.NewFailedRequest(id, processingError(id, err)))

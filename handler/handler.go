@@ -82,11 +82,14 @@ type Observer interface {
 // Handler answers queryable-state requests from a registry. Its two
 // Endpoints (Proxy, StateServer) satisfy server.Handler and share the pool.
 type Handler struct {
-	cfg   Config
-	reg   *registry.Registry
-	log   zerolog.Logger
-	pool  *ants.PoolWithFuncGeneric[*task] // nil for Inline dispatch
-	tasks taskPool
+	cfg Config
+	reg *registry.Registry
+	log zerolog.Logger
+	// pool is made by New with Pool dispatch; with Inline dispatch, by the
+	// first batch that needs it (a look-up that may block), under poolMu.
+	pool   atomic.Pointer[ants.PoolWithFuncGeneric[*task]]
+	poolMu sync.Mutex
+	tasks  taskPool
 
 	proxy, state Endpoint
 	closed       atomic.Bool
@@ -104,20 +107,41 @@ func New(cfg Config) (*Handler, error) {
 	h.proxy.init(h, ProxyPort)
 	h.state.init(h, StatePort)
 	if cfg.Dispatch == Pool {
-		// Importing gnet releases ants' default pool: this one is ours.
-		pool, err := ants.NewPoolWithFuncGeneric(cfg.PoolSize, runTask,
-			ants.WithNonblocking(true), // full: refuse at once, never queue
-			ants.WithExpiryDuration(cfg.PoolExpiry),
-			ants.WithLogger(antsLogger{h.log}),
-			ants.WithPanicHandler(func(p any) {
-				h.log.Error().Interface("panic", p).Msg("pool worker panicked")
-			}))
-		if err != nil {
-			return nil, fmt.Errorf("handler: pool: %w", err)
+		if _, err := h.workers(); err != nil {
+			return nil, err
 		}
-		h.pool = pool
 	}
 	return h, nil
+}
+
+// workers returns the pool, making it on first use (with Inline dispatch,
+// the first batch that looks up a state whose look-ups may block). After
+// Close it returns ants.ErrPoolClosed.
+func (h *Handler) workers() (*ants.PoolWithFuncGeneric[*task], error) {
+	if p := h.pool.Load(); p != nil {
+		return p, nil
+	}
+	h.poolMu.Lock()
+	defer h.poolMu.Unlock()
+	if h.closed.Load() {
+		return nil, ants.ErrPoolClosed
+	}
+	if p := h.pool.Load(); p != nil {
+		return p, nil
+	}
+	// Importing gnet releases ants' default pool: this one is ours.
+	pool, err := ants.NewPoolWithFuncGeneric(h.cfg.PoolSize, runTask,
+		ants.WithNonblocking(true), // full: refuse at once, never queue
+		ants.WithExpiryDuration(h.cfg.PoolExpiry),
+		ants.WithLogger(antsLogger{h.log}),
+		ants.WithPanicHandler(func(p any) {
+			h.log.Error().Interface("panic", p).Msg("pool worker panicked")
+		}))
+	if err != nil {
+		return nil, fmt.Errorf("handler: pool: %w", err)
+	}
+	h.pool.Store(pool)
+	return pool, nil
 }
 
 // Proxy returns the endpoint for the proxy port (KvStateRequest).
@@ -127,22 +151,25 @@ func (h *Handler) Proxy() *Endpoint { return &h.proxy }
 func (h *Handler) StateServer() *Endpoint { return &h.state }
 
 // PoolStats reports the pool's running workers and its capacity (both 0
-// with Inline dispatch). The pool never queues: there is no waiting count.
+// with Inline dispatch until a look-up that may block needs the pool). The
+// pool never queues: there is no waiting count.
 func (h *Handler) PoolStats() (running, capacity int) {
-	if h.pool == nil {
+	p := h.pool.Load()
+	if p == nil {
 		return 0, 0
 	}
-	return h.pool.Running(), h.pool.Cap()
+	return p.Running(), p.Cap()
 }
 
 // PoolWaiting reports the callers blocked waiting for a pool worker. It is
 // always 0: the pool is non-blocking (a full pool refuses a batch, H3); it
 // is exposed so that monitoring shows that, not assumes it.
 func (h *Handler) PoolWaiting() int {
-	if h.pool == nil {
+	p := h.pool.Load()
+	if p == nil {
 		return 0
 	}
-	return h.pool.Waiting()
+	return p.Waiting()
 }
 
 // Close stops the pool: batches that arrive afterwards are answered with a
@@ -151,10 +178,16 @@ func (h *Handler) PoolWaiting() int {
 // error). Close the servers first (server.Shutdown), so that nothing is
 // refused that could have been answered.
 func (h *Handler) Close(ctx context.Context) error {
-	if h.closed.Swap(true) || h.pool == nil {
+	if h.closed.Swap(true) {
 		return nil
 	}
-	err := h.pool.ReleaseContext(ctx)
+	h.poolMu.Lock() // no pool is made after this
+	p := h.pool.Load()
+	h.poolMu.Unlock()
+	if p == nil {
+		return nil
+	}
+	err := p.ReleaseContext(ctx)
 	if errors.Is(err, ants.ErrPoolClosed) {
 		return nil
 	}

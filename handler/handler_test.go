@@ -16,6 +16,7 @@ import (
 	"github.com/qstate/qstate/bufpool"
 	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/dataset"
+	"github.com/qstate/qstate/internal/qstatetest"
 	"github.com/qstate/qstate/registry"
 	"github.com/qstate/qstate/state"
 )
@@ -41,13 +42,7 @@ func newHandler(t testing.TB, cfg Config) (*Handler, *registry.Registry) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := h.Close(ctx); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
+	qstatetest.CloseAtCleanup(t, "handler", h)
 	return h, cfg.Registry
 }
 

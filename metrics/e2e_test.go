@@ -15,12 +15,14 @@ import (
 	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/dataset"
 	"github.com/qstate/qstate/handler"
+	"github.com/qstate/qstate/internal/qstatetest"
+	"github.com/qstate/qstate/internal/servertest"
 	"github.com/qstate/qstate/registry"
 	"github.com/qstate/qstate/server"
 	"github.com/qstate/qstate/state"
 )
 
-const ioTimeout = 10 * time.Second
+const ioTimeout = qstatetest.Timeout
 
 // node is a qstate node in process, with its metrics served over HTTP.
 type node struct {
@@ -28,7 +30,8 @@ type node struct {
 	h            *handler.Handler
 	proxy, state *server.Server
 	m            *Metrics
-	url          string // the admin server's base URL
+	url          string           // the admin server's base URL
+	conns        servertest.Conns // both servers' connection states
 }
 
 // startNode starts a handler over the synthetic dataset (keys 0..keys-1),
@@ -46,27 +49,9 @@ func startNode(t testing.TB, keys int) *node {
 		t.Fatal(err)
 	}
 	n.h = h
-	var errcs []chan error
-	start := func(name string, ep *handler.Endpoint) *server.Server {
-		s, err := server.New(server.Config{Name: name, EventLoops: 2}, ep)
-		if err != nil {
-			t.Fatal(err)
-		}
-		errc := make(chan error, 1)
-		errcs = append(errcs, errc)
-		go func() { errc <- s.Serve() }()
-		select {
-		case <-s.Ready():
-		case <-time.After(ioTimeout):
-			t.Fatal("server not ready")
-		}
-		if s.Addr() == nil {
-			t.Fatalf("server did not start: %v", <-errc)
-		}
-		return s
-	}
-	n.proxy = start("proxy", h.Proxy())
-	n.state = start("state", h.StateServer())
+	qstatetest.CloseAtCleanup(t, "handler", h) // after the servers' cleanups: they stop first
+	n.proxy, _ = servertest.Start(t, n.conns.Watch(server.Config{Name: "proxy", EventLoops: 2}), h.Proxy())
+	n.state, _ = servertest.Start(t, n.conns.Watch(server.Config{Name: "state", EventLoops: 2}), h.StateServer())
 	n.m.WatchServer("proxy", n.proxy)
 	n.m.WatchServer("state", n.state)
 	n.m.WatchEndpoint(h.Proxy())
@@ -74,38 +59,15 @@ func startNode(t testing.TB, keys int) *node {
 	n.m.WatchPool(h)
 	admin := httptest.NewServer(n.m.Handler())
 	n.url = admin.URL
-	t.Cleanup(func() {
-		admin.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
-		defer cancel()
-		for _, s := range []*server.Server{n.proxy, n.state} {
-			if err := s.Shutdown(ctx); err != nil {
-				t.Errorf("shutdown: %v", err)
-			}
-		}
-		for _, errc := range errcs {
-			if err := <-errc; !errors.Is(err, server.ErrServerClosed) {
-				t.Errorf("Serve: %v", err)
-			}
-		}
-		if err := h.Close(ctx); err != nil {
-			t.Errorf("handler close: %v", err)
-		}
-	})
+	t.Cleanup(admin.Close) // runs first
 	return n
 }
 
-// waitClosed polls (the server raises no event for it) until no
-// connection is open on either port.
+// waitClosed waits until every connection opened on either port so far
+// has closed.
 func (n *node) waitClosed(t testing.TB) {
 	t.Helper()
-	deadline := time.Now().Add(ioTimeout)
-	for n.proxy.Stats().Conns != 0 || n.state.Stats().Conns != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("connections still open")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	n.conns.WaitClosed(t)
 }
 
 func intKey(k int32) []byte {

@@ -24,3 +24,27 @@ var (
 	_ KvState = (*ReducingState[int32, VoidNamespace, int64])(nil)
 	_ KvState = (*AggregatingState[int32, VoidNamespace, int64, int64, int64])(nil)
 )
+
+// Appender is a KvState whose answers are not held in memory (a state on
+// disk, package pebblestate). AppendGet appends the answer for
+// keyAndNamespace to dst, growing it as append does, and returns the
+// extended slice, with found and err as Get's; the answer, out[len(dst):],
+// is the caller's (a copy: a disk store's buffers are not lent out). A
+// caller that reuses dst (the request handler keeps one per worker)
+// allocates nothing per look-up in steady state. Get on such a state
+// returns a fresh copy of the answer, allocating. Heap states are not
+// Appenders: their Get lends immutable bytes, copied once into the reply.
+type Appender interface {
+	KvState
+	AppendGet(dst, keyAndNamespace []byte) (out []byte, found bool, err error)
+}
+
+// Blocking is implemented by a KvState whose look-ups may wait, on a disk
+// for instance; MayBlock reports whether they may. Such look-ups must not
+// run on a network event loop: the request handler runs them on its
+// worker pool only, whatever its dispatch mode, so that a slow disk shows
+// as a busy pool (and overload answers) rather than as stalled
+// connections. A KvState that does not implement it never blocks.
+type Blocking interface {
+	MayBlock() bool
+}

@@ -227,3 +227,32 @@ func StringHash(s string) int32 {
 	}
 	return h
 }
+
+// HashSerialized returns the Java hashCode of the string serialized at the
+// front of b (what HashCode returns for the string Read would build),
+// without building it: a state that keys its storage by key group computes
+// the key group of a query's key bytes without allocating. Errors are
+// those of Read.
+func (stringSerializer) HashSerialized(b []byte) (int32, error) {
+	units, body, _, _, lossy, err := scanString(b)
+	if err != nil {
+		return 0, err
+	}
+	if lossy { // a lone surrogate: hash the string Read builds, as HashCode would
+		s, _, err := stringSerializer{}.Read(b)
+		return StringHash(s), err
+	}
+	var h int32
+	if len(body) == units {
+		for _, c := range body {
+			h = 31*h + int32(c)
+		}
+		return h, nil
+	}
+	for i := 0; i < len(body); {
+		c, m, _ := javaVarint(body[i:], 0xffff)
+		i += m
+		h = 31*h + int32(uint16(c))
+	}
+	return h, nil
+}

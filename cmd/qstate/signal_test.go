@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -16,10 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/dataset"
+	"github.com/qstate/qstate/internal/qstatetest"
 	"github.com/qstate/qstate/registry"
 	"github.com/qstate/qstate/state"
 )
@@ -29,30 +27,12 @@ import (
 
 const procTimeout = 30 * time.Second
 
-// syncBuffer collects a process's output for polling.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // serveProc is a running `qstate serve`.
 type serveProc struct {
 	cmd    *exec.Cmd
 	proxy  string
-	stdout syncBuffer
-	stderr syncBuffer
+	stdout qstatetest.Buffer
+	stderr qstatetest.Buffer
 	exited chan struct{} // closed once Wait returned; err is then set
 	err    error
 }
@@ -79,23 +59,21 @@ func startServeProc(t *testing.T, args ...string) *serveProc {
 		_ = p.cmd.Process.Kill()
 		<-p.exited
 	})
-	deadline := time.Now().Add(procTimeout)
+	deadline := time.After(procTimeout)
 	const label = "proxy port (KvStateRequest):"
 	for {
-		out := p.stdout.String()
+		out, changed := p.stdout.Snapshot()
 		if i := strings.Index(out, label); i >= 0 && strings.Contains(out[i:], "\n") {
 			p.proxy = strings.Fields(out[i+len(label):])[0]
 			return p
 		}
 		select {
+		case <-changed:
 		case <-p.exited:
 			t.Fatalf("serve exited: %v\n%s", p.err, p.stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
+		case <-deadline:
 			t.Fatalf("serve printed no banner:\n%s\n%s", out, p.stderr.String())
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -109,37 +87,6 @@ func (p *serveProc) wait(t *testing.T, d time.Duration) error {
 		t.Fatalf("serve still running %v later\n%s", d, p.stderr.String())
 		return nil
 	}
-}
-
-// waitStderr polls the process's log for s.
-func (p *serveProc) waitStderr(t *testing.T, s string) {
-	t.Helper()
-	deadline := time.Now().Add(procTimeout)
-	for !strings.Contains(p.stderr.String(), s) {
-		if time.Now().After(deadline) {
-			t.Fatalf("serve never logged %q:\n%s", s, p.stderr.String())
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-// readRawFrame reads one whole frame (length prefix included).
-func readRawFrame(r io.Reader) (codec.Frame, error) {
-	var pre [4]byte
-	if _, err := io.ReadFull(r, pre[:]); err != nil {
-		return codec.Frame{}, err
-	}
-	n := binary.BigEndian.Uint32(pre[:])
-	if n > 64<<20 {
-		return codec.Frame{}, fmt.Errorf("frame length %d", n)
-	}
-	raw := make([]byte, 4+n)
-	copy(raw, pre[:])
-	if _, err := io.ReadFull(r, raw[4:]); err != nil {
-		return codec.Frame{}, err
-	}
-	f, _, err := codec.DecodeFrame(raw, len(raw))
-	return f, err
 }
 
 // syntheticRequest is a KvStateRequest frame for Integer key k of the
@@ -178,6 +125,7 @@ func TestServeSIGTERMUnderLoad(t *testing.T) {
 		want[k] = state.Bytes.Append(nil, dataset.SyntheticValue(nil, k, size))
 	}
 	var answered atomic.Int64
+	enough := make(chan struct{}) // closed at the 2000th answer
 	var wg sync.WaitGroup
 	for g := range clients {
 		c, err := net.DialTimeout("tcp", p.proxy, procTimeout)
@@ -204,7 +152,7 @@ func TestServeSIGTERMUnderLoad(t *testing.T) {
 			defer c.Close()
 			seen := make([]bool, maxReqs)
 			for {
-				f, err := readRawFrame(c)
+				f, _, err := qstatetest.ReadFrame(c)
 				if err != nil {
 					if !peerClosed(err) {
 						t.Errorf("client %d: %v, want answers then a close", g, err)
@@ -218,17 +166,13 @@ func TestServeSIGTERMUnderLoad(t *testing.T) {
 					return
 				}
 				seen[f.RequestID] = true
-				answered.Add(1)
+				if answered.Add(1) == 2000 {
+					close(enough)
+				}
 			}
 		})
 	}
-	deadline := time.Now().Add(procTimeout)
-	for answered.Load() < 2000 {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d answers", answered.Load())
-		}
-		time.Sleep(time.Millisecond)
-	}
+	qstatetest.Recv(t, enough, procTimeout, "2000 answers before SIGTERM")
 	signalled := answered.Load()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -252,16 +196,7 @@ func TestServeSIGTERMUnderLoad(t *testing.T) {
 func TestServeSecondSignal(t *testing.T) {
 	p := startServeProc(t, "--dataset", "synthetic", "--keys", "1", "--value-size", fmt.Sprint(4<<20),
 		"--shutdown-timeout", "60s", "--stall-timeout", "60s")
-	d := net.Dialer{Timeout: procTimeout, Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 16<<10) })
-		return errors.Join(err, serr)
-	}}
-	c, err := d.Dial("tcp", p.proxy)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := qstatetest.DialWindow(t, p.proxy, 16<<10)
 	_ = c.SetDeadline(time.Now().Add(procTimeout))
 	if _, err := c.Write(syntheticRequest(1, 0)); err != nil {
 		t.Fatal(err)
@@ -273,7 +208,7 @@ func TestServeSecondSignal(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	p.waitStderr(t, "signal received: shutting down")
+	p.stderr.WaitFor(t, procTimeout, "signal received: shutting down")
 	select {
 	case <-p.exited:
 		t.Fatalf("serve exited before the second signal: %v\n%s", p.err, p.stderr.String())
@@ -283,7 +218,7 @@ func TestServeSecondSignal(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	err = p.wait(t, 10*time.Second)
+	err := p.wait(t, 10*time.Second)
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
 		t.Fatalf("serve exited with %v, want status %d\n%s", err, exitInterrupted, p.stderr.String())

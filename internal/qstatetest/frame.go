@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/qstate/qstate/codec"
 )
@@ -150,4 +153,27 @@ func (c *Conn) Answer(reply func(f codec.Frame) []byte) error {
 			}
 		}
 	}
+}
+
+// DialWindow is Dial with the socket's receive buffer (SO_RCVBUF) set to
+// rcvbuf bytes before connecting: a small window keeps the kernel from
+// absorbing what a test that plays a slow reader does not read.
+func DialWindow(t testing.TB, addr string, rcvbuf int) net.Conn {
+	t.Helper()
+	d := net.Dialer{Timeout: Timeout, Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, rcvbuf)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	_ = c.SetDeadline(time.Now().Add(Timeout))
+	return c
 }

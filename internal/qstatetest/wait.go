@@ -1,6 +1,7 @@
 package qstatetest
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -138,4 +139,23 @@ func (e *Events[E]) WaitN(t testing.TB, timeout time.Duration, n int, match func
 func (e *Events[E]) Wait(t testing.TB, timeout time.Duration, match func(E) bool, what string) E {
 	t.Helper()
 	return e.WaitN(t, timeout, 1, match, what)[0]
+}
+
+// Closer is what CloseAtCleanup closes: a handler's pool, a node.
+type Closer interface {
+	Close(ctx context.Context) error
+}
+
+// CloseAtCleanup closes c at the test's cleanup, giving it Timeout, and
+// fails t, naming what, if Close fails. Cleanups run in reverse order of
+// registration: registered before the servers that use c start, it runs
+// after they stopped.
+func CloseAtCleanup(t testing.TB, what string, c Closer) {
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+		defer cancel()
+		if err := c.Close(ctx); err != nil {
+			t.Errorf("%s: Close: %v", what, err)
+		}
+	})
 }

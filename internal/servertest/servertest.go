@@ -1,0 +1,83 @@
+// Package servertest starts qstate's real network front end (server.Server)
+// for the tests of the packages above it (handler, cluster, metrics, bench)
+// and records its connections' states, so that tests wait on them.
+//
+// It is for tests only: nothing in the product imports it. server's own
+// tests cannot use it (it imports server); they have their own starter
+// over the same calls.
+//
+// Start runs Serve on a goroutine of its own, which ends when the server
+// is stopped (by the returned function, or at the test's cleanup, in
+// reverse order of starting, as t.Cleanup runs).
+package servertest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/qstate/qstate/internal/qstatetest"
+	"github.com/qstate/qstate/server"
+)
+
+// Start starts a server for cfg and h (on cfg.Addr; "" means a free
+// loopback port) and returns it once it listens, with a function that
+// shuts it down gracefully and checks that Serve returned
+// server.ErrServerClosed. The function is idempotent; cleanup calls it.
+func Start(t testing.TB, cfg server.Config, h server.Handler) (*server.Server, func()) {
+	t.Helper()
+	s, err := server.New(cfg, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve() }()
+	qstatetest.Recv(t, s.Ready(), qstatetest.Timeout, "the server to listen")
+	if s.Addr() == nil {
+		t.Fatalf("server %q did not start: %v", cfg.Name, <-errc)
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), qstatetest.Timeout)
+			defer cancel()
+			if err := s.Shutdown(ctx); err != nil {
+				t.Errorf("server %q: Shutdown: %v", cfg.Name, err)
+			}
+			err := qstatetest.Recv(t, errc, qstatetest.Timeout, "Serve to return")
+			if !errors.Is(err, server.ErrServerClosed) {
+				t.Errorf("server %q: Serve returned %v, want ErrServerClosed", cfg.Name, err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return s, stop
+}
+
+// Conn is one call of server.Config.ConnState.
+type Conn struct {
+	ID     uint64
+	State  server.ConnState
+	Reason server.CloseReason
+}
+
+// Conns records the connection states of the servers it watches.
+type Conns struct{ qstatetest.Events[Conn] }
+
+// Watch makes cfg report its connections' states to c and returns cfg.
+func (c *Conns) Watch(cfg server.Config) server.Config {
+	cfg.ConnState = func(id uint64, st server.ConnState, r server.CloseReason) { c.Add(Conn{id, st, r}) }
+	return cfg
+}
+
+// Opened is the number of connections opened so far.
+func (c *Conns) Opened() int { return c.Count(func(e Conn) bool { return e.State == server.ConnNew }) }
+
+// WaitClosed waits until every connection opened so far has closed; it
+// fails t if that does not happen within qstatetest.Timeout.
+func (c *Conns) WaitClosed(t testing.TB) {
+	t.Helper()
+	c.WaitN(t, qstatetest.Timeout, c.Opened(), func(e Conn) bool { return e.State == server.ConnClosed },
+		"every connection opened to close")
+}

@@ -1,0 +1,5 @@
+//go:build race
+
+package pebblestate
+
+const raceEnabled = true
