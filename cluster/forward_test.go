@@ -13,6 +13,7 @@ import (
 	"github.com/qstate/qstate/client"
 	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/handler"
+	"github.com/qstate/qstate/internal/qstatetest"
 	"github.com/qstate/qstate/registry"
 )
 
@@ -352,20 +353,12 @@ func TestForwardClose(t *testing.T) {
 		errc <- err
 	}()
 	// Wait until the first attempt failed (the call is then in its pause).
-	deadline := time.Now().Add(10 * time.Second)
-	for f.Stats().Attempts == 0 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	qstatetest.Eventually(t, qstatetest.Timeout, func() bool { return f.Stats().Attempts > 0 }, "the first attempt to fail")
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-errc:
-		if !errors.Is(err, ErrClosed) && !errors.Is(err, client.ErrClosed) {
-			t.Errorf("error %v, want ErrClosed", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Close did not end the call")
+	if err := qstatetest.Recv(t, errc, qstatetest.Timeout, "Close to end the call"); !errors.Is(err, ErrClosed) && !errors.Is(err, client.ErrClosed) {
+		t.Errorf("error %v, want ErrClosed", err)
 	}
 	if _, err := f.Forward(context.Background(), dead, fwdJob, fwdName, 1, fwdKey); !errors.Is(err, ErrClosed) {
 		t.Errorf("Forward after Close: %v", err)

@@ -3,18 +3,14 @@ package handler
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"math/rand/v2"
 	"net"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
-	"golang.org/x/sys/unix"
 
 	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/dataset"
@@ -301,25 +297,10 @@ func TestTCPLargeValueSlowReader(t *testing.T) {
 	}
 	scfg := server.Config{SocketSendBuffer: 32 << 10}
 	n := startNode(t, Config{Registry: r}, scfg)
-	d := net.Dialer{Timeout: ioTimeout, Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 16<<10) })
-		return errors.Join(err, serr)
-	}}
-	c, err := d.Dial("tcp", n.proxy.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(ioTimeout))
+	c := qstatetest.DialWindow(t, n.proxy.Addr().String(), 16<<10)
 	c.Write(append(proxyFrame(0, 0), proxyFrame(1, 1)...))
-	deadline := time.Now().Add(ioTimeout)
-	for n.proxy.Stats().Stalls == 0 { // not reading until the server holds back
-		if time.Now().After(deadline) {
-			t.Fatal("server never held the connection back")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	// Not reading until the server holds back (a counter: no event for it).
+	qstatetest.Eventually(t, ioTimeout, func() bool { return n.proxy.Stats().Stalls > 0 }, "the server to hold the connection back")
 	for range 2 {
 		f, _ := readFrame(t, &chunkReader{c, 4 << 10})
 		got, _ := codec.DecodeKvStateResponse(f.Body)
@@ -353,37 +334,25 @@ func TestTCPShutdownInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := server.New(server.Config{}, h.Proxy())
-	if err != nil {
-		t.Fatal(err)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- s.Serve() }()
-	<-s.Ready()
-	c, err := net.Dial("tcp", s.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, stop := servertest.Start(t, server.Config{}, h.Proxy())
+	c := qstatetest.Dial(t, s.Addr().String())
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(ioTimeout))
 	c.Write(codec.AppendKvStateRequestFrame(nil, 7, codec.KvStateRequest{JobID: syntheticJob, StateName: []byte("slow"), KeyAndNamespace: intKey(1)}))
-	<-bs.entered
+	qstatetest.Recv(t, bs.entered, ioTimeout, "the request at the state")
 	var wg sync.WaitGroup
-	var shutErr error
+	var closeErr error
 	wg.Go(func() {
+		stop() // Shutdown, and Serve returned ErrServerClosed (it fails t if not)
 		ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
 		defer cancel()
-		shutErr = errors.Join(s.Shutdown(ctx), h.Close(ctx))
+		closeErr = h.Close(ctx)
 	})
 	close(bs.release)
 	if f, _ := readFrame(t, c); f.RequestID != 7 || f.Type != codec.RequestResult {
 		t.Fatalf("in-flight request: %+v", f)
 	}
 	wg.Wait()
-	if shutErr != nil {
-		t.Fatal(shutErr)
-	}
-	if err := <-errc; !errors.Is(err, server.ErrServerClosed) {
-		t.Fatal(err)
+	if closeErr != nil {
+		t.Fatal(closeErr)
 	}
 }

@@ -521,17 +521,10 @@ func TestOverload(t *testing.T) {
 	}
 	// The pool takes batches again once the worker is back in it (ants
 	// returns it to the pool just after our function returns: poll).
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	qstatetest.Eventually(t, qstatetest.Timeout, func() bool {
 		answers, _ := serve(t, h.Proxy(), proxyFrame(3, 3))
-		if answers[3].Type == codec.RequestResult {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after overload: %v", answers[3].Type)
-		}
-		time.Sleep(time.Millisecond)
-	}
+		return answers[3].Type == codec.RequestResult
+	}, "the pool to take a batch again after the overload")
 }
 
 // panickyState panics on Get.

@@ -72,18 +72,38 @@ func New(cfg Config) (*Metrics, error) {
 	}
 	m.reg.MustRegister(collector{m})
 	if !cfg.NoRuntime {
-		m.reg.MustRegister(
-			collectors.NewGoCollector(),
-			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-			collectors.NewBuildInfoCollector(),
-		)
+		if err := RegisterRuntime(m.reg); err != nil {
+			return nil, err
+		}
 	}
 	return m, nil
+}
+
+// RegisterRuntime registers the Go runtime, process and build-info
+// collectors (go_*, process_*, go_build_info) in r: what New registers in
+// its own registry unless Config.NoRuntime.
+func RegisterRuntime(r prometheus.Registerer) error {
+	for _, c := range []prometheus.Collector{
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewBuildInfoCollector(),
+	} {
+		if err := r.Register(c); err != nil {
+			return fmt.Errorf("metrics: register runtime collectors: %w", err)
+		}
+	}
+	return nil
 }
 
 // Registry returns the Metrics' own registry, for callers that add
 // collectors of their own.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Collector returns the qstate collector (the watched sources' counters
+// and gauges and the latency histograms, without the runtime collectors),
+// for a caller that registers it in a registry of its own (package node
+// does, in Config.Registerer). It is also registered in Registry.
+func (m *Metrics) Collector() prometheus.Collector { return collector{m} }
 
 // WatchServer reads s.Stats at every scrape, under the label port="port"
 // (the handler's port names: "proxy", "state"). It panics when s is nil
@@ -155,9 +175,13 @@ var _ handler.Observer = (*Metrics)(nil)
 // trace and the named profiles). Anything else is 404. pprof can profile
 // and stop-the-world trace the process: serve this on a loopback or
 // otherwise protected address.
-func (m *Metrics) Handler() http.Handler {
+func (m *Metrics) Handler() http.Handler { return NewHandler(m.reg) }
+
+// NewHandler is Handler for any gatherer: /metrics shows what g gathers
+// (a registry a node registered its collector in, for example).
+func NewHandler(g prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{
 		ErrorHandling:       promhttp.ContinueOnError,
 		MaxRequestsInFlight: 4,
 		Timeout:             10 * time.Second,

@@ -17,8 +17,7 @@ func TestBytesCounted(t *testing.T) {
 	for _, inline := range []bool{false, true} {
 		t.Run("inline="+strconv.FormatBool(inline), func(t *testing.T) {
 			h := &echoHandler{inline: inline}
-			s := startServer(t, Config{}, h)
-			t.Cleanup(h.wg.Wait)
+			s := startEcho(t, Config{}, h)
 			c := dial(t, s)
 			var good []byte
 			const n = 200

@@ -132,8 +132,7 @@ func TestStallTimeout(t *testing.T) {
 	const stall = 300 * time.Millisecond
 	const size = 1 << 20
 	h := &echoHandler{}
-	s := startServer(t, Config{StallTimeout: stall, IdleTimeout: -1, SocketSendBuffer: 32 << 10}, h)
-	t.Cleanup(h.wg.Wait)
+	s := startEcho(t, Config{StallTimeout: stall, IdleTimeout: -1, SocketSendBuffer: 32 << 10}, h)
 	stalled := dialRcvBuf(t, s, 16<<10)
 	reader := dialRcvBuf(t, s, 16<<10)
 	start := time.Now()

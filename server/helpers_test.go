@@ -2,8 +2,6 @@ package server
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -38,6 +36,14 @@ func startServer(t testing.TB, cfg Config, h Handler) *Server {
 	return s
 }
 
+// startEcho starts a server for h and, at cleanup, once the server has
+// stopped, waits for h's goroutines.
+func startEcho(t testing.TB, cfg Config, h *echoHandler) *Server {
+	t.Helper()
+	t.Cleanup(h.wg.Wait) // registered first: runs after the server's cleanups
+	return startServer(t, cfg, h)
+}
+
 // startStoppable starts a server like startServer, but returns a stop
 // function (Shutdown, then Serve's return checked) for tests that check
 // goroutines after the server is gone. Cleanup closes it if stop was not
@@ -48,26 +54,8 @@ func startStoppable(t testing.TB, cfg Config, h Handler) (*Server, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- s.Serve() }()
-	qstatetest.Recv(t, s.Ready(), ioTimeout, "the server to listen")
-	if s.Addr() == nil {
-		t.Fatalf("server did not start: %v", <-errc)
-	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
-			defer cancel()
-			if err := s.Shutdown(ctx); err != nil {
-				t.Errorf("Shutdown: %v", err)
-			}
-			if err := <-errc; !errors.Is(err, ErrServerClosed) {
-				t.Errorf("Serve returned %v, want ErrServerClosed", err)
-			}
-		})
-	}
-	t.Cleanup(func() { _ = s.Close(); stop() })
+	stop := qstatetest.Serve(t, "server", s, ErrServerClosed)
+	t.Cleanup(func() { _ = s.Close() }) // runs before stop's cleanup: what the test left is closed, not drained
 	return s, stop
 }
 

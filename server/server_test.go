@@ -21,6 +21,7 @@ import (
 
 	"github.com/qstate/qstate/bufpool"
 	"github.com/qstate/qstate/codec"
+	"github.com/qstate/qstate/internal/qstatetest"
 )
 
 // TestPipelined sends many requests on one connection without waiting and
@@ -29,8 +30,7 @@ func TestPipelined(t *testing.T) {
 	for _, inline := range []bool{false, true} {
 		t.Run("inline="+strconv.FormatBool(inline), func(t *testing.T) {
 			h := &echoHandler{inline: inline}
-			s := startServer(t, Config{}, h)
-			t.Cleanup(h.wg.Wait)
+			s := startEcho(t, Config{}, h)
 			c := dial(t, s)
 			const n = 3000
 			rng := rand.New(rand.NewPCG(1, 2))
@@ -79,8 +79,7 @@ func TestPipelined(t *testing.T) {
 // points; every frame is answered once.
 func TestSplitFrames(t *testing.T) {
 	h := &echoHandler{}
-	s := startServer(t, Config{}, h)
-	t.Cleanup(h.wg.Wait)
+	s := startEcho(t, Config{}, h)
 
 	t.Run("byte-by-byte", func(t *testing.T) {
 		c := dial(t, s)
@@ -131,8 +130,7 @@ func TestSplitFrames(t *testing.T) {
 // server closes (I4); a frame over the limit closes without a word.
 func TestBrokenStream(t *testing.T) {
 	h := &echoHandler{}
-	s := startServer(t, Config{MaxFrameLen: 1024}, h)
-	t.Cleanup(h.wg.Wait)
+	s := startEcho(t, Config{MaxFrameLen: 1024}, h)
 
 	withVersion := func(v uint32) []byte {
 		b := requestFrame(1, []byte("x"))
@@ -204,8 +202,7 @@ func TestBrokenStream(t *testing.T) {
 func TestSlowReaderBoundedMemory(t *testing.T) {
 	h := &echoHandler{}
 	cfg := Config{SocketSendBuffer: 32 << 10}
-	s := startServer(t, cfg, h)
-	t.Cleanup(h.wg.Wait)
+	s := startEcho(t, cfg, h)
 
 	d := net.Dialer{Timeout: ioTimeout, Control: func(_, _ string, rc syscallRawConn) error {
 		return setRecvBuffer(rc, 16<<10)
@@ -274,8 +271,7 @@ func (s *slowReader) Read(p []byte) (int, error) { return s.r.Read(p[:min(len(p)
 func TestBackpressureStopsDispatch(t *testing.T) {
 	h := &echoHandler{}
 	cfg := Config{SocketSendBuffer: 16 << 10, MaxInbound: 256 << 10, MaxFrameLen: 1 << 10}
-	s := startServer(t, cfg, h)
-	t.Cleanup(h.wg.Wait)
+	s := startEcho(t, cfg, h)
 	d := net.Dialer{Timeout: ioTimeout, Control: func(_, _ string, rc syscallRawConn) error {
 		return setRecvBuffer(rc, 8<<10)
 	}}
@@ -398,23 +394,9 @@ func TestShutdownAnswersInFlight(t *testing.T) {
 			done((&echoHandler{}).answer(reqs, n))
 		})
 	})
-	s, err := New(Config{}, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- s.Serve() }()
-	<-s.Ready()
-	c, err := net.Dial("tcp", s.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, stop := startStoppable(t, Config{}, h)
+	c, idle := dial(t, s), dial(t, s)
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(ioTimeout))
-	idle, err := net.Dial("tcp", s.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer idle.Close()
 	const n = 10
 	var out []byte
@@ -424,11 +406,10 @@ func TestShutdownAnswersInFlight(t *testing.T) {
 	c.Write(out)
 	waitFor(t, "requests dispatched", func() bool { return s.Stats().Requests == n })
 
-	shut := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
-		defer cancel()
-		shut <- s.Shutdown(ctx)
+	shut := make(chan struct{})
+	go func() { // Shutdown, and Serve returned ErrServerClosed (stop fails t if not)
+		defer close(shut)
+		stop()
 	}()
 	// The idle connection is closed at once; new ones are refused.
 	_ = idle.SetDeadline(time.Now().Add(ioTimeout))
@@ -441,12 +422,7 @@ func TestShutdownAnswersInFlight(t *testing.T) {
 		}
 	}
 	expectEOF(t, c)
-	if err := <-shut; err != nil {
-		t.Fatalf("Shutdown: %v", err)
-	}
-	if err := <-errc; !errors.Is(err, ErrServerClosed) {
-		t.Fatalf("Serve: %v", err)
-	}
+	qstatetest.Recv(t, shut, ioTimeout, "Shutdown to return")
 	wg.Wait()
 	if st := s.Stats(); st.InFlight != 0 || st.Conns != 0 {
 		t.Fatalf("stats after shutdown %+v", st)

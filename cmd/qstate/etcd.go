@@ -17,7 +17,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/qstate/qstate/cluster"
 	"github.com/qstate/qstate/dataset"
 	"github.com/qstate/qstate/etcddir"
 	"github.com/qstate/qstate/registry"
@@ -43,19 +42,13 @@ func (d *lateDirectory) Owner(ctx context.Context, job registry.JobID, name stri
 	return n.Owner(ctx, job, name, keyHash)
 }
 
-// etcdNode is what serve needs of its etcd membership.
+// etcdNode is what serve needs of its etcd membership: the directory the
+// node's forwarder asks, the membership once joined, and how many keys
+// the node holds (for the banner).
 type etcdNode struct {
 	dir    lateDirectory
-	fwd    *cluster.Forwarder
 	member *etcddir.Node
-}
-
-// close leaves the cluster and closes the forwarder (n may be nil).
-func (n *etcdNode) close() error {
-	if n == nil {
-		return nil
-	}
-	return errors.Join(n.leave(), n.fwd.Close())
+	keys   int
 }
 
 // leave revokes the node's lease, so that its peers stop forwarding to it
@@ -118,29 +111,22 @@ func (c *serveCmd) registerSyntheticPart(reg *registry.Registry) (int, error) {
 	return part.Len(), nil
 }
 
-// prepareEtcd checks the flags, registers this node's synthetic key groups
-// in reg and makes the forwarder; join registers the node in etcd once
-// the ports listen.
-func (c *serveCmd) prepareEtcd(reg *registry.Registry, log zerolog.Logger) (*etcdNode, int, error) {
+// prepareEtcd checks the flags and registers this node's synthetic key
+// groups in reg; join registers the node in etcd once the ports listen.
+func (c *serveCmd) prepareEtcd(reg *registry.Registry) (*etcdNode, error) {
 	switch {
 	case c.Node == "":
-		return nil, 0, errors.New("serve: --etcd-endpoints needs --node (this node's name in the cluster)")
+		return nil, errors.New("serve: --etcd-endpoints needs --node (this node's name in the cluster)")
 	case c.Cluster != "":
-		return nil, 0, errors.New("serve: --etcd-endpoints and --cluster exclude each other (etcd or a file describes the cluster)")
+		return nil, errors.New("serve: --etcd-endpoints and --cluster exclude each other (etcd or a file describes the cluster)")
 	case c.Dataset != "synthetic":
-		return nil, 0, errors.New("serve: a cluster node serves the synthetic dataset: add --dataset synthetic")
+		return nil, errors.New("serve: a cluster node serves the synthetic dataset: add --dataset synthetic")
 	}
 	keys, err := c.registerSyntheticPart(reg)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	n := &etcdNode{}
-	n.fwd, err = cluster.NewForwarder(cluster.ForwarderConfig{Directory: &n.dir, MaxAttempts: c.ForwardAttempts,
-		Timeout: c.ForwardTimeout, Logger: log})
-	if err != nil {
-		return nil, 0, err
-	}
-	return n, keys, nil
+	return &etcdNode{keys: keys}, nil
 }
 
 // join registers the node in etcd with the addresses its ports listen on.
@@ -156,7 +142,9 @@ func (n *etcdNode) join(ctx context.Context, c *serveCmd, reg *registry.Registry
 }
 
 // printEtcdBanner tells what an etcd cluster node holds and how to look at the cluster.
-func (c *serveCmd) printEtcdBanner(b *strings.Builder, proxy net.Addr, keys int) {
+func (c *serveCmd) printEtcdBanner(w io.Writer, proxy net.Addr, keys int) {
+	b := new(strings.Builder)
+	defer func() { _, _ = io.WriteString(w, b.String()) }()
 	ranges, _ := c.keyGroups()
 	var rs []string
 	for _, r := range ranges {

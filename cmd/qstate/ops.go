@@ -23,12 +23,13 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/handler"
 	"github.com/qstate/qstate/metrics"
-	"github.com/qstate/qstate/registry"
+	"github.com/qstate/qstate/node"
 	"github.com/qstate/qstate/server"
 )
 
@@ -152,44 +153,47 @@ func cmpOr(v, def int) int {
 	return v
 }
 
-// serverConfig is the server.Config of one port.
-func (o *opsFlags) serverConfig(name, addr string, log zerolog.Logger) server.Config {
-	return server.Config{
-		Addr:             addr,
-		Name:             name,
-		EventLoops:       o.EventLoops,
-		MaxFrameLen:      o.MaxFrame,
-		MaxInbound:       o.MaxInbound,
-		MaxInFlight:      o.MaxInFlight,
-		MaxConns:         o.MaxConns,
-		HighWatermark:    o.HighWatermark,
-		LowWatermark:     o.LowWatermark,
-		MaxOutbound:      o.MaxOutbound,
-		IdleTimeout:      o.IdleTimeout,
-		StallTimeout:     o.StallTimeout,
-		LogRate:          o.LogRate,
-		SocketSendBuffer: o.SocketSendBuffer,
-		Logger:           log,
+// nodeConfig is the node.Config of serve: its addresses, the limits both
+// ports share, dispatch, pool, deadline and shutdown timeout.
+func (c *serveCmd) nodeConfig(proxyAddr, stateAddr string, log zerolog.Logger) node.Config {
+	o := &c.opsFlags
+	return node.Config{
+		ProxyAddr: proxyAddr,
+		StateAddr: stateAddr,
+		Server: server.Config{
+			EventLoops:       o.EventLoops,
+			MaxFrameLen:      o.MaxFrame,
+			MaxInbound:       o.MaxInbound,
+			MaxInFlight:      o.MaxInFlight,
+			MaxConns:         o.MaxConns,
+			HighWatermark:    o.HighWatermark,
+			LowWatermark:     o.LowWatermark,
+			MaxOutbound:      o.MaxOutbound,
+			IdleTimeout:      o.IdleTimeout,
+			StallTimeout:     o.StallTimeout,
+			LogRate:          o.LogRate,
+			SocketSendBuffer: o.SocketSendBuffer,
+		},
+		Dispatch:        c.Dispatch,
+		PoolSize:        o.PoolSize,
+		RequestTimeout:  c.ForwardTimeout,
+		ShutdownTimeout: c.ShutdownTimeout,
+		Logger:          log,
 	}
 }
 
-// handlerConfig is the handler.Config of the node; mx (nil when the admin
-// port is off) observes its batches.
-func (c *serveCmd) handlerConfig(reg *registry.Registry, log zerolog.Logger, mx *metrics.Metrics) handler.Config {
-	cfg := handler.Config{Registry: reg, Dispatch: c.Dispatch, PoolSize: c.PoolSize, Logger: log,
-		RequestTimeout: c.ForwardTimeout}
-	if mx != nil {
-		cfg.Observer = mx
-	}
-	return cfg
-}
-
-// newMetrics returns the node's metrics, or nil when the admin port is off.
-func (o *opsFlags) newMetrics() (*metrics.Metrics, error) {
+// newMetricsRegistry returns the registry the admin port shows (the Go
+// runtime's collectors; the node adds its own), or nil when the admin port
+// is off.
+func (o *opsFlags) newMetricsRegistry() (*prometheus.Registry, error) {
 	if o.Admin == "" {
 		return nil, nil
 	}
-	return metrics.New(metrics.Config{})
+	reg := prometheus.NewRegistry()
+	if err := metrics.RegisterRuntime(reg); err != nil {
+		return nil, err
+	}
+	return reg, nil
 }
 
 // newLogger returns the logger serve writes to w: JSON lines, or
@@ -234,25 +238,19 @@ type adminServer struct {
 	done chan error
 }
 
-// startAdmin watches the node's servers, endpoints and pool in mx and
-// serves mx's handler on --admin. It returns nil when mx is nil (the admin
-// port is off).
-func (o *opsFlags) startAdmin(mx *metrics.Metrics, h *handler.Handler, proxy, state *server.Server, log zerolog.Logger) (*adminServer, error) {
-	if mx == nil {
+// startAdmin serves reg's /metrics and Go's /debug/pprof/ on --admin. It
+// returns nil when reg is nil (the admin port is off).
+func (o *opsFlags) startAdmin(reg *prometheus.Registry, log zerolog.Logger) (*adminServer, error) {
+	if reg == nil {
 		return nil, nil
 	}
-	mx.WatchServer(handler.ProxyPort.String(), proxy)
-	mx.WatchServer(handler.StatePort.String(), state)
-	mx.WatchEndpoint(h.Proxy())
-	mx.WatchEndpoint(h.StateServer())
-	mx.WatchPool(h)
 	ln, err := net.Listen("tcp", o.Admin)
 	if err != nil {
 		return nil, fmt.Errorf("--admin: %w", err)
 	}
 	a := &adminServer{
 		srv: &http.Server{
-			Handler:           mx.Handler(),
+			Handler:           metrics.NewHandler(reg),
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       2 * time.Minute,
 		},

@@ -16,8 +16,8 @@ import (
 	"github.com/qstate/qstate/cluster"
 	"github.com/qstate/qstate/dataset"
 	"github.com/qstate/qstate/handler"
+	"github.com/qstate/qstate/node"
 	"github.com/qstate/qstate/registry"
-	"github.com/qstate/qstate/server"
 	"github.com/qstate/qstate/state"
 )
 
@@ -75,21 +75,20 @@ func (c *serveCmd) run(ctx context.Context, w io.Writer, log zerolog.Logger, rea
 
 	reg := registry.New()
 	var demo *dataset.Demo
-	var node *clusterNode
+	var member *clusterMember
 	var en *etcdNode
-	var etcdKeys int
 	proxyAddr, stateAddr := c.ProxyAddr, c.ServerAddr
 	switch {
 	case len(c.EtcdEndpoints) > 0:
-		if en, etcdKeys, err = c.prepareEtcd(reg, log); err != nil {
+		if en, err = c.prepareEtcd(reg); err != nil {
 			return err
 		}
 	case c.Cluster != "":
-		if node, err = c.joinCluster(reg, log); err != nil {
+		if member, err = c.joinCluster(reg, log); err != nil {
 			return err
 		}
-		proxyAddr = cmp.Or(proxyAddr, node.self.ProxyAddr)
-		stateAddr = cmp.Or(stateAddr, node.self.StateAddr)
+		proxyAddr = cmp.Or(proxyAddr, member.self.ProxyAddr)
+		stateAddr = cmp.Or(stateAddr, member.self.StateAddr)
 	case c.Node != "":
 		return errors.New("serve: --node needs --cluster")
 	case c.Dataset == "demo":
@@ -107,82 +106,68 @@ func (c *serveCmd) run(ctx context.Context, w io.Writer, log zerolog.Logger, rea
 	default:
 		return fmt.Errorf("serve: unknown dataset %q (want demo or synthetic)", c.Dataset)
 	}
-	proxyAddr = cmp.Or(proxyAddr, defaultProxyAddr)
-	stateAddr = cmp.Or(stateAddr, defaultStateAddr)
 
-	mx, err := c.newMetrics()
-	if err != nil {
-		return errors.Join(err, node.close(), en.close())
-	}
-	hcfg := c.handlerConfig(reg, log, mx)
-	if node != nil {
-		hcfg.Forwarder = node.fwd
+	cfg := c.nodeConfig(cmp.Or(proxyAddr, defaultProxyAddr), cmp.Or(stateAddr, defaultStateAddr), log)
+	if member != nil {
+		cfg.Directory, cfg.ForwardAttempts = member.dir, c.ForwardAttempts
 	}
 	if en != nil {
-		hcfg.Forwarder = en.fwd
+		cfg.Directory, cfg.ForwardAttempts = &en.dir, c.ForwardAttempts
 	}
-	h, err := handler.New(hcfg)
+	promReg, err := c.newMetricsRegistry()
 	if err != nil {
-		return errors.Join(err, node.close(), en.close())
+		return err
 	}
-	newServer := func(name, addr string, ep *handler.Endpoint) (*server.Server, error) {
-		return server.New(c.serverConfig(name, addr, log), ep)
+	if promReg != nil {
+		cfg.Registerer = promReg
 	}
-	proxy, err := newServer("proxy", proxyAddr, h.Proxy())
+	n, err := node.New(reg, cfg)
 	if err != nil {
-		return errors.Join(err, h.Close(context.Background()), node.close(), en.close())
+		return err
 	}
-	state, err := newServer("state", stateAddr, h.StateServer())
+	admin, err := c.startAdmin(promReg, log)
 	if err != nil {
-		return errors.Join(err, h.Close(context.Background()), node.close(), en.close())
-	}
-	admin, err := c.startAdmin(mx, h, proxy, state, log)
-	if err != nil {
-		return errors.Join(err, h.Close(context.Background()), node.close(), en.close())
+		return errors.Join(err, n.Shutdown(context.Background()))
 	}
 
-	// Serve both ports; the first to stop (an error, or our shutdown) ends the wait.
-	errc := make(chan error, 2)
-	for _, s := range []*server.Server{proxy, state} {
-		go func() { errc <- s.Serve() }()
-	}
+	// Serve until ctx ends (Serve then shuts the node down within
+	// ShutdownTimeout) or a port stops by itself.
+	// A cluster node in etcd leaves the cluster before its ports close
+	// (peers stop forwarding to it), so Serve gets its own context.
+	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopServing()
+	served := make(chan error, 1)
+	go func() { served <- n.Serve(serveCtx) }()
 	var serveErr error
-	pending := 2
-	for _, s := range []*server.Server{proxy, state} {
-		select {
-		case <-s.Ready():
-		case serveErr = <-errc:
-			pending--
-		}
-		if serveErr != nil {
-			break
-		}
+	select {
+	case <-n.Ready():
+	case serveErr = <-served:
 	}
-
 	demoDone := make(chan struct{})
 	demoCtx, stopDemo := context.WithCancel(ctx)
-	if serveErr == nil && en != nil {
+	if proxy, state := n.Addrs(); serveErr == nil && en != nil && proxy != nil && state != nil {
 		// Registered once the ports listen: peers must find them.
-		serveErr = en.join(ctx, c, reg, proxy.Addr(), state.Addr(), log)
-	}
-	if serveErr == nil && proxy.Addr() != nil && state.Addr() != nil {
-		if en != nil {
-			var b strings.Builder
-			c.printEtcdBanner(&b, proxy.Addr(), etcdKeys)
-			_, _ = io.WriteString(w, b.String())
-		} else {
-			c.printBanner(w, reg, proxy.Addr(), state.Addr(), node)
+		if serveErr = en.join(ctx, c, reg, proxy, state, log); serveErr != nil {
+			stopServing()
+			<-served
 		}
-		log.Info().Str("proxy", proxy.Addr().String()).Str("state", state.Addr().String()).
+	}
+	if proxy, state := n.Addrs(); serveErr == nil && proxy != nil && state != nil {
+		if en != nil {
+			c.printEtcdBanner(w, proxy, en.keys)
+		} else {
+			c.printBanner(w, reg, proxy, state, member)
+		}
+		log.Info().Str("proxy", proxy.String()).Str("state", state.String()).
 			Str("dataset", c.Dataset).Stringer("dispatch", c.Dispatch).Msg("serving")
-		if node == nil && en == nil && c.KeyGroups == "" {
+		if member == nil && en == nil && c.KeyGroups == "" {
 			// Show a query answered over TCP, as an outside reader sees it.
-			if err := selfQuery(ctx, w, proxy.Addr(), c.Dataset, c.ValueSize); err != nil {
+			if err := selfQuery(ctx, w, proxy, c.Dataset, c.ValueSize); err != nil {
 				log.Warn().Err(err).Msg("start-up self-query failed")
 			}
 		}
 		if ready != nil {
-			ready(proxy.Addr(), state.Addr())
+			ready(proxy, state)
 		}
 		if demo != nil {
 			go func() {
@@ -195,12 +180,22 @@ func (c *serveCmd) run(ctx context.Context, w io.Writer, log zerolog.Logger, rea
 		select {
 		case <-ctx.Done():
 			log.Info().Msg("signal received: shutting down")
-		case serveErr = <-errc:
-			pending--
+			if err := en.leave(); err != nil {
+				log.Warn().Err(err).Msg("leaving the cluster")
+			}
+			stopServing()
+			serveErr = <-served
+		case serveErr = <-served:
 			log.Error().Err(serveErr).Msg("a port stopped serving: shutting down")
 		}
 	} else {
 		close(demoDone)
+		if serveErr == nil {
+			serveErr = <-served // a port did not listen: Serve says why
+		}
+	}
+	if err := en.leave(); err != nil {
+		log.Warn().Err(err).Msg("leaving the cluster")
 	}
 	stopDemo()
 	<-demoDone
@@ -208,31 +203,11 @@ func (c *serveCmd) run(ctx context.Context, w io.Writer, log zerolog.Logger, rea
 	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
 	defer cancel()
 	var errs []error
-	// Leave the cluster first: peers stop forwarding here before the ports close.
-	if err := en.leave(); err != nil {
-		errs = append(errs, err)
-	}
-	for _, s := range []*server.Server{proxy, state} {
-		if err := s.Shutdown(sctx); err != nil {
-			errs = append(errs, fmt.Errorf("shutdown: %w", err))
-		}
-	}
-	for ; pending > 0; pending-- {
-		if err := <-errc; err != nil && !errors.Is(err, server.ErrServerClosed) && serveErr == nil {
-			serveErr = err
-		}
-	}
-	if err := h.Close(sctx); err != nil {
-		errs = append(errs, fmt.Errorf("handler: %w", err))
+	if serveErr != nil && !errors.Is(serveErr, node.ErrNodeClosed) {
+		errs = append(errs, fmt.Errorf("serve: %w", serveErr))
 	}
 	if err := admin.shutdown(sctx); err != nil {
 		errs = append(errs, err)
-	}
-	if err := errors.Join(node.close(), en.close()); err != nil {
-		errs = append(errs, fmt.Errorf("forwarder: %w", err))
-	}
-	if serveErr != nil && !errors.Is(serveErr, server.ErrServerClosed) {
-		errs = append([]error{serveErr}, errs...)
 	}
 	if len(errs) == 0 {
 		log.Info().Msg("stopped")
@@ -240,29 +215,23 @@ func (c *serveCmd) run(ctx context.Context, w io.Writer, log zerolog.Logger, rea
 	return errors.Join(errs...)
 }
 
-// clusterNode is what serve needs of its cluster: the description, this
-// node, the forwarder, and what the node holds (for the banner).
-type clusterNode struct {
+// clusterMember is what serve needs of its cluster: the description, this
+// node, the directory its forwarder asks, and what the node holds (for
+// the banner).
+type clusterMember struct {
 	path string
 	c    *cluster.Cluster
 	self cluster.Node
-	fwd  *cluster.Forwarder
+	dir  cluster.Directory
 	keys int // synthetic keys held here
 }
 
-// close closes the forwarder (n may be nil: not in a cluster).
-func (n *clusterNode) close() error {
-	if n == nil {
-		return nil
-	}
-	return n.fwd.Close()
-}
-
-// joinCluster reads the cluster description, registers this node's view of
-// it in reg (its key groups of the synthetic state held here, the others
-// as its peers'), and makes the forwarder that answers for the peers' key
-// groups, re-reading the file when a location proves stale.
-func (c *serveCmd) joinCluster(reg *registry.Registry, log zerolog.Logger) (*clusterNode, error) {
+// joinCluster reads the cluster description and registers this node's
+// view of it in reg: its key groups of the synthetic state held here, the
+// others as its peers'. The node forwards requests for the peers' key
+// groups, asking the directory (which re-reads the file) when a location
+// proves stale.
+func (c *serveCmd) joinCluster(reg *registry.Registry, log zerolog.Logger) (*clusterMember, error) {
 	if c.Node == "" {
 		return nil, errors.New("serve: --cluster needs --node (this node's name in the file)")
 	}
@@ -273,7 +242,7 @@ func (c *serveCmd) joinCluster(reg *registry.Registry, log zerolog.Logger) (*clu
 	if err != nil {
 		return nil, err
 	}
-	n := &clusterNode{path: c.Cluster, c: dir.Cluster()}
+	n := &clusterMember{path: c.Cluster, c: dir.Cluster(), dir: dir}
 	var ok bool
 	if n.self, ok = n.c.Node(c.Node); !ok {
 		return nil, fmt.Errorf("serve: node %q is not in %s (its nodes: %s)", c.Node, c.Cluster, nodeNames(n.c))
@@ -312,10 +281,6 @@ func (c *serveCmd) joinCluster(reg *registry.Registry, log zerolog.Logger) (*clu
 				Msg("no node holds these key groups: their keys fail with UnknownKvStateKeyGroupLocationException")
 		}
 	}
-	n.fwd, err = cluster.NewForwarder(cluster.ForwarderConfig{Directory: dir, MaxAttempts: c.ForwardAttempts, Logger: log})
-	if err != nil {
-		return nil, err
-	}
 	return n, nil
 }
 
@@ -329,10 +294,10 @@ func nodeNames(c *cluster.Cluster) string {
 }
 
 // printBanner tells the user what is served and how to query it.
-func (c *serveCmd) printBanner(w io.Writer, reg *registry.Registry, proxy, state net.Addr, node *clusterNode) {
+func (c *serveCmd) printBanner(w io.Writer, reg *registry.Registry, proxy, state net.Addr, member *clusterMember) {
 	var b strings.Builder
-	if node != nil {
-		fmt.Fprintf(&b, "qstate serving as node %s of the cluster in %s (%d nodes)\n", node.self.Name, node.path, len(node.c.Nodes))
+	if member != nil {
+		fmt.Fprintf(&b, "qstate serving as node %s of the cluster in %s (%d nodes)\n", member.self.Name, member.path, len(member.c.Nodes))
 	} else {
 		fmt.Fprintf(&b, "qstate serving\n")
 	}
@@ -352,8 +317,8 @@ func (c *serveCmd) printBanner(w io.Writer, reg *registry.Registry, proxy, state
 				proxy, dataset.DemoJobID, s.Name, s.ExampleKeys[0], queryTypeFlags(s))
 		}
 	case "synthetic":
-		if node != nil {
-			c.printClusterBanner(&b, proxy, node)
+		if member != nil {
+			c.printClusterBanner(&b, proxy, member)
 			break
 		}
 		id, _ := dataset.SyntheticKvStateID(reg)
@@ -368,17 +333,17 @@ func (c *serveCmd) printBanner(w io.Writer, reg *registry.Registry, proxy, state
 
 // printClusterBanner tells what a cluster node holds, where the rest is,
 // and how to query it.
-func (c *serveCmd) printClusterBanner(b *strings.Builder, proxy net.Addr, node *clusterNode) {
+func (c *serveCmd) printClusterBanner(b *strings.Builder, proxy net.Addr, member *clusterMember) {
 	fmt.Fprintf(b, "dataset synthetic: ValueState<byte[]> of Integer keys 0..%d, %d-byte values (byte j of key i = byte(i*31+j))\n",
 		c.Keys-1, c.ValueSize)
-	fmt.Fprintf(b, "  this node holds %d of the keys: those whose key group is in its ranges\n", node.keys)
-	for i := range node.c.States {
-		s := &node.c.States[i]
+	fmt.Fprintf(b, "  this node holds %d of the keys: those whose key group is in its ranges\n", member.keys)
+	for i := range member.c.States {
+		s := &member.c.States[i]
 		fmt.Fprintf(b, "  JobID %s, state %q, %d key groups:\n", s.Job, s.Name, s.MaxParallelism)
 		for _, r := range s.Ranges {
 			where := "here"
-			if r.Node != node.self.Name {
-				peer, _ := node.c.Node(r.Node)
+			if r.Node != member.self.Name {
+				peer, _ := member.c.Node(r.Node)
 				where = "node " + r.Node + ", forwarded to " + peer.StateAddr
 			}
 			fmt.Fprintf(b, "    key groups %d-%d: %s (KvStateID %s)\n", r.KeyGroups.Start, r.KeyGroups.End, where, s.RangeID(r))

@@ -12,9 +12,6 @@
 package servertest
 
 import (
-	"context"
-	"errors"
-	"sync"
 	"testing"
 
 	"github.com/qstate/qstate/internal/qstatetest"
@@ -24,35 +21,19 @@ import (
 // Start starts a server for cfg and h (on cfg.Addr; "" means a free
 // loopback port) and returns it once it listens, with a function that
 // shuts it down gracefully and checks that Serve returned
-// server.ErrServerClosed. The function is idempotent; cleanup calls it.
+// server.ErrServerClosed. The function is idempotent, may be called from
+// any goroutine (it reports with t.Errorf), and cleanup calls it.
 func Start(t testing.TB, cfg server.Config, h server.Handler) (*server.Server, func()) {
 	t.Helper()
 	s, err := server.New(cfg, h)
 	if err != nil {
 		t.Fatal(err)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- s.Serve() }()
-	qstatetest.Recv(t, s.Ready(), qstatetest.Timeout, "the server to listen")
-	if s.Addr() == nil {
-		t.Fatalf("server %q did not start: %v", cfg.Name, <-errc)
+	name := cfg.Name
+	if name == "" {
+		name = "server"
 	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), qstatetest.Timeout)
-			defer cancel()
-			if err := s.Shutdown(ctx); err != nil {
-				t.Errorf("server %q: Shutdown: %v", cfg.Name, err)
-			}
-			err := qstatetest.Recv(t, errc, qstatetest.Timeout, "Serve to return")
-			if !errors.Is(err, server.ErrServerClosed) {
-				t.Errorf("server %q: Serve returned %v, want ErrServerClosed", cfg.Name, err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return s, stop
+	return s, qstatetest.Serve(t, name, s, server.ErrServerClosed)
 }
 
 // Conn is one call of server.Config.ConnState.
