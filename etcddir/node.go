@@ -84,6 +84,11 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	fail := func(err error) (*Node, error) {
 		cancel()
 		n.stopKeepAlive()
+		if n.registered { // leave nothing behind for the TTL
+			rctx, rcancel := n.call(context.Background())
+			_, _ = cli.Revoke(rctx, n.lease)
+			rcancel()
+		}
 		_ = cli.Close()
 		return nil, err
 	}
