@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/panjf2000/gnet/v2"
+	"github.com/rs/zerolog"
 
 	"golang.org/x/sys/unix"
 
@@ -54,22 +55,26 @@ type conn struct {
 	nc netConn
 
 	// Event loop only.
-	inflight  int            // requests dispatched whose answers are not yet queued
-	need      int            // bytes the next frame needs to be whole (0: unknown)
-	queue     [][]byte       // answers not yet handed to gnet, oldest first (bufpool buffers)
-	qoff      int            // bytes of queue[0] already handed to gnet
-	queued    int            // bytes in queue not yet handed to gnet
-	blocked   bool           // outbound went over the high watermark; waiting for the low one
-	pending   bool           // counted in Stats.Pending
-	active    bool           // last reported ConnActive (Config.ConnState)
-	reason    CloseReason    // why the server closes the connection, if reasonSet
-	reasonSet bool           //
-	iov       [maxIov][]byte // scratch for Writev
-	spare     []*batch       // the completed list last taken, kept for its capacity
-	owned     bool           // the loop made itself the only writer (direct is off until letWorkersWrite)
-	reserved  int            // answer bytes the batches in flight may still build (their limits)
-	deferred  []*batch       // requests a PartHandler left for later (no room for their answers), oldest first
-	waitRoom  bool           // decode stopped for want of answer room (budget), not for in-flight budget
+	inflight   int                  // requests dispatched whose answers are not yet queued
+	need       int                  // bytes the next frame needs to be whole (0: unknown)
+	queue      [][]byte             // answers not yet handed to gnet, oldest first (bufpool buffers)
+	qoff       int                  // bytes of queue[0] already handed to gnet
+	queued     int                  // bytes in queue not yet handed to gnet
+	blocked    bool                 // outbound went over the high watermark; waiting for the low one
+	pending    bool                 // counted in Stats.Pending
+	active     bool                 // last reported ConnActive (Config.ConnState)
+	reason     CloseReason          // why the server closes the connection, if reasonSet
+	reasonSet  bool                 //
+	iov        [maxIov][]byte       // scratch for Writev
+	spare      []*batch             // the completed list last taken, kept for its capacity
+	owned      bool                 // the loop made itself the only writer (direct is off until letWorkersWrite)
+	reserved   int                  // answer bytes the batches in flight may still build (their limits)
+	deferred   []*batch             // requests a PartHandler left for later (no room for their answers), oldest first
+	waitRoom   bool                 // decode stopped for want of answer room (budget), not for in-flight budget
+	refusedAll bool                 // shutting down: the last requests buffered were refused; later ones are dropped
+	ending     bool                 // a broken frame came: answer what was read before it, then close (endIfDone)
+	endReason  CloseReason          // why, once ending
+	endExc     *codec.JavaException // the SERVER_FAILURE to send last (nil: close without a word)
 
 	// Shared under mu.
 	mu         sync.Mutex
@@ -111,6 +116,9 @@ func (cs *conn) serve() gnet.Action {
 	}
 	if act := cs.decode(); act != gnet.None {
 		return act
+	}
+	if cs.ending {
+		return cs.endIfDone()
 	}
 	cs.watchIfWaiting()
 	cs.letWorkersWrite()
@@ -206,6 +214,7 @@ func (b *batch) owes() int {
 // (event loop, at the end of serve).
 func (cs *conn) letWorkersWrite() {
 	if !cs.owned || len(cs.queue) > 0 || cs.blocked || cs.inflight >= cs.s.cfg.MaxInFlight ||
+		(cs.waitRoom && cs.inflight > 0) ||
 		cs.nc.OutboundBuffered() > 0 {
 		return
 	}
@@ -359,19 +368,29 @@ func (cs *conn) decode() gnet.Action {
 			}
 			continue
 		}
-		limit, first, ok := cs.answerRoom()
-		cs.waitRoom = !ok
-		if !ok {
-			break // answers waiting and being built fill MaxOutbound: wait for the reader
+		room, first := cs.answerRoom()
+		cs.waitRoom = room < cfg.HighWatermark && !first
+		if cs.waitRoom {
+			// Answers waiting and being built fill MaxOutbound: wait for
+			// the reader, or for the batches in flight (they wake the loop).
+			if retry, act := cs.awaitCompletions(); act != gnet.None {
+				return act
+			} else if !retry {
+				break
+			}
+			continue
 		}
 		if k := len(cs.deferred); k > 0 {
 			b := cs.deferred[0]
-			if cs.inflight > 0 && cs.inflight+b.n > cfg.MaxInFlight {
-				break // completions wake the loop
-			}
-			if !first && b.need > limit {
+			limit := cs.batchLimit(room, b.n, b.need)
+			if (cs.inflight > 0 && cs.inflight+b.n > cfg.MaxInFlight) || (!first && b.need > limit) {
 				cs.waitRoom = true
-				break
+				if retry, act := cs.awaitCompletions(); act != gnet.None {
+					return act
+				} else if !retry {
+					break
+				}
+				continue
 			}
 			copy(cs.deferred, cs.deferred[1:])
 			cs.deferred[k-1] = nil
@@ -388,6 +407,9 @@ func (cs *conn) decode() gnet.Action {
 			}
 			continue
 		}
+		if cs.ending {
+			break // nothing after a broken frame is read
+		}
 		avail := cs.nc.InboundBuffered()
 		if avail == 0 || avail < cs.need {
 			break
@@ -402,7 +424,8 @@ func (cs *conn) decode() gnet.Action {
 		for n < budget {
 			f, size, err := codec.DecodeFrame(buf[off:], cfg.MaxFrameLen)
 			if err != nil {
-				return cs.broken(buf[off:], err)
+				cs.broken(buf[off:], err)
+				break
 			}
 			if size == 0 {
 				if ln, ok := codec.FrameLength(buf[off:]); ok {
@@ -411,14 +434,19 @@ func (cs *conn) decode() gnet.Action {
 				break
 			}
 			if f.Type != codec.Request {
-				return cs.fail(CloseProtocol, codec.NewUnexpectedType(f.Type))
+				cs.end(CloseProtocol, codec.NewUnexpectedType(f.Type))
+				break
 			}
 			off += size
 			n++
 		}
 		if n == 0 {
+			if cs.ending {
+				continue // answer what was dispatched and deferred, then end
+			}
 			break
 		}
+		limit := cs.batchLimit(room, n, 0)
 		b := cs.s.batches.get(cs, buf[:off], n)
 		if _, err := cs.nc.Discard(off); err != nil {
 			cs.s.batches.release(b)
@@ -435,11 +463,88 @@ func (cs *conn) decode() gnet.Action {
 			}
 		}
 	}
+	if cs.ending {
+		if n := cs.nc.InboundBuffered(); n > 0 {
+			_, _ = cs.nc.Discard(n) // what follows a broken frame is not read
+		}
+		return gnet.None
+	}
 	if cs.nc.InboundBuffered() > cfg.MaxInbound {
-		cs.setReason(CloseInboundOverflow)
-		return gnet.Close
+		return cs.pushBack()
 	}
 	return gnet.None
+}
+
+// pushBack answers the oldest requests buffered beyond MaxInbound with a
+// retryable failure naming the limit (s.pushback), so that a client that
+// pipelines faster than it is answered loses none (event loop). A
+// connection whose answers waiting already fill MaxOutbound is not reading
+// them: it closes as a slow consumer. One whose excess is not whole frames
+// (cannot happen: MaxInbound holds a whole frame) closes for
+// CloseInboundOverflow.
+func (cs *conn) pushBack() gnet.Action {
+	cfg := &cs.s.cfg
+	cs.own()
+	for {
+		avail := cs.nc.InboundBuffered()
+		excess := avail - cfg.MaxInbound
+		if excess <= 0 {
+			break
+		}
+		if pending := cs.queued + cs.qoff + cs.nc.OutboundBuffered(); pending >= cfg.MaxOutbound {
+			cs.setReason(CloseSlowConsumer)
+			cs.s.limitedLog(zerolog.WarnLevel).Uint64("conn", cs.guard.id).Stringer("remote", cs.guard.remote).
+				Int("pending", pending).Int("inbound", avail).
+				Msg("slow consumer: requests past MaxInbound while answers fill MaxOutbound; closing")
+			return gnet.Close
+		}
+		buf, err := cs.nc.Peek(avail)
+		if err != nil {
+			return gnet.Close
+		}
+		used, n := cs.rejectFrames(buf, excess, cs.s.pushback)
+		if n == 0 {
+			cs.setReason(CloseInboundOverflow)
+			return gnet.Close
+		}
+		if _, err := cs.nc.Discard(used); err != nil {
+			return gnet.Close
+		}
+		cs.s.ctr.pushedBack.Add(int64(n))
+	}
+	if !cs.flush() {
+		return gnet.Close
+	}
+	cs.watchIfWaiting()
+	return gnet.None
+}
+
+// rejectFrames queues a REQUEST_FAILURE carrying payload for each whole
+// REQUEST frame at the start of buf, until at least want bytes of them
+// are taken (want <= 0: all of them); it returns the bytes and frames
+// taken (event loop, as the only writer: the caller owns the connection).
+func (cs *conn) rejectFrames(buf []byte, want int, payload []byte) (used, n int) {
+	maxLen := cs.s.cfg.MaxFrameLen
+	for want <= 0 || used < want {
+		f, size, err := codec.DecodeFrame(buf[used:], maxLen)
+		if err != nil || size == 0 || f.Type != codec.Request {
+			break
+		}
+		used += size
+		n++
+	}
+	if n == 0 {
+		return 0, 0
+	}
+	out := bufpool.Get(n * codec.RequestFailureFrameSize(len(payload)))
+	for off := 0; off < used; {
+		f, size, _ := codec.DecodeFrame(buf[off:], maxLen)
+		out = codec.AppendRequestFailureFrame(out, f.RequestID, payload)
+		off += size
+	}
+	cs.queue = append(cs.queue, out)
+	cs.queued += len(out)
+	return used, n
 }
 
 // reportActive reports ConnActive if the connection was new or idle
@@ -459,28 +564,83 @@ func (cs *conn) reportActive() {
 // nothing in flight always has room for one answer of any size (first),
 // so that it makes progress; otherwise a batch gets half the room left,
 // so that several can be in flight (event loop).
-func (cs *conn) answerRoom() (limit int, first, ok bool) {
+func (cs *conn) answerRoom() (room int, first bool) {
 	cfg := &cs.s.cfg
 	held := cs.queued + cs.qoff + cs.reserved
 	ob := cs.nc.OutboundBuffered()
-	if cs.inflight == 0 && held == 0 && ob == 0 {
-		return cfg.MaxOutbound / 2, true, true
-	}
-	room := cfg.MaxOutbound - held - ob
-	if room < cfg.HighWatermark {
-		return 0, false, false
-	}
-	return room / 2, false, true
+	return cfg.MaxOutbound - held - ob, cs.inflight == 0 && held == 0 && ob == 0
 }
 
-// broken handles a frame whose length, version or type is bad.
-func (cs *conn) broken(b []byte, err error) gnet.Action {
+// batchLimit is the answer budget of a batch of n requests, given the
+// room left: each request's share of MaxOutbound (MaxOutbound/MaxInFlight,
+// 64 KiB by default), so that the budgets of all the requests in flight
+// never exceed the limit and small answers never wait for room, or the
+// size need of the first answer a deferred batch could not build, when
+// the room holds it; never more than the room (event loop).
+func (cs *conn) batchLimit(room, n, need int) int {
+	cfg := &cs.s.cfg
+	limit := n * max(cfg.MaxOutbound/cfg.MaxInFlight, 1)
+	if need > limit {
+		limit = need
+	}
+	return max(min(limit, room), 0)
+}
+
+// awaitCompletions is what decode does when the connection must wait for
+// its batches in flight: make the loop the only writer, so that their
+// completions wake it (retry: the completions already counted may have
+// made room), or stop decoding (retry false, with the action to return)
+// once it is (event loop).
+func (cs *conn) awaitCompletions() (retry bool, act gnet.Action) {
+	if cs.owned || cs.inflight == 0 {
+		return false, gnet.None
+	}
+	cs.own() // it counts off the batches already written directly
+	if !cs.flush() {
+		return false, gnet.Close
+	}
+	return true, gnet.None
+}
+
+// broken ends the connection for a frame whose length, version or type
+// is bad (event loop).
+func (cs *conn) broken(b []byte, err error) {
 	exc := codec.NewFrameFailure(b, err)
 	if exc == nil {
-		cs.setReason(CloseFrameTooLarge)
+		cs.end(CloseFrameTooLarge, nil)
+		return
+	}
+	cs.end(CloseProtocol, exc)
+}
+
+// end marks the connection ending for reason: the requests read before
+// the broken frame are answered (dispatched, deferred ones included),
+// then exc goes out as a SERVER_FAILURE (none if nil) and the connection
+// closes (endIfDone); nothing after the broken frame is read (event loop).
+func (cs *conn) end(reason CloseReason, exc *codec.JavaException) {
+	if !cs.ending {
+		cs.ending, cs.endReason, cs.endExc = true, reason, exc
+	}
+}
+
+// endIfDone closes an ending connection once every request read before
+// its broken frame is answered and written out, with the SERVER_FAILURE
+// last; until then it waits for completions and for the outbound buffer
+// to drain (event loop, at the end of serve).
+func (cs *conn) endIfDone() gnet.Action {
+	cs.own() // completions wake the loop
+	if cs.inflight > 0 {
+		return gnet.None
+	}
+	if len(cs.deferred) > 0 || len(cs.queue) > 0 || cs.nc.OutboundBuffered() > 0 {
+		cs.watchDrain()
+		return gnet.None
+	}
+	if cs.endExc == nil {
+		cs.setReason(cs.endReason)
 		return gnet.Close
 	}
-	return cs.fail(CloseProtocol, exc)
+	return cs.fail(cs.endReason, cs.endExc)
 }
 
 // fail writes a SERVER_FAILURE frame carrying exc and closes the
@@ -507,11 +667,38 @@ func (cs *conn) quiesce() gnet.Action {
 	if !cs.guard.lingerSince.IsZero() {
 		return cs.linger() // half-closed: discard what comes until the client closes
 	}
+	cs.own() // completions must wake the loop, to close once the last is written
+	// Requests read and not dispatched are answered with the shutdown
+	// failure, the deferred ones and those still in gnet's buffer.
+	for i, b := range cs.deferred {
+		if _, n := cs.rejectFrames(b.in, 0, cs.s.closing); n > 0 {
+			cs.s.ctr.pushedBack.Add(int64(n))
+		}
+		cs.s.batches.release(b)
+		cs.deferred[i] = nil
+	}
+	cs.deferred = cs.deferred[:0]
+	// While answers are still being computed the connection stays open
+	// anyway; after that, what is buffered once more is refused and later
+	// arrivals are dropped with the half-close, so that a client that keeps
+	// sending cannot keep the server from stopping.
+	if avail := cs.nc.InboundBuffered(); avail > 0 && !cs.ending && !cs.refusedAll {
+		cs.refusedAll = cs.inflight == 0
+		if buf, err := cs.nc.Peek(avail); err == nil {
+			used, n := cs.rejectFrames(buf, 0, cs.s.closing)
+			if n > 0 {
+				cs.s.ctr.pushedBack.Add(int64(n))
+				_, _ = cs.nc.Discard(used)
+			}
+		}
+	}
 	if cs.nc.InboundBuffered() > cs.s.cfg.MaxInbound {
-		cs.setReason(CloseInboundOverflow) // decode's cap holds while shutting down too
+		cs.setReason(CloseInboundOverflow) // not whole frames: the cap holds while shutting down too
 		return gnet.Close
 	}
-	cs.own() // completions must wake the loop, to close once the last is written
+	if !cs.flush() {
+		return gnet.Close
+	}
 	if cs.inflight == 0 && len(cs.queue) == 0 && cs.nc.OutboundBuffered() == 0 {
 		return cs.linger() // half-close, so the last answers are not lost to a reset
 	}

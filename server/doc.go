@@ -150,8 +150,10 @@
 //     loop or the completing goroutine finishes it, and done twice panics.
 //   - I4: a frame with a bad version, type or length is answered with one
 //     SERVER_FAILURE frame (Flink's exception and message) and the
-//     connection closes; a frame over MaxFrameLen closes it without a word
-//     (TestBrokenStream).
+//     connection closes; a frame over MaxFrameLen closes it without a word.
+//     The requests before the broken frame are answered first: the
+//     connection stops reading, and closes once they are written
+//     (conn.end, endIfDone; TestBrokenStream).
 //   - I5: gnet's outbound buffer for a connection stays below
 //     HighWatermark plus one chunk (HighWatermark), whatever the answers'
 //     size: answers are handed to gnet only while it holds less than
@@ -181,17 +183,22 @@
 //     no write follows OnClose (TestDirectWriteAfterClose); a connection
 //     out of in-flight budget with frames waiting is woken by the
 //     completion that frees budget (TestDirectWriteInFlightBudget).
-//   - I10: limits close, never block or drop silently: a connection past
-//     MaxInbound closes (CloseInboundOverflow), one idle for IdleTimeout closes, never
+//   - I10: limits close or answer, never block or drop silently: the
+//     requests a connection buffers past MaxInbound are answered at once
+//     with a retryable failure naming the limit (conn.pushBack,
+//     Stats.Rejected; TestDeepPipelinePushback), unless its unread answers
+//     fill MaxOutbound too (CloseSlowConsumer); one idle for IdleTimeout closes, never
 //     earlier, never with a request with the handler or unread in the
 //     kernel (CloseIdle), one whose reader takes nothing for StallTimeout
 //     closes (CloseSlowConsumer) (TestCheckQuiet,
-//     TestIdleTimeout, TestStallTimeout, TestSlowReaders). Frames decoded
-//     in the pass that meets a broken frame (I4) go with the connection.
+//     TestIdleTimeout, TestStallTimeout, TestSlowReaders).
 //   - I11: a connection held back by a reader that takes nothing costs its
 //     event loop one wake-up per drainSlowFactor DrainPolls once it has not
 //     drained for drainSlowAfter looks (drain.go; TestSlowReaders).
-//   - I12: Shutdown delivers what it answers: a connection with nothing
+//   - I12: Shutdown answers what it read: requests dispatched get their
+//     answers, those read and not dispatched the shutdown failure (while
+//     answers are still being computed, and once more after;
+//     TestShutdownRefusesBuffered). It delivers what it answers: a connection with nothing
 //     left to write is half-closed and what its client still sends is
 //     read and dropped until it closes, goes quiet or shutdownLingerMax
 //     passes, so the last answers are not lost to a reset

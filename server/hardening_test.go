@@ -409,3 +409,48 @@ func TestDrainBackoff(t *testing.T) {
 		t.Fatal("still polled slowly after the reader took a byte")
 	}
 }
+
+// TestShutdownRefusesBuffered: requests read but not yet dispatched when
+// the server shuts down are answered with the shutdown failure, those in
+// flight with their answers; nothing is left unanswered (I12).
+func TestShutdownRefusesBuffered(t *testing.T) {
+	h := &heldHandler{}
+	s := newTestServer(t, Config{MaxInFlight: 2}, h)
+	fc := newFakeConn()
+	fc.keep = true
+	cs := newConn(s, fc)
+	fc.feed(framesFrom(0, 5))
+	if act := cs.serve(); act != 0 || len(h.calls) != 1 || h.calls[0].n != 2 {
+		t.Fatalf("serve: action %v, %d batches dispatched; want one of 2 requests", act, len(h.calls))
+	}
+	s.state.Store(stateShutdown)
+	if act := cs.serve(); act != 0 {
+		t.Fatalf("shutting down with 2 requests in flight: action %v", act)
+	}
+	h.answer(0)
+	cs.serve() // writes the answers, then half-closes (a fake cannot: closes)
+	results, refused := map[int64]bool{}, map[int64]bool{}
+	for out := fc.out; len(out) > 0; {
+		f, k, err := codec.DecodeFrame(out, 0)
+		if err != nil || k == 0 {
+			t.Fatalf("written bytes do not decode: %v", err)
+		}
+		out = out[k:]
+		switch f.Type {
+		case codec.RequestResult:
+			results[f.RequestID] = true
+		case codec.RequestFailure:
+			exc, err := codec.DecodeFailure(f)
+			if err != nil || !strings.Contains(exc.Message, "shutting down") {
+				t.Fatalf("failure for %d: %v %v, want the shutdown failure", f.RequestID, exc, err)
+			}
+			refused[f.RequestID] = true
+		}
+	}
+	if len(results) != 2 || !results[0] || !results[1] || len(refused) != 3 || !refused[2] || !refused[3] || !refused[4] {
+		t.Fatalf("answered %v, refused %v; want 0 and 1 answered, 2-4 refused", results, refused)
+	}
+	if st := s.Stats(); st.Rejected != 3 {
+		t.Fatalf("Stats.Rejected %d, want 3", st.Rejected)
+	}
+}

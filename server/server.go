@@ -117,6 +117,11 @@ type Server struct {
 	batches batchPool
 	ctr     counters
 
+	// Failures the server answers requests with by itself (Java-serialized
+	// RuntimeExceptions): pushback past MaxInbound, and requests read
+	// while shutting down.
+	pushback, closing []byte
+
 	lastLimitLog atomic.Int64 // unix nanos of the last conn-limit log line
 	guard        serverGuard  // connection ids, log rate, idle sweeps (idle.go)
 
@@ -151,6 +156,7 @@ func New(cfg Config, h Handler) (*Server, error) {
 	}
 	s.obs, _ = h.(ConnObserver)
 	s.ph, _ = h.(PartHandler)
+	s.pushback, s.closing = ownFailures(cfg)
 	s.watch.init(cfg.DrainPoll)
 	s.batches.s = s
 	s.guard.init(cfg)

@@ -171,6 +171,11 @@ func TestBrokenStream(t *testing.T) {
 			if _, err := c.Write(tc.stream); err != nil {
 				t.Fatal(err)
 			}
+			if tc.name == "after-good-frame" { // the request before the broken frame is answered first
+				if f, _ := readFrame(t, c); f.Type != codec.RequestResult || f.RequestID != 5 {
+					t.Fatalf("got %v for %d, want the answer to request 5 before the failure", f.Type, f.RequestID)
+				}
+			}
 			if tc.class != "" {
 				f, _ := readFrame(t, c)
 				if f.Type != codec.ServerFailure {
@@ -267,10 +272,12 @@ func (s *slowReader) Read(p []byte) (int, error) { return s.r.Read(p[:min(len(p)
 
 // TestBackpressureStopsDispatch: a client that sends but never reads gets
 // no more requests dispatched once its outbound buffer is over the high
-// watermark, and is closed once it buffers more than MaxInbound (I5, I6).
+// watermark; the requests it buffers past MaxInbound are answered with
+// the pushback failure, and once those fill MaxOutbound too it is closed
+// as a slow consumer (I5, I6, I10).
 func TestBackpressureStopsDispatch(t *testing.T) {
 	h := &echoHandler{}
-	cfg := Config{SocketSendBuffer: 16 << 10, MaxInbound: 256 << 10, MaxFrameLen: 1 << 10}
+	cfg := Config{SocketSendBuffer: 16 << 10, MaxInbound: 256 << 10, MaxFrameLen: 1 << 10, MaxOutbound: 8 << 20, MaxInFlight: 64}
 	s := startEcho(t, cfg, h)
 	d := net.Dialer{Timeout: ioTimeout, Control: func(_, _ string, rc syscallRawConn) error {
 		return setRecvBuffer(rc, 8<<10)
@@ -304,10 +311,11 @@ func TestBackpressureStopsDispatch(t *testing.T) {
 		}
 		sent += 1024
 	}
-	waitFor(t, "inbound overflow close", func() bool { return s.Stats().ClosedFor(CloseInboundOverflow) == 1 })
+	waitFor(t, "slow consumer close", func() bool { return s.Stats().ClosedFor(CloseSlowConsumer) == 1 })
 	st := s.Stats()
-	if st.Requests != 8 || st.Stalls != 1 {
-		t.Fatalf("dispatched %d of %d requests, %d stalls: want 8 and 1", st.Requests, sent, st.Stalls)
+	if st.Requests != 8 || st.Stalls != 1 || st.Rejected == 0 || st.ClosedFor(CloseInboundOverflow) != 0 {
+		t.Fatalf("dispatched %d of %d requests, %d stalls, %d pushed back, %d inbound overflows: want 8, 1, some, 0",
+			st.Requests, sent, st.Stalls, st.Rejected, st.ClosedFor(CloseInboundOverflow))
 	}
 	if lim := int64(2 * DefaultHighWatermark); st.MaxOutbound > lim {
 		t.Fatalf("max outbound %d > %d", st.MaxOutbound, lim)

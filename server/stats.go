@@ -18,7 +18,8 @@ const (
 	// CloseFrameTooLarge: a frame's length prefix exceeded Config.MaxFrameLen.
 	CloseFrameTooLarge
 	// CloseInboundOverflow: the connection buffered more than Config.MaxInbound
-	// bytes (a client pipelining far ahead without reading its answers).
+	// bytes that are not whole frames (requests past it are answered with a
+	// retryable failure instead, Stats.Rejected).
 	CloseInboundOverflow
 	// CloseConnLimit: the connection arrived while Config.MaxConns were open.
 	CloseConnLimit
@@ -29,8 +30,9 @@ const (
 	// CloseIdle: the connection had no request and nothing in flight for
 	// Config.IdleTimeout.
 	CloseIdle
-	// CloseSlowConsumer: the client did not read its answers: they passed
-	// Config.MaxOutbound, or it took none of them for Config.StallTimeout.
+	// CloseSlowConsumer: the client did not read its answers: it took none
+	// of them for Config.StallTimeout, or it sent requests past
+	// Config.MaxInbound while its answers waiting filled Config.MaxOutbound.
 	CloseSlowConsumer
 
 	numCloseReasons
@@ -86,6 +88,10 @@ type Stats struct {
 
 	Closed [numCloseReasons]int64 // connections closed, by CloseReason
 
+	// Rejected counts requests the server answered itself with a failure:
+	// past MaxInbound (pushback, retryable) or read while shutting down.
+	Rejected int64
+
 	// LogsSuppressed counts connection warnings and errors left out of the
 	// log by Config.LogRate.
 	LogsSuppressed int64
@@ -108,6 +114,7 @@ type counters struct {
 	bytesIn, bytesOut           atomic.Int64
 	closed                      [numCloseReasons]atomic.Int64
 	logsSuppressed              atomic.Int64
+	pushedBack                  atomic.Int64
 }
 
 func (c *counters) snapshot() Stats {
@@ -128,6 +135,7 @@ func (c *counters) snapshot() Stats {
 		s.Closed[i] = c.closed[i].Load()
 	}
 	s.LogsSuppressed = c.logsSuppressed.Load()
+	s.Rejected = c.pushedBack.Load()
 	return s
 }
 
