@@ -11,7 +11,7 @@ import (
 )
 
 // TestRoundTripAllocs: a round trip whose content the caller returns to
-// bufpool allocates nothing in steady state (request encoding, pending
+// bufpool allocates nothing in steady state (request encoding, in flight
 // map, call recycling, response decoding).
 func TestRoundTripAllocs(t *testing.T) {
 	addr := startBenchServer(t)

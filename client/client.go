@@ -36,7 +36,7 @@ func New(cfg Config) (*Client, error) {
 	return &Client{cfg: cfg, ctx: ctx, cancel: cancel, conns: make(map[string]*conn)}, nil
 }
 
-// Close fails every pending call with ErrClosed, closes every connection
+// Close fails every call in flight with ErrClosed, closes every connection
 // and waits for the connections' goroutines to end. Later calls return
 // ErrClosed. Close is idempotent and always returns nil.
 func (c *Client) Close() error {
@@ -60,12 +60,12 @@ func (c *Client) Close() error {
 // Stats is a snapshot of a Client's connections and requests.
 type Stats struct {
 	Connections int    // connections open or dialling
-	Pending     int    // requests waiting for an answer, over all connections
+	InFlight    int    // requests sent or queued and not yet answered, over all connections
 	Dials       uint64 // connection attempts since New
 	Failures    uint64 // connections failed since New (broken, SERVER_FAILURE, dial error; not Close)
 }
 
-// Stats returns a snapshot of the client's connections and pending requests.
+// Stats returns a snapshot of the client's connections and request in flights.
 func (c *Client) Stats() Stats {
 	c.mu.RLock()
 	conns := make([]*conn, 0, len(c.conns))
@@ -76,7 +76,7 @@ func (c *Client) Stats() Stats {
 	s := Stats{Connections: len(conns), Dials: c.dials.Load(), Failures: c.breaks.Load()}
 	for _, cn := range conns {
 		cn.mu.Lock()
-		s.Pending += len(cn.pending)
+		s.InFlight += len(cn.inFlight)
 		cn.mu.Unlock()
 	}
 	return s
@@ -134,7 +134,7 @@ func (r *request) appendFrame(dst []byte, rid int64) []byte {
 // call is one request waiting for its answer. The reader (or fail) sets
 // content and err, then sends on done; the caller reads them after
 // receiving. Calls are recycled through callPool once their caller has
-// received from done, or has removed them from pending itself.
+// received from done, or has removed them from inFlight itself.
 type call struct {
 	done    chan struct{} // capacity 1
 	content []byte
@@ -151,7 +151,7 @@ func putCall(cl *call) {
 }
 
 // complete hands the answer to the waiting caller. Only the goroutine that
-// removed cl from its connection's pending map may call it, once.
+// removed cl from its connection's inFlight map may call it, once.
 func (cl *call) complete(content []byte, err error) {
 	cl.content, cl.err = content, err
 	cl.done <- struct{}{}
@@ -177,7 +177,7 @@ func (c *Client) do(ctx context.Context, addr string, r *request) ([]byte, error
 			return nil, ctx.Err()
 		}
 		// The answer (or the connection's failure) is being delivered:
-		// it was taken out of pending before we could remove it.
+		// it was taken out of inFlight before we could remove it.
 		<-cl.done
 	}
 	content, err := cl.content, cl.err
@@ -185,7 +185,7 @@ func (c *Client) do(ctx context.Context, addr string, r *request) ([]byte, error
 	return content, err
 }
 
-// enqueue registers cl as pending on addr's connection under a fresh
+// enqueue registers cl as in flight on addr's connection under a fresh
 // request id and queues r's frame for the writer.
 func (c *Client) enqueue(addr string, r *request, cl *call) (*conn, int64, error) {
 	var stale *conn

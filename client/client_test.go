@@ -108,13 +108,13 @@ func TestConcurrentOutOfOrder(t *testing.T) {
 		}
 	}
 	seenMu.Unlock()
-	if s := c.Stats(); s.Pending != 0 || s.Dials != 1 || s.Failures != 0 {
-		t.Errorf("stats %+v, want no pending, 1 dial, no failure", s)
+	if s := c.Stats(); s.InFlight != 0 || s.Dials != 1 || s.Failures != 0 {
+		t.Errorf("stats %+v, want none in flight, 1 dial, no failure", s)
 	}
 }
 
 // TestDeadlineNoAnswer: a server that never answers makes the call return at
-// its deadline with context.DeadlineExceeded, removes the pending request and
+// its deadline with context.DeadlineExceeded, removes the request in flight and
 // leaves no goroutine after Close (C2, C3).
 func TestDeadlineNoAnswer(t *testing.T) {
 	received := make(chan struct{}, 4) // one per request read
@@ -142,14 +142,14 @@ func TestDeadlineNoAnswer(t *testing.T) {
 		t.Errorf("returned after %v, want about %v", el, timeout)
 	}
 	qstatetest.Recv(t, received, qstatetest.Timeout, "the request at the server")
-	if s := c.Stats(); s.Pending != 0 || s.Connections != 1 {
-		t.Errorf("stats after deadline %+v, want 0 pending on 1 connection", s)
+	if s := c.Stats(); s.InFlight != 0 || s.Connections != 1 {
+		t.Errorf("stats after deadline %+v, want 0 in flight on 1 connection", s)
 	}
 	// A cancelled context fails the same way, with context.Canceled.
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	go func() {
 		defer cancel2()
-		select { // cancel once the request reached the server: it is pending then
+		select { // cancel once the request reached the server: it is in flight then
 		case <-received:
 		case <-time.After(qstatetest.Timeout):
 			t.Errorf("the second request never reached the server")
@@ -158,8 +158,8 @@ func TestDeadlineNoAnswer(t *testing.T) {
 	if _, err := c.GetKvState(ctx2, srv.Addr(), testJob, "state", 1, kvFor(0, 1)); !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
-	if s := c.Stats(); s.Pending != 0 {
-		t.Errorf("pending after cancel = %d, want 0", s.Pending)
+	if s := c.Stats(); s.InFlight != 0 {
+		t.Errorf("in flight after cancel = %d, want 0", s.InFlight)
 	}
 	// An already-ended context sends nothing.
 	if _, err := c.GetKvState(ctx, srv.Addr(), testJob, "state", 1, nil); !errors.Is(err, context.DeadlineExceeded) {
@@ -251,8 +251,8 @@ func TestRequestFailure(t *testing.T) {
 	if got := srv.Accepted(); got != 1 {
 		t.Errorf("server accepted %d connections, want 1", got)
 	}
-	if s := c.Stats(); s.Failures != 0 || s.Pending != 0 {
-		t.Errorf("stats %+v, want no failure, no pending", s)
+	if s := c.Stats(); s.Failures != 0 || s.InFlight != 0 {
+		t.Errorf("stats %+v, want no failure, none in flight", s)
 	}
 }
 
@@ -291,7 +291,7 @@ func TestQueueWhileConnecting(t *testing.T) {
 			}
 		}()
 	}
-	qstatetest.Eventually(t, 5*time.Second, func() bool { return c.Stats().Pending == n }, "all requests queued")
+	qstatetest.Eventually(t, 5*time.Second, func() bool { return c.Stats().InFlight == n }, "all requests queued")
 	if got := srv.Accepted(); got != 0 {
 		t.Fatalf("server accepted %d connections before the dial was released", got)
 	}
@@ -307,7 +307,7 @@ func TestQueueWhileConnecting(t *testing.T) {
 	}
 }
 
-// TestBrokenStream: whatever breaks the stream fails every pending request
+// TestBrokenStream: whatever breaks the stream fails every request in flight
 // with ErrBroken (wrapping the cause) and the next call reconnects (C4, C7).
 func TestBrokenStream(t *testing.T) {
 	const inFlight = 5
@@ -470,12 +470,12 @@ func TestConnectFailure(t *testing.T) {
 			t.Fatalf("err = %v, want ErrConnect", err)
 		}
 	}
-	if s := c.Stats(); s.Dials != 2 || s.Connections != 0 || s.Pending != 0 {
+	if s := c.Stats(); s.Dials != 2 || s.Connections != 0 || s.InFlight != 0 {
 		t.Errorf("stats %+v, want 2 dials and nothing left", s)
 	}
 }
 
-// TestClose: Close fails pending calls with ErrClosed, later calls return
+// TestClose: Close fails calls in flight with ErrClosed, later calls return
 // ErrClosed, and nothing is left running (C3).
 func TestClose(t *testing.T) {
 	got := make(chan struct{}, 1)
@@ -508,13 +508,13 @@ func TestClose(t *testing.T) {
 		errs <- err
 	}()
 	qstatetest.Recv(t, got, qstatetest.Timeout, "the request at the server")
-	qstatetest.Eventually(t, 5*time.Second, func() bool { return c.Stats().Pending == 2 }, "both requests pending")
+	qstatetest.Eventually(t, 5*time.Second, func() bool { return c.Stats().InFlight == 2 }, "both requests in flight")
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if err := qstatetest.Recv(t, errs, qstatetest.Timeout, "a pending call to fail"); !errors.Is(err, ErrClosed) {
-			t.Errorf("pending call: err = %v, want ErrClosed", err)
+		if err := qstatetest.Recv(t, errs, qstatetest.Timeout, "a call in flight to fail"); !errors.Is(err, ErrClosed) {
+			t.Errorf("call in flight: err = %v, want ErrClosed", err)
 		}
 	}
 	if _, err := c.GetKvState(context.Background(), srv.Addr(), testJob, "s", 0, nil); !errors.Is(err, ErrClosed) {
@@ -528,10 +528,10 @@ func TestClose(t *testing.T) {
 	goleak.VerifyNone(t)
 }
 
-// TestMaxPending: a call beyond Config.MaxPending fails at once.
-func TestMaxPending(t *testing.T) {
+// TestMaxInFlight: a call beyond Config.MaxInFlight fails at once.
+func TestMaxInFlight(t *testing.T) {
 	srv := qstatetest.NewServer(t, func(_ int, sc *qstatetest.Conn) { sc.Drain() })
-	c := newClient(t, Config{MaxPending: 2})
+	c := newClient(t, Config{MaxInFlight: 2})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for range 2 {
@@ -541,9 +541,9 @@ func TestMaxPending(t *testing.T) {
 			_, _ = c.GetKvState(ctx, srv.Addr(), testJob, "s", 0, nil)
 		}()
 	}
-	qstatetest.Eventually(t, 5*time.Second, func() bool { return c.Stats().Pending == 2 }, "two pending")
-	if _, err := c.GetKvState(ctx, srv.Addr(), testJob, "s", 0, nil); !errors.Is(err, ErrTooManyPending) {
-		t.Errorf("third call: err = %v, want ErrTooManyPending", err)
+	qstatetest.Eventually(t, 5*time.Second, func() bool { return c.Stats().InFlight == 2 }, "two in flight")
+	if _, err := c.GetKvState(ctx, srv.Addr(), testJob, "s", 0, nil); !errors.Is(err, ErrTooManyInFlight) {
+		t.Errorf("third call: err = %v, want ErrTooManyInFlight", err)
 	}
 	cancel()
 	wg.Wait()
@@ -573,22 +573,22 @@ func TestConfigValidate(t *testing.T) {
 	if err := (Config{}).Validate(); err != nil {
 		t.Errorf("zero Config: %v", err)
 	}
-	err := Config{DialTimeout: -1, MaxFrameLen: 3, MaxPending: -1, ReadBufferSize: -5}.Validate()
+	err := Config{DialTimeout: -1, MaxFrameLen: 3, MaxInFlight: -1, ReadBufferSize: -5}.Validate()
 	if err == nil {
 		t.Fatal("bad Config accepted")
 	}
-	for _, field := range []string{"DialTimeout", "MaxFrameLen", "MaxPending", "ReadBufferSize"} {
+	for _, field := range []string{"DialTimeout", "MaxFrameLen", "MaxInFlight", "ReadBufferSize"} {
 		if !bytes.Contains([]byte(err.Error()), []byte(field)) {
 			t.Errorf("Validate error %q does not name %s", err, field)
 		}
 	}
-	if _, err := New(Config{MaxPending: -1}); err == nil {
+	if _, err := New(Config{MaxInFlight: -1}); err == nil {
 		t.Error("New accepted a bad Config")
 	}
 }
 
 // TestQueuedBytesBound: when a server stops reading, frames of cancelled
-// calls pile up unsent; past the bound calls fail with ErrTooManyPending
+// calls pile up unsent; past the bound calls fail with ErrTooManyInFlight
 // instead of growing the queue (C7).
 func TestQueuedBytesBound(t *testing.T) {
 	defer func(old int) { maxQueuedBytes = old }(maxQueuedBytes)
@@ -602,9 +602,9 @@ func TestQueuedBytesBound(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 		_, err := c.GetKvState(ctx, srv.Addr(), testJob, "s", 0, kv)
 		cancel()
-		if errors.Is(err, ErrTooManyPending) {
-			if s := c.Stats(); s.Pending != 0 {
-				t.Errorf("pending = %d, want 0 (all calls timed out)", s.Pending)
+		if errors.Is(err, ErrTooManyInFlight) {
+			if s := c.Stats(); s.InFlight != 0 {
+				t.Errorf("in flight = %d, want 0 (all calls timed out)", s.InFlight)
 			}
 			return
 		}

@@ -19,10 +19,10 @@ const (
 	// loaded TaskManager across a WAN, short enough that queued calls
 	// without a deadline learn about a dead address.
 	DefaultDialTimeout = 5 * time.Second
-	// DefaultMaxPending bounds requests waiting on one connection. The Java
+	// DefaultMaxInFlight bounds requests waiting on one connection. The Java
 	// client has no bound; 65536 is far above what one TCP connection serves
 	// with useful latency, and bounds the client's memory.
-	DefaultMaxPending = 1 << 16
+	DefaultMaxInFlight = 1 << 16
 	// DefaultReadBufferSize is the read buffer each connection starts with:
 	// it holds many small pipelined responses, so one read syscall serves
 	// many calls. Larger frames get a buffer of their own size, released
@@ -45,10 +45,10 @@ type Config struct {
 	// bytes. A longer frame breaks the connection (Flink itself accepts up
 	// to 2^31-1). Zero means codec.DefaultMaxFrameLen (4 MiB).
 	MaxFrameLen int
-	// MaxPending bounds the requests waiting on one connection (queued,
+	// MaxInFlight bounds the requests waiting on one connection (queued,
 	// sent, not yet answered). A call beyond it fails at once with
-	// ErrTooManyPending. Zero means DefaultMaxPending.
-	MaxPending int
+	// ErrTooManyInFlight. Zero means DefaultMaxInFlight.
+	MaxInFlight int
 	// ReadBufferSize is each connection's initial read buffer, in bytes.
 	// Zero means DefaultReadBufferSize. It is capped at MaxFrameLen plus
 	// the length prefix.
@@ -70,8 +70,8 @@ func (cfg Config) withDefaults() Config {
 	if cfg.MaxFrameLen == 0 {
 		cfg.MaxFrameLen = codec.DefaultMaxFrameLen
 	}
-	if cfg.MaxPending == 0 {
-		cfg.MaxPending = DefaultMaxPending
+	if cfg.MaxInFlight == 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
 	}
 	if cfg.ReadBufferSize == 0 {
 		cfg.ReadBufferSize = DefaultReadBufferSize
@@ -96,8 +96,8 @@ func (cfg Config) Validate() error {
 	if cfg.MaxFrameLen < minFrameLen || cfg.MaxFrameLen > math.MaxInt32 {
 		errs = append(errs, fmt.Errorf("client: MaxFrameLen %d is outside [%d, %d]", cfg.MaxFrameLen, minFrameLen, math.MaxInt32))
 	}
-	if cfg.MaxPending < 1 {
-		errs = append(errs, fmt.Errorf("client: MaxPending %d is below 1", cfg.MaxPending))
+	if cfg.MaxInFlight < 1 {
+		errs = append(errs, fmt.Errorf("client: MaxInFlight %d is below 1", cfg.MaxInFlight))
 	}
 	if cfg.ReadBufferSize < codec.LengthLen+minFrameLen {
 		errs = append(errs, fmt.Errorf("client: ReadBufferSize %d is below %d", cfg.ReadBufferSize, codec.LengthLen+minFrameLen))

@@ -19,9 +19,9 @@ import (
 const maxRetainedWriteBuf = 1 << 20
 
 // maxQueuedBytes bounds the frames queued on a connection and not yet
-// written. Cancelled requests leave their frames queued, so MaxPending
+// written. Cancelled requests leave their frames queued, so MaxInFlight
 // alone does not bound them when a server stops reading; past this bound
-// calls fail with ErrTooManyPending until the writer catches up.
+// calls fail with ErrTooManyInFlight until the writer catches up.
 var maxQueuedBytes = 64 << 20 // a variable so that a test can lower it
 
 // errConnFailed tells enqueue that the connection failed before the request
@@ -39,45 +39,45 @@ type conn struct {
 	wake   chan struct{} // capacity 1: out has bytes for the writer
 	done   chan struct{} // closed when the connection fails
 
-	mu      sync.Mutex
-	err     error           // why the connection failed; nil while it works
-	nc      net.Conn        // nil while dialling
-	nextID  int64           // next request id (C1)
-	pending map[int64]*call // requests waiting for an answer; nil once failed
-	out     []byte          // frames queued for the writer
+	mu       sync.Mutex
+	err      error           // why the connection failed; nil while it works
+	nc       net.Conn        // nil while dialling
+	nextID   int64           // next request id (C1)
+	inFlight map[int64]*call // requests waiting for an answer; nil once failed
+	out      []byte          // frames queued for the writer
 }
 
 func newConn(c *Client, addr string) *conn {
 	return &conn{
-		c:       c,
-		addr:    addr,
-		wake:    make(chan struct{}, 1),
-		done:    make(chan struct{}),
-		pending: make(map[int64]*call),
+		c:        c,
+		addr:     addr,
+		wake:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		inFlight: make(map[int64]*call),
 	}
 }
 
 // enqueue gives r the next request id, queues its frame and registers cl as
-// pending. It returns errConnFailed if the connection has failed.
+// in flight. It returns errConnFailed if the connection has failed.
 func (cn *conn) enqueue(r *request, cl *call) (int64, error) {
 	cn.mu.Lock()
 	if cn.err != nil {
 		cn.mu.Unlock()
 		return 0, errConnFailed
 	}
-	if len(cn.pending) >= cn.c.cfg.MaxPending {
+	if len(cn.inFlight) >= cn.c.cfg.MaxInFlight {
 		cn.mu.Unlock()
-		return 0, fmt.Errorf("%w: %d on %s", ErrTooManyPending, cn.c.cfg.MaxPending, cn.addr)
+		return 0, fmt.Errorf("%w: %d on %s", ErrTooManyInFlight, cn.c.cfg.MaxInFlight, cn.addr)
 	}
 	if len(cn.out) >= maxQueuedBytes {
 		n := len(cn.out)
 		cn.mu.Unlock()
-		return 0, fmt.Errorf("%w: %d bytes queued unsent on %s (is the server reading?)", ErrTooManyPending, n, cn.addr)
+		return 0, fmt.Errorf("%w: %d bytes queued unsent on %s (is the server reading?)", ErrTooManyInFlight, n, cn.addr)
 	}
 	rid := cn.nextID
 	cn.nextID++
 	cn.out = r.appendFrame(cn.out, rid)
-	cn.pending[rid] = cl
+	cn.inFlight[rid] = cl
 	cn.mu.Unlock()
 	select {
 	case cn.wake <- struct{}{}:
@@ -86,15 +86,15 @@ func (cn *conn) enqueue(r *request, cl *call) (int64, error) {
 	return rid, nil
 }
 
-// cancel removes the pending request rid if it is still cl; it reports
+// cancel removes the request in flight rid if it is still cl; it reports
 // whether it did. When it did not, the answer is being delivered to cl.
 func (cn *conn) cancel(rid int64, cl *call) bool {
 	cn.mu.Lock()
 	defer cn.mu.Unlock()
-	if cn.pending[rid] != cl {
+	if cn.inFlight[rid] != cl {
 		return false
 	}
-	delete(cn.pending, rid)
+	delete(cn.inFlight, rid)
 	return true
 }
 
@@ -106,7 +106,7 @@ func (cn *conn) failure() error {
 }
 
 // fail marks the connection failed with err (the first error wins), closes
-// it, forgets it and fails every pending request with err (C4).
+// it, forgets it and fails every request in flight with err (C4).
 func (cn *conn) fail(err error) {
 	cn.failOnce.Do(func() { cn.failNow(err) })
 }
@@ -123,8 +123,8 @@ func (cn *conn) failNow(err error) {
 	cn.mu.Lock()
 	cn.err = err
 	cn.failed.Store(true)
-	pending := cn.pending
-	cn.pending = nil
+	inFlight := cn.inFlight
+	cn.inFlight = nil
 	cn.out = nil
 	nc := cn.nc
 	close(cn.done)
@@ -134,9 +134,9 @@ func (cn *conn) failNow(err error) {
 		_ = nc.Close()
 	}
 	if !errors.Is(err, ErrClosed) {
-		cn.c.cfg.Logger.Warn().Str("addr", cn.addr).Int("pending", len(pending)).Err(err).Msg("client: connection failed")
+		cn.c.cfg.Logger.Warn().Str("addr", cn.addr).Int("in_flight", len(inFlight)).Err(err).Msg("client: connection failed")
 	}
-	for _, cl := range pending {
+	for _, cl := range inFlight {
 		cl.complete(nil, err)
 	}
 }
@@ -305,13 +305,13 @@ func (cn *conn) dispatch(f codec.Frame) error {
 	return nil
 }
 
-// take removes and returns the pending request rid, or nil when no request
+// take removes and returns the request in flight rid, or nil when no request
 // waits under that id (unknown, cancelled or already answered: ignored).
 func (cn *conn) take(rid int64) *call {
 	cn.mu.Lock()
-	cl := cn.pending[rid]
+	cl := cn.inFlight[rid]
 	if cl != nil {
-		delete(cn.pending, rid)
+		delete(cn.inFlight, rid)
 	}
 	cn.mu.Unlock()
 	return cl

@@ -40,14 +40,14 @@
 //     request, including requests queued while the connection dials.
 //   - C2: every call returns exactly once, with its answer, its request's
 //     failure, its connection's failure or its context's error; when it
-//     returns, its request is no longer pending.
+//     returns, its request is no longer in flight.
 //   - C3: no goroutine per request: a connection owns exactly two, and
 //     after Close none is left.
 //   - C4: a SERVER_FAILURE frame or a broken stream (read or write error,
 //     bad version or type, undecodable body, frame over the limit, EOF)
-//     fails every request pending on that connection with one error that
+//     fails every request in flight on that connection with one error that
 //     says why, closes the connection and forgets it; the next call dials a
-//     new one. Response ids that match no pending request are ignored.
+//     new one. Response ids that match no request in flight are ignored.
 //   - C5: a REQUEST_FAILURE fails only its own request, with a
 //     *RequestError that unwraps to the decoded *codec.JavaException.
 //   - C6: writes are batched: frames queued while the writer is busy go out
@@ -55,6 +55,6 @@
 //   - C7: memory per connection is bounded: the read buffer is
 //     Config.ReadBufferSize, or while a larger frame arrives the bufpool
 //     size class of that frame (frames are at most Config.MaxFrameLen); at
-//     most Config.MaxPending requests wait on a connection, and at most
+//     most Config.MaxInFlight requests wait on a connection, and at most
 //     64 MiB of frames wait unsent.
 package client

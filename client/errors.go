@@ -12,8 +12,8 @@ import (
 var (
 	// ErrClosed reports a call on a closed Client, or a call that Close ended.
 	ErrClosed = errors.New("client: closed")
-	// ErrTooManyPending reports a call refused because Config.MaxPending requests already wait on the connection.
-	ErrTooManyPending = errors.New("client: too many pending requests on the connection")
+	// ErrTooManyInFlight reports a call refused because Config.MaxInFlight requests already wait on the connection.
+	ErrTooManyInFlight = errors.New("client: too many request in flights on the connection")
 	// ErrConnect reports a failed attempt to connect to the server.
 	ErrConnect = errors.New("client: connect failed")
 	// ErrBroken reports a connection whose byte stream broke (read or write error, EOF, undecodable frame).
@@ -48,13 +48,13 @@ func (e *RequestError) Error() string {
 // Unwrap returns ErrRequestFailed and the Java exception.
 func (e *RequestError) Unwrap() []error { return []error{ErrRequestFailed, e.Exception} }
 
-// serverFailure builds the error every pending request of a connection gets
+// serverFailure builds the error every request in flight of a connection gets
 // when the server sends SERVER_FAILURE.
 func serverFailure(addr string, jex *codec.JavaException) error {
 	return fmt.Errorf("%w from %s (connection closed): %w", ErrServerFailure, addr, jex)
 }
 
-// broken builds the error every pending request of a connection gets when
+// broken builds the error every request in flight of a connection gets when
 // its stream breaks.
 func broken(addr, why string, err error) error {
 	return fmt.Errorf("%w: %s: %s: %w", ErrBroken, addr, why, err)

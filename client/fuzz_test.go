@@ -32,7 +32,7 @@ func (c *chunkConn) Close() error { return nil }
 var errEOF = errors.New("EOF") // stands for io.EOF without importing io's meaning into the check
 
 // FuzzReadStream feeds arbitrary server bytes, split into reads of
-// arbitrary size, to a connection's read loop with four requests pending.
+// arbitrary size, to a connection's read loop with four requests in flight.
 // It must never panic, must end with an error (the stream always ends),
 // and after the connection fails every request must have been completed
 // exactly once (C2, C4).
@@ -62,7 +62,7 @@ func FuzzReadStream(f *testing.F) {
 		calls := make([]*call, 4)
 		for i := range calls {
 			calls[i] = &call{done: make(chan struct{}, 1)}
-			cn.pending[int64(i)] = calls[i]
+			cn.inFlight[int64(i)] = calls[i]
 		}
 		err = cn.read(&chunkConn{data: bytes.Clone(data), chunk: int(chunk) + 1})
 		if err == nil {

@@ -394,7 +394,7 @@ func TestRetryable(t *testing.T) {
 		{errors.Join(client.ErrConnect, errors.New("refused")), true},
 		{errors.Join(client.ErrBroken, errors.New("EOF")), true},
 		{client.ErrServerFailure, false},
-		{client.ErrTooManyPending, false},
+		{client.ErrTooManyInFlight, false},
 		{context.DeadlineExceeded, false},
 	} {
 		if got := Retryable(tc.err); got != tc.want {

@@ -87,4 +87,7 @@
 //   - T3: DecodeFailure never panics; its errors wrap ErrJavaStream with the
 //     offset; what it reads re-encodes and re-reads to the same values
 //     (FuzzReadThrowable, TestReadThrowableHostile).
+//   - T4: every failure other packages send is built in failures.go, with
+//     Flink's class and text, and is sendable (TestFailureTexts, and the
+//     golden exchanges of packages server and handler).
 package codec

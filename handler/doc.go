@@ -91,4 +91,7 @@
 //     as in H3; a failing look-up fails its request only
 //     (TestBlockingLookupsLeaveTheEventLoop, TestBlockingOverload,
 //     TestAppenderFailureFailsOneRequest, TestAppenderAllocs).
+//   - H9: a forward's ctx ends at its request's deadline (RequestTimeout
+//     after ServeBatch), so a peer that never answers costs the request
+//     that deadline, never more (TestForwardDeadline).
 package handler

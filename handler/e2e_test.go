@@ -300,7 +300,7 @@ func TestTCPLargeValueSlowReader(t *testing.T) {
 	c := qstatetest.DialWindow(t, n.proxy.Addr().String(), 16<<10)
 	c.Write(append(proxyFrame(0, 0), proxyFrame(1, 1)...))
 	// Not reading until the server holds back (a counter: no event for it).
-	qstatetest.Eventually(t, ioTimeout, func() bool { return n.proxy.Stats().Stalls > 0 }, "the server to hold the connection back")
+	qstatetest.Eventually(t, ioTimeout, func() bool { return n.proxy.Stats().BackpressureStarts > 0 }, "the server to hold the connection back")
 	for range 2 {
 		f, _ := readFrame(t, &chunkReader{c, 4 << 10})
 		got, _ := codec.DecodeKvStateResponse(f.Body)

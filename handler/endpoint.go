@@ -155,13 +155,14 @@ type task struct {
 	lastApp  state.Appender // lastKvs as an Appender, or nil
 	lastBlk  bool           // lastKvs's look-ups may block
 
-	fwds []pendingForward // the batch's requests for remote owners, forwarded after the look-ups
+	fwds []remoteRequest // the batch's requests for remote owners, forwarded after the look-ups
 
 	kinds [NumResults]int32 // the batch's answers by Result, added to the counters by finish
 }
 
-// pendingForward is a proxy request to forward; its answer goes to res[i].
-type pendingForward struct {
+// remoteRequest is a proxy request for a key group another node owns, to
+// forward after the batch's look-ups; its answer goes to res[i].
+type remoteRequest struct {
 	i        int
 	owner    registry.Owner
 	job      registry.JobID
@@ -372,7 +373,7 @@ func (t *task) forget() {
 	t.fwds = t.fwds[:0]
 }
 
-// forwardAll runs the batch's pending forwards and stores their answers:
+// forwardAll forwards the batch's remote requests and stores their answers:
 // concurrently, on up to forwardFanout helper goroutines besides the
 // worker while the handler has fewer than PoolSize of them, the worker
 // taking its share. Each writes only its own results; wg.Wait orders
@@ -519,7 +520,7 @@ func (t *task) proxyLookup(id int64, body []byte) result {
 			return result{id: id, payload: e.noKeyGroup, kind: ResultUnknownKeyGroup}
 		}
 		// Forwarded after the batch's look-ups, concurrently with its other forwards.
-		t.fwds = append(t.fwds, pendingForward{i: len(t.res), owner: owner, job: registry.JobID(req.JobID),
+		t.fwds = append(t.fwds, remoteRequest{i: len(t.res), owner: owner, job: registry.JobID(req.JobID),
 			name: req.StateName, kv: req.KeyAndNamespace, keyHash: req.KeyHash})
 		return result{id: id, fwd: true}
 	}

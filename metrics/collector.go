@@ -34,7 +34,7 @@ var (
 		"Connections closed as soon as accepted because the connection limit (--max-conns) was reached.",
 		[]string{"port"}, nil)
 	descConnsClosed = prometheus.NewDesc("qstate_connections_closed_total",
-		"Connections closed, by reason (see server.CloseReason: peer, protocol, frame-too-large, inbound-overflow, conn-limit, shutdown, write-error, idle, slow-consumer).",
+		"Connections closed, by reason (see server.CloseReason: peer, protocol, frame-too-large, inbound-overflow, conn-limit, shutdown, write-error, idle, slow-consumer, frame-timeout, evicted).",
 		[]string{"port", "reason"}, nil)
 	descSlowConsumers = prometheus.NewDesc("qstate_slow_consumer_disconnects_total",
 		"Connections closed because their client did not read its answers: answers held over --max-outbound or untouched for --stall-timeout (reason slow-consumer), or requests buffered over --max-inbound (reason inbound-overflow).",
@@ -54,7 +54,7 @@ var (
 		"Times a connection's outbound buffer went over the high watermark, so that its requests stopped being dispatched until it drained.",
 		[]string{"port"}, nil)
 	descBackpressured = prometheus.NewDesc("qstate_connections_backpressured",
-		"Connections held back now (outbound buffer over the high watermark, not yet drained below the low one).",
+		"Connections under backpressure now (outbound buffer over the high watermark, not yet drained below the low one).",
 		[]string{"port"}, nil)
 	descPendingWrites = prometheus.NewDesc("qstate_connections_pending_writes",
 		"Connections with answers waiting for their outbound buffer to drain.",
@@ -137,7 +137,7 @@ func collectServer(ch chan<- prometheus.Metric, port string, st server.Stats) {
 	}
 	ch <- counter(descSlowConsumers, st.ClosedFor(server.CloseInboundOverflow)+st.ClosedFor(server.CloseSlowConsumer), port)
 	ch <- counter(descLogsSuppressed, st.LogsSuppressed, port)
-	ch <- counter(descBackpressurePauses, st.Stalls, port)
+	ch <- counter(descBackpressurePauses, st.BackpressureStarts, port)
 	ch <- gauge(descBackpressured, st.Backpressured, port)
 	ch <- gauge(descPendingWrites, st.Pending, port)
 	ch <- gauge(descMaxOutbound, st.MaxOutbound, port)

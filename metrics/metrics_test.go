@@ -61,7 +61,7 @@ func TestCollectMapsStats(t *testing.T) {
 	}
 	proxy := &fakeServer{server.Stats{
 		Conns: 3, Accepted: 17, Requests: 101, Batches: 19, InFlight: 2,
-		Pending: 5, Backpressured: 4, Stalls: 23, MaxOutbound: 40000, Closed: closed,
+		Pending: 5, Backpressured: 4, BackpressureStarts: 23, MaxOutbound: 40000, Closed: closed,
 		BytesIn: 123457, BytesOut: 654323, LogsSuppressed: 77,
 	}}
 	state := &fakeServer{server.Stats{Conns: 7, Accepted: 29}}

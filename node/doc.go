@@ -81,4 +81,8 @@
 //     (TestServeUntilCancelled).
 //   - N6: with a Registerer, the node's counters are gathered from it and
 //     are unregistered by Shutdown (TestMetricsRegistered).
+//   - N7: a forwarded request whose owner never answers fails at its
+//     deadline, Config.RequestTimeout, never later; with Directory the node
+//     forwards through its own cluster.Forwarder and closes it in Shutdown
+//     (TestDeadOwnerCostsTheDeadline, TestForwarderAndDirectory).
 package node

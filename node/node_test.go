@@ -460,3 +460,30 @@ func TestForwarderAndDirectory(t *testing.T) {
 		t.Errorf("the node's Forwarder after Shutdown: %v, want cluster.ErrClosed", err)
 	}
 }
+
+// TestDeadOwnerCostsTheDeadline: a node whose peer accepts forwarded
+// requests and never answers answers its client with a failure at the
+// request's deadline (RequestTimeout), over TCP, however long the
+// Forwarder's own timeout.
+func TestDeadOwnerCostsTheDeadline(t *testing.T) {
+	silent := qstatetest.NewServer(t, func(_ int, c *qstatetest.Conn) { c.Drain() })
+	reg := registry.New()
+	all := registry.KeyGroupRange{Start: 0, End: registry.DefaultMaxParallelism - 1}
+	if err := reg.RegisterRemote(syntheticJob, "far", all, registry.DefaultMaxParallelism, registry.NewKvStateID(), silent.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	const deadline = 200 * time.Millisecond
+	n := startNode(t, reg, Config{Directory: noDirectory{}, RequestTimeout: deadline})
+	proxy, _ := n.Addrs()
+	c := newClient(t)
+	start := time.Now()
+	_, err := c.GetKvState(queryCtx(t), proxy.String(), syntheticJob, "far", 1, []byte{0, 0, 0, 1, 0x2a, 0})
+	took := time.Since(start)
+	var re *client.RequestError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "gave up") || !strings.Contains(err.Error(), silent.Addr()) {
+		t.Fatalf("error %v: want the proxy's failure naming %s", err, silent.Addr())
+	}
+	if took < deadline || took > deadline+2*time.Second {
+		t.Errorf("answered after %v, want about the request's deadline %v", took, deadline)
+	}
+}

@@ -22,7 +22,7 @@ const (
 
 	// DefaultMaxInbound is the hard cap on bytes buffered from one
 	// connection (4 MiB): inbound data keeps arriving while a connection
-	// is held back (gnet cannot pause reading), and a client that pipelines
+	// is under backpressure (gnet cannot pause reading), and a client that pipelines
 	// that far ahead without reading its answers is closed.
 	DefaultMaxInbound = 4 << 20
 
@@ -67,6 +67,13 @@ const (
 	// would otherwise pin its answers for ever, and a live reader, however
 	// slow its link, takes some bytes within seconds.
 	DefaultStallTimeout = 30 * time.Second
+
+	// DefaultFrameTimeout is how long a connection may take to send its
+	// first whole frame, and to finish a frame it began (10 s): a request
+	// is tens of bytes, sent in one write; a client that dribbles or sends
+	// nothing holds a descriptor and buffers, as slowloris does against
+	// web servers (whose header timeouts are 10 to 60 s).
+	DefaultFrameTimeout = 10 * time.Second
 
 	// DefaultLogRate lets at most 10 connection warnings and errors per
 	// second per server reach the log: enough to see what happens, too few
@@ -176,6 +183,28 @@ type Config struct {
 	// no limit.
 	LogRate int
 
+	// FrameTimeout closes a connection (CloseFrameTimeout) that has sent
+	// no whole frame this long after it opened, or whose unfinished frame
+	// has not been completed for this long (lockout.go). 0 means
+	// DefaultFrameTimeout; negative disables it.
+	FrameTimeout time.Duration
+
+	// MaxConnsPerAddr is the most connections open from one source
+	// address. A new one past it evicts the address's oldest connection
+	// that has not sent a whole frame yet (CloseEvicted), or is refused
+	// (CloseConnLimit) when there is none. 0 means a quarter of MaxConns,
+	// at least 16 (clients behind one NAT share an address).
+	MaxConnsPerAddr int
+
+	// ReservedConns is the number of connection slots kept for
+	// connections that have sent a whole frame: at most
+	// MaxConns-ReservedConns connections may be waiting for their first
+	// one (the oldest makes way for a new one, CloseEvicted); and a new
+	// connection when all MaxConns are open evicts the oldest of those
+	// instead of being refused. 0 means MaxConns/16, at least 1; less than
+	// MaxConns.
+	ReservedConns int
+
 	// SocketSendBuffer sets SO_SNDBUF on accepted connections, in bytes:
 	// the kernel's share of what a slow reader can make the server hold.
 	// 0 keeps the system default (Linux then tunes it automatically).
@@ -238,6 +267,15 @@ func (c Config) withDefaults() Config {
 	if c.LogRate == 0 {
 		c.LogRate = DefaultLogRate
 	}
+	if c.FrameTimeout == 0 {
+		c.FrameTimeout = DefaultFrameTimeout
+	}
+	if c.MaxConnsPerAddr == 0 {
+		c.MaxConnsPerAddr = max(16, c.MaxConns/4)
+	}
+	if c.ReservedConns == 0 {
+		c.ReservedConns = max(1, c.MaxConns/16)
+	}
 	return c
 }
 
@@ -245,7 +283,7 @@ func (c Config) withDefaults() Config {
 // shorter enabled timeout, at most maxSweepEvery.
 func (c Config) sweepEvery() time.Duration {
 	every := maxSweepEvery
-	for _, t := range []time.Duration{c.IdleTimeout, c.StallTimeout} {
+	for _, t := range []time.Duration{c.IdleTimeout, c.StallTimeout, c.FrameTimeout} {
 		if t > 0 {
 			every = min(every, max(t/4, time.Millisecond))
 		}
@@ -308,6 +346,12 @@ func (c Config) Validate() error {
 	}
 	if c.DrainPoll < 0 {
 		bad("DrainPoll %v is negative", c.DrainPoll)
+	}
+	if c.MaxConnsPerAddr < 0 {
+		bad("MaxConnsPerAddr %d is negative", c.MaxConnsPerAddr)
+	}
+	if c.ReservedConns < 0 || (c.MaxConns > 0 && c.ReservedConns >= c.MaxConns) {
+		bad("ReservedConns %d not in 0..MaxConns-1 (%d)", c.ReservedConns, c.MaxConns-1)
 	}
 	if c.SocketSendBuffer < 0 {
 		bad("SocketSendBuffer %d is negative", c.SocketSendBuffer)

@@ -91,6 +91,9 @@ type conn struct {
 	watched atomic.Bool // registered with the drain watcher
 
 	guard connGuard // idle and stall timeouts, log identity (idle.go)
+
+	adm     connAdmission // first frame, half-sent frames, eviction (lockout.go)
+	evicted atomic.Bool   // made way for a new connection (lockout.go)
 }
 
 func newConn(s *Server, nc netConn) *conn {
@@ -105,7 +108,7 @@ func newConn(s *Server, nc netConn) *conn {
 
 // serve is the connection's event loop task (OnTraffic): take the
 // answered batches, write what the watermarks allow, then decode and
-// dispatch whole frames unless the connection is held back.
+// dispatch whole frames unless the connection is under backpressure.
 func (cs *conn) serve() gnet.Action {
 	cs.collect()
 	if !cs.flush() {
@@ -210,7 +213,7 @@ func (b *batch) owes() int {
 
 // letWorkersWrite turns direct writes back on once the loop has nothing
 // to write and needs no wake-up from a completion: no answer queued,
-// gnet's outbound buffer empty, not held back, in-flight budget left
+// gnet's outbound buffer empty, not under backpressure, in-flight budget left
 // (event loop, at the end of serve).
 func (cs *conn) letWorkersWrite() {
 	if !cs.owned || len(cs.queue) > 0 || cs.blocked || cs.inflight >= cs.s.cfg.MaxInFlight ||
@@ -269,8 +272,8 @@ func (cs *conn) flush() bool {
 		if ob >= cfg.HighWatermark {
 			cs.blocked = true
 			cs.s.ctr.backpressured.Add(1)
-			cs.s.ctr.stalls.Add(1)
-			cs.s.log.Debug().Uint64("conn", cs.guard.id).Int("outbound", ob).Int("queued", cs.queued).Msg("connection over high watermark: holding back")
+			cs.s.ctr.backpressureStarts.Add(1)
+			cs.s.log.Debug().Uint64("conn", cs.guard.id).Int("outbound", ob).Int("queued", cs.queued).Msg("connection over high watermark: backpressure")
 			break
 		}
 		head := cs.queue[0][cs.qoff:]
@@ -353,7 +356,7 @@ func (cs *conn) consume(n int) {
 }
 
 // decode dispatches the whole frames buffered, as one batch per pass,
-// while the connection is not held back and has in-flight budget. A bad
+// while the connection is not under backpressure and has in-flight budget. A bad
 // frame answers SERVER_FAILURE (when it deserves one) and closes.
 func (cs *conn) decode() gnet.Action {
 	cfg := &cs.s.cfg
@@ -452,6 +455,10 @@ func (cs *conn) decode() gnet.Action {
 			cs.s.batches.release(b)
 			return gnet.Close
 		}
+		cs.adm.consumed += int64(off)
+		if !cs.adm.proven {
+			cs.prove()
+		}
 		cs.inflight += n
 		cs.reserved += limit
 		cs.reportActive()
@@ -510,6 +517,7 @@ func (cs *conn) pushBack() gnet.Action {
 		if _, err := cs.nc.Discard(used); err != nil {
 			return gnet.Close
 		}
+		cs.adm.consumed += int64(used)
 		cs.s.ctr.pushedBack.Add(int64(n))
 	}
 	if !cs.flush() {

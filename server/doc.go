@@ -2,8 +2,8 @@
 // engine that speaks Flink's queryable-state framing on one port (run one
 // Server for the proxy port and one for the state-server port). It reads
 // frames, hands them in batches to a Handler, and writes the answers back
-// in batches, in chunks when they are large, holding back connections whose
-// reader does not keep up. It enforces limits on frame size, bytes
+// in batches, in chunks when they are large, and applies backpressure to
+// connections whose reader does not keep up. It enforces limits on frame size, bytes
 // buffered, requests in flight and connections, binds the first free port
 // of a Flink-style range, and shuts down gracefully.
 //
@@ -12,6 +12,60 @@
 // elsewhere); allocate per request in steady state; log per request; trust
 // the peer (every length is bounded before it is used, a bad stream is
 // answered with SERVER_FAILURE and closed, never a panic).
+//
+// # Glossary
+//
+// One word for one thing, here and in package handler, client and metrics:
+//
+//   - frame: one length-prefixed message of Flink's protocol. A request is a
+//     REQUEST frame; its answer is a REQUEST_RESULT (a value) or a
+//     REQUEST_FAILURE (a failure); a SERVER_FAILURE answers a broken stream
+//     and closes the connection.
+//   - batch: the whole frames of one connection decoded in one pass of its
+//     event loop, copied out once and dispatched (handed to the Handler) in
+//     one ServeBatch.
+//   - in flight: dispatched and not yet answered (Config.MaxInFlight counts
+//     requests, Stats.InFlight batches). In package client: sent or queued
+//     and not yet answered (client.Config.MaxInFlight).
+//   - queued: answers the Handler handed back, waiting on their connection
+//     for the event loop to write them.
+//   - outbound: gnet's buffer of bytes a connection has written but the
+//     kernel has not taken yet (OutboundBuffered).
+//   - pending: answer bytes computed and not yet taken by the kernel, queued
+//     plus outbound; what MaxOutbound bounds. Stats.Pending (metric
+//     qstate_connections_pending_writes) counts connections with pending
+//     answers that wait for their outbound to drain. Nothing else is called
+//     pending.
+//   - drain: the outbound going down as the kernel takes it; gnet raises no
+//     event for it, so the drain watcher polls connections that wait for it.
+//   - backpressure: a connection whose outbound passed HighWatermark is under
+//     backpressure: none of its requests is dispatched until its outbound
+//     drains below LowWatermark. Stats.Backpressured counts connections under
+//     backpressure now, Stats.BackpressureStarts (metric
+//     qstate_backpressure_pauses_total) the times one came under it (the metric's
+//     "pauses" are these starts; conn's blocked flag is the state).
+//   - deferred: requests decoded but kept for later because their answers
+//     would not fit the connection's room under MaxOutbound (a PartHandler's
+//     answer budget).
+//   - pushback: a request beyond what its connection may buffer
+//     (MaxInbound) answered at once with a retryable failure that names the
+//     limit, instead of a reset (Stats.Rejected counts those and the
+//     requests refused while shutting down).
+//   - stalled: a reader that takes none of its pending answers; after
+//     StallTimeout the connection is closed as a slow consumer.
+//   - slow consumer: a connection closed because its pending answers passed
+//     MaxOutbound or it stalled (CloseSlowConsumer).
+//   - idle: no request, nothing in flight and nothing pending; closed after
+//     IdleTimeout (CloseIdle).
+//   - overload: package handler's pool has no free worker; the batch is
+//     refused at once, each request failing with "Server overloaded". Never
+//     a queue.
+//   - direct write: a pool worker writing its answers to the socket itself
+//     while the event loop lets it (below).
+//   - linger: during Shutdown, a connection with nothing left to write is
+//     half-closed and its further input read and dropped (shutdown.go).
+//   - shutdown and close: Shutdown answers what is in flight and then closes
+//     each connection; Close stops at once.
 //
 // # Flow
 //
@@ -44,7 +98,7 @@
 // eventfd write, an epoll round and gnet's two allocations (BENCHMARKS.md
 // measures it). It is allowed only while nothing else can write to the
 // socket: conn.direct, under conn.mu, is on only while the connection has
-// no answer queued, gnet's outbound buffer is empty, it is not held back,
+// no answer queued, gnet's outbound buffer is empty, it is not under backpressure,
 // it has in-flight budget left and the server is serving. The event loop
 // turns it off (own) before it writes anything itself, and back on
 // (letWorkersWrite) at the end of a pass that leaves nothing to write. A
@@ -85,7 +139,7 @@
 //     polled: it registers with the server's drain watcher, a goroutine
 //     that wakes such connections every Config.DrainPoll (1 ms) and sleeps
 //     when none wait.
-//   - gnet cannot pause reading: while a connection is held back its bytes
+//   - gnet cannot pause reading: while a connection is under backpressure its bytes
 //     keep arriving into gnet's inbound buffer, so the server closes a
 //     connection whose InboundBuffered exceeds Config.MaxInbound.
 //   - An accept error (EMFILE) stops the whole engine and gnet.Run returns
@@ -122,7 +176,10 @@
 //
 // Every resource a client controls is bounded; config.go gives each
 // default and its reason. Connections: MaxConns (more are closed as soon
-// as accepted). Bytes: MaxFrameLen per frame, MaxInbound buffered from one
+// as accepted), MaxConnsPerAddr per source address, and at most
+// MaxConns-ReservedConns that have not sent a whole frame yet, the oldest
+// of which make way for new ones; FrameTimeout for the first whole frame
+// and for a frame left half-sent (lockout.go). Bytes: MaxFrameLen per frame, MaxInbound buffered from one
 // connection (also while shutting down), MaxOutbound of answers held for
 // one connection, answers being built included (conn.answerRoom). Requests: MaxInFlight per
 // connection with the handler. Time: IdleTimeout without a request or
@@ -141,7 +198,7 @@
 //
 //   - I1: every whole REQUEST frame buffered when OnTraffic runs is either
 //     dispatched in this pass or left buffered because the connection is
-//     held back or at MaxInFlight; none is dropped (TestPipelined,
+//     under backpressure or at MaxInFlight; none is dropped (TestPipelined,
 //     TestMaxInFlight, TestSplitFrames).
 //   - I2: every dispatched request is answered exactly once on its
 //     connection unless the connection closes first (TestPipelined).
@@ -192,7 +249,7 @@
 //     kernel (CloseIdle), one whose reader takes nothing for StallTimeout
 //     closes (CloseSlowConsumer) (TestCheckQuiet,
 //     TestIdleTimeout, TestStallTimeout, TestSlowReaders).
-//   - I11: a connection held back by a reader that takes nothing costs its
+//   - I11: a connection under backpressure by a reader that takes nothing costs its
 //     event loop one wake-up per drainSlowFactor DrainPolls once it has not
 //     drained for drainSlowAfter looks (drain.go; TestSlowReaders).
 //   - I12: Shutdown answers what it read: requests dispatched get their

@@ -847,3 +847,108 @@ func TestDeepPipelinePushback(t *testing.T) {
 			st.Requests, st.Rejected, st.Conns, values, pushed)
 	}
 }
+
+// TestLargeValuesReadingClient: one client pipelines 64 requests for 1 MiB
+// values (64 MiB and 1,792 bytes of answers, just over the default
+// MaxOutbound) and reads as fast as it can: all 64 are answered, and the
+// connection is neither closed nor held past the limit (answers are built
+// within it; those that do not fit wait for the reader).
+func TestLargeValuesReadingClient(t *testing.T) {
+	const n, value = 64, 1 << 20
+	h := &echoHandler{}
+	s := startEcho(t, Config{}, h)
+	h.content(sizedBody(value))
+	c := dial(t, s)
+	_ = c.SetDeadline(time.Now().Add(4 * ioTimeout))
+	var reqs []byte
+	for i := range n {
+		reqs = append(reqs, requestFrame(int64(i), sizedBody(value))...)
+	}
+	if _, err := c.Write(reqs); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReaderSize(c, 1<<20)
+	seen := make([]bool, n)
+	for i := range n {
+		f, _, err := tryReadFrame(r)
+		if err != nil {
+			t.Fatalf("after %d answers: %v", i, err)
+		}
+		v, err := codec.DecodeKvStateResponse(f.Body)
+		if f.Type != codec.RequestResult || err != nil || len(v) != value || f.RequestID < 0 || f.RequestID >= n || seen[f.RequestID] {
+			t.Fatalf("answer %d: %v for %d, %d bytes (%v)", i, f.Type, f.RequestID, len(v), err)
+		}
+		seen[f.RequestID] = true
+	}
+	st := s.Stats()
+	if st.ClosedFor(CloseSlowConsumer) != 0 || st.Conns != 1 || st.Requests != n {
+		t.Fatalf("%d slow consumers, %d open, %d dispatched; want 0, 1, %d", st.ClosedFor(CloseSlowConsumer), st.Conns, st.Requests, n)
+	}
+}
+
+// TestLockout: 2,000 silent connections from one address (the tests'
+// loopback address, the good client's too) do not keep a well-behaved
+// client out: past MaxConnsPerAddr each new connection evicts the oldest
+// one that has not sent a whole frame, so the good client, which sends at
+// once, gets its slot and its answer. Eviction is O(1) per connection, so
+// 10,000 behave as 2,000 do (the default limits scale with MaxConns);
+// 2,000 keep the test short. Silent connections and a frame left
+// half-sent are closed within the documented deadline (FrameTimeout, plus
+// at most two sweeps of FrameTimeout/4).
+func TestLockout(t *testing.T) {
+	const (
+		silent       = 2000
+		maxConns     = 400
+		frameTimeout = 400 * time.Millisecond
+	)
+	h := &echoHandler{inline: true}
+	s := startEcho(t, Config{MaxConns: maxConns, FrameTimeout: frameTimeout}, h)
+	perAddr := s.cfg.MaxConnsPerAddr
+	conns := make([]net.Conn, 0, silent)
+	t.Cleanup(func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	for range silent {
+		c, err := net.DialTimeout("tcp", s.Addr().String(), ioTimeout)
+		if err != nil {
+			t.Fatalf("after %d silent connections: %v", len(conns), err)
+		}
+		conns = append(conns, c)
+	}
+	// A well-behaved client, from the same address, right after the flood.
+	good := dial(t, s)
+	start := time.Now()
+	if _, err := good.Write(requestFrame(1, []byte("hello"))); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := readFrame(t, good); f.Type != codec.RequestResult || f.RequestID != 1 {
+		t.Fatalf("good client: %v for %d", f.Type, f.RequestID)
+	}
+	t.Logf("good client answered %v after the flood of %d; open %d, evicted %d, refused %d",
+		time.Since(start), silent, s.Stats().Conns, s.Stats().ClosedFor(CloseEvicted), s.Stats().ClosedFor(CloseConnLimit))
+	if st := s.Stats(); st.Conns > int64(perAddr)+1 || st.ClosedFor(CloseEvicted) < silent-int64(perAddr) {
+		t.Fatalf("%d open, %d evicted; want at most %d open (the address's limit), the rest evicted", st.Conns, st.ClosedFor(CloseEvicted), perAddr+1)
+	}
+	// The silent ones left go within the deadline; the good one stays.
+	deadline := frameTimeout + frameTimeout/2 + 200*time.Millisecond
+	qstatetest.Eventually(t, deadline+time.Second, func() bool { return s.Stats().Conns == 1 }, "silent connections closed")
+	if n := s.Stats().ClosedFor(CloseFrameTimeout); n == 0 {
+		t.Fatalf("no connection closed for frame-timeout")
+	}
+	// A frame left half-sent, after a whole one, on the good connection.
+	if _, err := good.Write(requestFrame(2, []byte("half"))[:10]); err != nil {
+		t.Fatal(err)
+	}
+	sent := time.Now()
+	_ = good.SetReadDeadline(time.Now().Add(ioTimeout))
+	if _, err := readUntilClosed(good); !closedErr(err) {
+		t.Fatalf("half-sent frame: %v, want the connection closed", err)
+	}
+	if took := time.Since(sent); took > deadline || took < frameTimeout {
+		t.Fatalf("half-sent frame closed after %v, want between %v and %v", took, frameTimeout, deadline)
+	} else {
+		t.Logf("half-sent frame closed after %v (FrameTimeout %v)", took, frameTimeout)
+	}
+}

@@ -44,6 +44,7 @@ type connGuard struct {
 	// Event loop only.
 	finished    uint64    // batches finished (conn.finish)
 	seen        uint64    // finished as of the last look
+	opened      time.Time // when the connection was accepted
 	quietSince  time.Time // the last look that saw the connection busy, or its opening
 	stallSince  time.Time // the last look that saw the reader take bytes
 	pending     int       // answer bytes waiting at the last look; -1: none looked at since busy
@@ -78,6 +79,7 @@ func (s *Server) opened(cs *conn, c gnet.Conn) {
 	g.id = s.guard.ids.Add(1)
 	g.remote = c.RemoteAddr()
 	g.quietSince = time.Now()
+	g.opened = g.quietSince
 	g.stallSince = g.quietSince
 	g.pending = -1
 	s.log.Debug().Uint64("conn", g.id).Stringer("remote", g.remote).Int64("conns", s.ctr.conns.Load()).
@@ -89,7 +91,7 @@ func (s *Server) opened(cs *conn, c gnet.Conn) {
 func (s *Server) tick() time.Duration {
 	every := s.cfg.sweepEvery()
 	s.summarizeSuppressed()
-	if s.state.Load() == stateServing && (s.cfg.IdleTimeout > 0 || s.cfg.StallTimeout > 0) {
+	if s.state.Load() == stateServing && (s.cfg.IdleTimeout > 0 || s.cfg.StallTimeout > 0 || s.cfg.FrameTimeout > 0) {
 		s.sweep() // while shutting down, Shutdown sweeps (lingering connections)
 	}
 	return every
@@ -132,6 +134,12 @@ func (cs *conn) runCheck(context.Context) error {
 		if !cs.guard.lingerSince.IsZero() && cs.lingeredEnough(now) {
 			cs.closeFor(CloseShutdown)
 		}
+		return nil
+	}
+	if r, ok := cs.checkFrames(now); ok {
+		cs.s.log.Debug().Uint64("conn", cs.guard.id).Stringer("remote", cs.guard.remote).
+			Bool("first_frame", !cs.adm.proven).Msg("no whole frame within FrameTimeout: closing")
+		cs.closeFor(r)
 		return nil
 	}
 	if r, ok := cs.checkQuiet(now); ok {

@@ -100,10 +100,11 @@ type Server struct {
 
 	state atomic.Int32
 
-	mu     sync.Mutex // guards eng, booted, conns
+	mu     sync.Mutex // guards eng, booted, conns, adm
 	eng    gnet.Engine
 	booted bool
 	conns  map[*conn]struct{}
+	adm    admission // unproven connections (lockout.go)
 
 	addr      atomic.Pointer[net.TCPAddr]
 	ready     chan struct{} // closed once listening, or when Serve returns
@@ -398,20 +399,24 @@ func (e events) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		s.reportRefused(CloseShutdown)
 		return nil, gnet.Close
 	}
-	if n := s.ctr.conns.Add(1); n > int64(s.cfg.MaxConns) {
-		s.ctr.conns.Add(-1)
+	cs := newConn(s, c)
+	s.mu.Lock()
+	victims, refused := s.admit(cs, addrOf(c.RemoteAddr()), s.ctr.conns.Load() >= int64(s.cfg.MaxConns))
+	if !refused {
+		s.ctr.conns.Add(1)
+		s.conns[cs] = struct{}{}
+	}
+	s.mu.Unlock()
+	closeVictims(victims)
+	if refused {
 		s.ctr.closed[CloseConnLimit].Add(1)
 		s.logConnLimit()
 		s.reportRefused(CloseConnLimit)
 		return nil, gnet.Close
 	}
-	cs := newConn(s, c)
 	s.opened(cs, c)
 	s.reportState(cs.guard.id, ConnNew, 0)
 	c.SetContext(cs)
-	s.mu.Lock()
-	s.conns[cs] = struct{}{}
-	s.mu.Unlock()
 	if s.obs != nil {
 		s.obs.ConnOpened()
 	}
@@ -432,10 +437,15 @@ func (e events) OnClose(c gnet.Conn, err error) gnet.Action {
 		return gnet.None // refused in OnOpen, already counted
 	}
 	reason := cs.reason
-	if !cs.reasonSet {
+	switch {
+	case cs.reasonSet:
+	case cs.evicted.Load():
+		reason = CloseEvicted
+	default:
 		reason = closeReasonOf(err, s.state.Load())
 	}
 	cs.release()
+	s.forget(cs)
 	s.mu.Lock()
 	delete(s.conns, cs)
 	s.mu.Unlock()

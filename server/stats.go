@@ -34,6 +34,12 @@ const (
 	// of them for Config.StallTimeout, or it sent requests past
 	// Config.MaxInbound while its answers waiting filled Config.MaxOutbound.
 	CloseSlowConsumer
+	// CloseFrameTimeout: no whole frame within Config.FrameTimeout of
+	// opening, or a frame left half-sent for that long (lockout.go).
+	CloseFrameTimeout
+	// CloseEvicted: the connection had sent no whole frame yet and made
+	// way for a new one (Config.MaxConnsPerAddr, ReservedConns; lockout.go).
+	CloseEvicted
 
 	numCloseReasons
 )
@@ -59,6 +65,10 @@ func (r CloseReason) String() string {
 		return "idle"
 	case CloseSlowConsumer:
 		return "slow-consumer"
+	case CloseFrameTimeout:
+		return "frame-timeout"
+	case CloseEvicted:
+		return "evicted"
 	}
 	return "CloseReason(" + strconv.Itoa(int(r)) + ")"
 }
@@ -76,9 +86,9 @@ type Stats struct {
 	BytesIn  int64 // bytes of request frames dispatched (length prefixes included)
 	BytesOut int64 // bytes of answer and SERVER_FAILURE frames handed to gnet for writing
 
-	Pending       int64 // connections with answers waiting for their outbound buffer to drain
-	Backpressured int64 // connections held back now (outbound above the high watermark)
-	Stalls        int64 // times a connection went above its high watermark
+	Pending            int64 // connections with answers waiting for their outbound buffer to drain
+	Backpressured      int64 // connections under backpressure now (outbound above the high watermark)
+	BackpressureStarts int64 // times a connection came under backpressure (went above its high watermark)
 
 	// MaxOutbound is the largest outbound buffer (bytes gnet held for one
 	// connection, not yet taken by the kernel) seen after a write: with a
@@ -107,29 +117,29 @@ func (s Stats) ClosedFor(r CloseReason) int64 {
 
 // counters are the live counters behind Stats.
 type counters struct {
-	conns, accepted             atomic.Int64
-	requests, batches, inFlight atomic.Int64
-	pending, backpressured      atomic.Int64
-	stalls, maxOutbound         atomic.Int64
-	bytesIn, bytesOut           atomic.Int64
-	closed                      [numCloseReasons]atomic.Int64
-	logsSuppressed              atomic.Int64
-	pushedBack                  atomic.Int64
+	conns, accepted                 atomic.Int64
+	requests, batches, inFlight     atomic.Int64
+	pending, backpressured          atomic.Int64
+	backpressureStarts, maxOutbound atomic.Int64
+	bytesIn, bytesOut               atomic.Int64
+	closed                          [numCloseReasons]atomic.Int64
+	logsSuppressed                  atomic.Int64
+	pushedBack                      atomic.Int64
 }
 
 func (c *counters) snapshot() Stats {
 	s := Stats{
-		Conns:         c.conns.Load(),
-		Accepted:      c.accepted.Load(),
-		Requests:      c.requests.Load(),
-		Batches:       c.batches.Load(),
-		InFlight:      c.inFlight.Load(),
-		BytesIn:       c.bytesIn.Load(),
-		BytesOut:      c.bytesOut.Load(),
-		Pending:       c.pending.Load(),
-		Backpressured: c.backpressured.Load(),
-		Stalls:        c.stalls.Load(),
-		MaxOutbound:   c.maxOutbound.Load(),
+		Conns:              c.conns.Load(),
+		Accepted:           c.accepted.Load(),
+		Requests:           c.requests.Load(),
+		Batches:            c.batches.Load(),
+		InFlight:           c.inFlight.Load(),
+		BytesIn:            c.bytesIn.Load(),
+		BytesOut:           c.bytesOut.Load(),
+		Pending:            c.pending.Load(),
+		Backpressured:      c.backpressured.Load(),
+		BackpressureStarts: c.backpressureStarts.Load(),
+		MaxOutbound:        c.maxOutbound.Load(),
 	}
 	for i := range c.closed {
 		s.Closed[i] = c.closed[i].Load()

@@ -7,7 +7,7 @@ import (
 
 // watcher wakes connections that wait for gnet's outbound buffer to drain.
 // gnet raises no event when it does (it writes on EPOLLOUT and tells no
-// one), so a connection that is held back, has answers queued, or is
+// one), so a connection that is under backpressure, has answers queued, or is
 // finishing during shutdown registers here and is woken every interval
 // until it no longer needs to be. The goroutine sleeps while nothing waits.
 //

@@ -53,13 +53,16 @@ type opsFlags struct {
 	PoolSize         int           `default:"4096" env:"QSTATE_POOL_SIZE" group:"Limits" help:"Look-up pool workers, shared by both ports. When all are busy a batch is refused at once: each request fails with 'Server overloaded' (0: 4096)."`
 	MaxConns         int           `default:"0" env:"QSTATE_MAX_CONNS" group:"Limits" help:"Open connections per port; more are closed as soon as accepted (0: half the descriptor limit less 256)."`
 	MaxFrame         int           `default:"4194304" env:"QSTATE_MAX_FRAME" group:"Limits" help:"Largest request frame in bytes (its length prefix); a longer one closes the connection (0: 4194304)."`
-	MaxInbound       int           `default:"0" env:"QSTATE_MAX_INBOUND" group:"Limits" help:"Bytes buffered from one connection not yet dispatched; past it the connection is closed (reason inbound-overflow) (0: the larger of 4194304 and --max-frame + 4)."`
+	MaxInbound       int           `default:"0" env:"QSTATE_MAX_INBOUND" group:"Limits" help:"Bytes buffered from one connection not yet dispatched; requests past it are answered at once with a retryable failure naming the limit (pushback) (0: the larger of 4194304 and --max-frame + 4)."`
 	MaxInFlight      int           `default:"1024" env:"QSTATE_MAX_IN_FLIGHT" group:"Limits" help:"Requests of one connection dispatched and not yet answered; more wait in its buffer (0: 1024)."`
 	HighWatermark    int           `default:"32768" env:"QSTATE_HIGH_WATERMARK" group:"Limits" help:"Outbound bytes of one connection above which its requests stop being dispatched (backpressure); larger answers go out in chunks of this size (0: 32768)."`
 	LowWatermark     int           `default:"8192" env:"QSTATE_LOW_WATERMARK" group:"Limits" help:"Outbound bytes below which a held-back connection resumes (0: 8192); must be below --high-watermark."`
-	MaxOutbound      int           `default:"67108864" env:"QSTATE_MAX_OUTBOUND" group:"Limits" help:"Answer bytes held for one connection (waiting, or in the engine's buffer); a client that lets its answers pile up past it is closed as a slow consumer (0: 67108864); at least twice --high-watermark."`
+	MaxOutbound      int           `default:"67108864" env:"QSTATE_MAX_OUTBOUND" group:"Limits" help:"Answer bytes held or being built for one connection; a request whose answer does not fit waits until the client has read enough (0: 67108864); at least twice --high-watermark."`
 	IdleTimeout      time.Duration `default:"5m" env:"QSTATE_IDLE_TIMEOUT" group:"Limits" help:"Close a connection that had no request and nothing in flight for this long (0: 5m; negative: never)."`
 	StallTimeout     time.Duration `default:"30s" env:"QSTATE_STALL_TIMEOUT" group:"Limits" help:"Close as a slow consumer a connection whose client took none of its waiting answers for this long (0: 30s; negative: never)."`
+	FrameTimeout     time.Duration `default:"10s" env:"QSTATE_FRAME_TIMEOUT" group:"Limits" help:"Close a connection that sent no whole frame this long after opening, or left a frame half-sent this long (0: 10s; negative: never)."`
+	MaxConnsPerAddr  int           `default:"0" env:"QSTATE_MAX_CONNS_PER_ADDR" group:"Limits" help:"Open connections per port from one source address; a new one past it evicts the address's oldest connection that has sent no whole frame, else is refused (0: a quarter of --max-conns, at least 16)."`
+	ReservedConns    int           `default:"0" env:"QSTATE_RESERVED_CONNS" group:"Limits" help:"Connection slots per port kept for clients that have sent a whole frame (0: --max-conns/16, at least 1)."`
 	LogRate          int           `default:"10" env:"QSTATE_LOG_RATE" help:"Connection warnings and errors logged per second and port; the rest are counted and summed up once a second (0: 10; negative: no limit)."`
 	SocketSendBuffer int           `default:"0" env:"QSTATE_SOCKET_SEND_BUFFER" group:"Limits" help:"SO_SNDBUF of accepted connections in bytes (0: the system's, auto-tuned)."`
 
@@ -171,6 +174,9 @@ func (c *serveCmd) nodeConfig(proxyAddr, stateAddr string, log zerolog.Logger) n
 			MaxOutbound:      o.MaxOutbound,
 			IdleTimeout:      o.IdleTimeout,
 			StallTimeout:     o.StallTimeout,
+			FrameTimeout:     o.FrameTimeout,
+			MaxConnsPerAddr:  o.MaxConnsPerAddr,
+			ReservedConns:    o.ReservedConns,
 			LogRate:          o.LogRate,
 			SocketSendBuffer: o.SocketSendBuffer,
 		},
