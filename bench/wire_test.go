@@ -13,15 +13,6 @@ import (
 	"github.com/qstate/qstate/internal/vectors"
 )
 
-func kind(t *testing.T, k string) []vectors.Vector {
-	t.Helper()
-	vs, err := vectors.Kind(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return vs
-}
-
 func intVoid(v vectors.Vector) bool {
 	return v.Str("key_type") == "int" && v.Str("namespace_type") == "void"
 }
@@ -30,7 +21,7 @@ func intVoid(v vectors.Vector) bool {
 // IntSerializer + VoidNamespace bytes.
 func TestKeyAndNamespaceGolden(t *testing.T) {
 	n := 0
-	for _, v := range kind(t, "key_and_namespace") {
+	for _, v := range vectors.MustKind(t, "key_and_namespace") {
 		if !intVoid(v) {
 			continue
 		}
@@ -48,7 +39,7 @@ func TestKeyAndNamespaceGolden(t *testing.T) {
 // are byte for byte the frames Flink's MessageSerializer writes.
 func TestRequestFramesGolden(t *testing.T) {
 	n := 0
-	for _, v := range kind(t, "request_frame") {
+	for _, v := range vectors.MustKind(t, "request_frame") {
 		// Keys are 0..N-1, and an empty state name means the default one.
 		if !intVoid(v) || v.Int("key") < 0 || v.Str("state_name") == "" {
 			continue
@@ -65,7 +56,7 @@ func TestRequestFramesGolden(t *testing.T) {
 			t.Errorf("%s:\n got %x\nwant %s", v.Name, got[6:], v.Str("frame_hex"))
 		}
 	}
-	for _, v := range kind(t, "internal_request_frame") {
+	for _, v := range vectors.MustKind(t, "internal_request_frame") {
 		if !intVoid(v) || v.Int("key") < 0 {
 			continue
 		}
@@ -95,7 +86,7 @@ func TestExchangeGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	checked := 0
-	for _, v := range kind(t, "exchange") {
+	for _, v := range vectors.MustKind(t, "exchange") {
 		if v.Str("mode") != "proxy" || !strings.Contains(v.Name, "-key-") || strings.Contains(v.Name, "wrong-hash") || strings.Contains(v.Name, "long-key") {
 			continue
 		}
@@ -154,7 +145,7 @@ func codecKey(t *testing.T, frame []byte) uint32 {
 // is the class Flink serialized.
 func TestJavaClassNameGolden(t *testing.T) {
 	for _, k := range []string{"request_failure_frame", "server_failure_frame"} {
-		for _, v := range kind(t, k) {
+		for _, v := range vectors.MustKind(t, k) {
 			f, _, err := codec.DecodeFrame(v.Hex("frame_hex"), 0)
 			if err != nil {
 				t.Fatal(err)
@@ -176,7 +167,7 @@ func TestJavaClassNameGolden(t *testing.T) {
 // error, and says how much it needs once the length is in.
 func TestFlinkParseSplit(t *testing.T) {
 	w, _ := newFlinkWire(Config{Keys: 1, ValueSize: 8}.withDefaults())
-	for _, v := range kind(t, "response_frame") {
+	for _, v := range vectors.MustKind(t, "response_frame") {
 		frame := v.Hex("frame_hex")
 		for cut := 0; cut < len(frame); cut++ {
 			_, n, need, err := w.parse(frame[:cut])

@@ -28,18 +28,21 @@ func sizeName(n int) string {
 
 var benchSink byte
 
+// benchGetPut measures one get of n bytes, a write and one put per op.
+func benchGetPut(b *testing.B, n int, get func(int) []byte, put func([]byte)) {
+	b.ReportAllocs()
+	for b.Loop() {
+		buf := get(n)
+		buf = append(buf, 1)
+		benchSink += buf[0]
+		put(buf)
+	}
+}
+
 // BenchmarkGetPut: one Get, a write, one Put, as an encoder uses it.
 func BenchmarkGetPut(b *testing.B) {
 	for _, n := range benchSizes {
-		b.Run(sizeName(n), func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				buf := bufpool.Get(n)
-				buf = append(buf, 1)
-				benchSink += buf[0]
-				bufpool.Put(buf)
-			}
-		})
+		b.Run(sizeName(n), func(b *testing.B) { benchGetPut(b, n, bufpool.Get, bufpool.Put) })
 	}
 }
 
@@ -126,15 +129,7 @@ func BenchmarkCompare(b *testing.B) {
 	}
 	for _, n := range []int{1 << 10, 64 << 10} {
 		for _, im := range impls {
-			b.Run(im.name+"/"+sizeName(n), func(b *testing.B) {
-				b.ReportAllocs()
-				for b.Loop() {
-					buf := im.get(n)
-					buf = append(buf, 1)
-					benchSink += buf[0]
-					im.put(buf)
-				}
-			})
+			b.Run(im.name+"/"+sizeName(n), func(b *testing.B) { benchGetPut(b, n, im.get, im.put) })
 			b.Run(im.name+"/parallel/"+sizeName(n), func(b *testing.B) {
 				b.ReportAllocs()
 				b.RunParallel(func(pb *testing.PB) {

@@ -184,9 +184,9 @@ func TestServerFailure(t *testing.T) {
 	c := newClient(t, Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for i, err := range getAll(ctx, c, srv.Addr(), 0, inFlight) {
+	for i, r := range getAll(ctx, c, srv.Addr(), 0, inFlight) {
 		var got *codec.JavaException
-		switch {
+		switch err := r.err; {
 		case !errors.Is(err, ErrServerFailure):
 			t.Errorf("request %d: err = %v, want ErrServerFailure", i, err)
 		case !errors.As(err, &got):
@@ -220,34 +220,26 @@ func TestRequestFailure(t *testing.T) {
 	c := newClient(t, Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			kv := kvFor(0, i)
-			content, err := c.GetKvState(ctx, srv.Addr(), testJob, "state", 0, kv)
-			if !missing(kv) {
-				if err != nil || !checkAnswer(content, kv) {
-					t.Errorf("request %d: %x, %v", i, content, err)
-				}
-				return
+	for i, r := range getAll(ctx, c, srv.Addr(), 0, n) {
+		if !missing(r.kv) {
+			if r.err != nil || !checkAnswer(r.content, r.kv) {
+				t.Errorf("request %d: %x, %v", i, r.content, r.err)
 			}
-			var re *RequestError
-			var jex *codec.JavaException
-			switch {
-			case !errors.Is(err, codec.ErrUnknownKeyOrNamespace):
-				t.Errorf("request %d: err = %v, want codec.ErrUnknownKeyOrNamespace", i, err)
-			case !errors.Is(err, ErrRequestFailed):
-				t.Errorf("request %d: err = %v, want ErrRequestFailed", i, err)
-			case !errors.As(err, &re) || re.Addr != srv.Addr():
-				t.Errorf("request %d: err = %v, want *RequestError from %s", i, err, srv.Addr())
-			case !errors.As(err, &jex) || jex.Class != "org.apache.flink.queryablestate.exceptions.UnknownKeyOrNamespaceException":
-				t.Errorf("request %d: err = %v, want the Java exception", i, err)
-			}
-		}()
+			continue
+		}
+		var re *RequestError
+		var jex *codec.JavaException
+		switch err := r.err; {
+		case !errors.Is(err, codec.ErrUnknownKeyOrNamespace):
+			t.Errorf("request %d: err = %v, want codec.ErrUnknownKeyOrNamespace", i, err)
+		case !errors.Is(err, ErrRequestFailed):
+			t.Errorf("request %d: err = %v, want ErrRequestFailed", i, err)
+		case !errors.As(err, &re) || re.Addr != srv.Addr():
+			t.Errorf("request %d: err = %v, want *RequestError from %s", i, err, srv.Addr())
+		case !errors.As(err, &jex) || jex.Class != "org.apache.flink.queryablestate.exceptions.UnknownKeyOrNamespaceException":
+			t.Errorf("request %d: err = %v, want the Java exception", i, err)
+		}
 	}
-	wg.Wait()
 	if got := srv.Accepted(); got != 1 {
 		t.Errorf("server accepted %d connections, want 1", got)
 	}
@@ -279,24 +271,18 @@ func TestQueueWhileConnecting(t *testing.T) {
 	}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			kv := kvFor(2, i)
-			content, err := c.GetKvState(ctx, srv.Addr(), testJob, "state", 0, kv)
-			if err != nil || !checkAnswer(content, kv) {
-				t.Errorf("request %d: %x, %v", i, content, err)
-			}
-		}()
-	}
+	done := make(chan []outcome, 1)
+	go func() { done <- getAll(ctx, c, srv.Addr(), 2, n) }()
 	qstatetest.Eventually(t, 5*time.Second, func() bool { return c.Stats().InFlight == n }, "all requests queued")
 	if got := srv.Accepted(); got != 0 {
 		t.Fatalf("server accepted %d connections before the dial was released", got)
 	}
 	close(gate)
-	wg.Wait()
+	for i, r := range qstatetest.Recv(t, done, qstatetest.Timeout, "the queued calls to return") {
+		if r.err != nil || !checkAnswer(r.content, r.kv) {
+			t.Errorf("request %d: %x, %v", i, r.content, r.err)
+		}
+	}
 	for id := range int64(n) {
 		if _, ok := ids.Load(id); !ok {
 			t.Errorf("request id %d never reached the server", id)
@@ -374,8 +360,8 @@ func TestBrokenStream(t *testing.T) {
 			c := newClient(t, Config{MaxFrameLen: maxFrame})
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			for i, err := range getAll(ctx, c, srv.Addr(), 3, inFlight) {
-				if !errors.Is(err, ErrBroken) {
+			for i, r := range getAll(ctx, c, srv.Addr(), 3, inFlight) {
+				if err := r.err; !errors.Is(err, ErrBroken) {
 					t.Errorf("request %d: err = %v, want ErrBroken", i, err)
 				} else if tc.want != nil && !errors.Is(err, tc.want) {
 					t.Errorf("request %d: err = %v, want it to wrap %v", i, err, tc.want)

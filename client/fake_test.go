@@ -110,16 +110,26 @@ func newBreakOnceServer(t testing.TB, n int, send func(sc *qstatetest.Conn, fs [
 	})
 }
 
+// outcome is the outcome of one GetKvState call for kv.
+type outcome struct {
+	kv, content []byte
+	err         error
+}
+
 // getAll calls GetKvState for the keys kvFor(g, 0..n-1) at once and
-// returns the calls' errors, in key order.
-func getAll(ctx context.Context, c *Client, addr string, g, n int) []error {
-	errs := make([]error, n)
+// returns the outcomes, in key order.
+func getAll(ctx context.Context, c *Client, addr string, g, n int) []outcome {
+	calls := make([]outcome, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { _, errs[i] = c.GetKvState(ctx, addr, testJob, "state", 0, kvFor(g, i)) })
+		wg.Go(func() {
+			kv := kvFor(g, i)
+			content, err := c.GetKvState(ctx, addr, testJob, "state", 0, kv)
+			calls[i] = outcome{kv, content, err}
+		})
 	}
 	wg.Wait()
-	return errs
+	return calls
 }
 
 // checkRecovered checks that a call for kv after a broken connection is

@@ -13,15 +13,6 @@ import (
 	"github.com/qstate/qstate/internal/vectors"
 )
 
-func mustKind(t *testing.T, kind string) []vectors.Vector {
-	t.Helper()
-	vs, err := vectors.Kind(kind)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return vs
-}
-
 func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
@@ -31,7 +22,7 @@ func testCtx(t *testing.T) context.Context {
 // TestGoldenRequestFrames: the frames the client writes equal the ones
 // Flink's MessageSerializer writes, byte for byte.
 func TestGoldenRequestFrames(t *testing.T) {
-	for _, v := range mustKind(t, "request_frame") {
+	for _, v := range vectors.MustKind(t, "request_frame") {
 		t.Run(v.Name, func(t *testing.T) {
 			var job [16]byte
 			copy(job[:], v.Hex("job_id_hex"))
@@ -41,7 +32,7 @@ func TestGoldenRequestFrames(t *testing.T) {
 			}
 		})
 	}
-	for _, v := range mustKind(t, "internal_request_frame") {
+	for _, v := range vectors.MustKind(t, "internal_request_frame") {
 		t.Run(v.Name, func(t *testing.T) {
 			r := request{internal: true, kv: v.Hex("key_and_namespace_hex")}
 			copy(r.id16[:], v.Hex("kv_state_id_hex"))
@@ -74,13 +65,13 @@ func TestGoldenResponses(t *testing.T) {
 		mu.Unlock()
 		return c.GetKvState(ctx, srv.Addr(), testJob, "state", 0, []byte{0, 0, 0, 0, 0x2a, 0})
 	}
-	for _, v := range mustKind(t, "response_frame") {
+	for _, v := range vectors.MustKind(t, "response_frame") {
 		content, err := get(v.Hex("frame_hex"))
 		if err != nil || !bytes.Equal(content, v.Hex("content_hex")) {
 			t.Errorf("%s: got %x, %v; want %s", v.Name, content, err, v.Str("content_hex"))
 		}
 	}
-	for _, v := range mustKind(t, "request_failure_frame") {
+	for _, v := range vectors.MustKind(t, "request_failure_frame") {
 		_, err := get(v.Hex("frame_hex"))
 		var re *RequestError
 		if !errors.As(err, &re) {
@@ -92,7 +83,7 @@ func TestGoldenResponses(t *testing.T) {
 		}
 	}
 	failures := c.Stats().Failures
-	for _, v := range mustKind(t, "server_failure_frame") {
+	for _, v := range vectors.MustKind(t, "server_failure_frame") {
 		_, err := get(v.Hex("frame_hex"))
 		var jex *codec.JavaException
 		if !errors.Is(err, ErrServerFailure) || !errors.As(err, &jex) {
@@ -103,7 +94,7 @@ func TestGoldenResponses(t *testing.T) {
 			t.Errorf("%s: got %s: %q, want %s: %q", v.Name, jex.Class, jex.Message, v.Str("exception_class"), v.Str("message"))
 		}
 	}
-	if got, want := c.Stats().Failures-failures, uint64(len(mustKind(t, "server_failure_frame"))); got != want {
+	if got, want := c.Stats().Failures-failures, uint64(len(vectors.MustKind(t, "server_failure_frame"))); got != want {
 		t.Errorf("%d connections failed after %d SERVER_FAILUREs, want one each", got, want)
 	}
 }
@@ -113,7 +104,7 @@ func TestGoldenResponses(t *testing.T) {
 // request recorded (request id aside), and the recorded response decodes to
 // the recorded content or exception.
 func TestGoldenExchanges(t *testing.T) {
-	for _, v := range mustKind(t, "exchange") {
+	for _, v := range vectors.MustKind(t, "exchange") {
 		t.Run(v.Name, func(t *testing.T) {
 			reqFrame, respFrame := v.Hex("request_frame_hex"), v.Hex("response_frame_hex")
 			// Requests that Flink rejected as malformed (bad version,

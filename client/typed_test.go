@@ -16,6 +16,7 @@ import (
 
 	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/internal/qstatetest"
+	"github.com/qstate/qstate/internal/vectors"
 	"github.com/qstate/qstate/state"
 )
 
@@ -174,7 +175,7 @@ func toAny[V any](l []V, err error) ([]any, error) {
 func TestGoldenValues(t *testing.T) {
 	srv := newContentServer(t)
 	c := newClient(t, Config{})
-	for _, v := range mustKind(t, "value") {
+	for _, v := range vectors.MustKind(t, "value") {
 		typ := v.Str("value_type")
 		if !supportedTypes[typ] {
 			continue
@@ -208,7 +209,7 @@ func TestGoldenValues(t *testing.T) {
 func TestGoldenLists(t *testing.T) {
 	srv := newContentServer(t)
 	c := newClient(t, Config{})
-	for _, v := range mustKind(t, "list") {
+	for _, v := range vectors.MustKind(t, "list") {
 		typ := v.Str("element_type")
 		t.Run(v.Name, func(t *testing.T) {
 			var raws []json.RawMessage
@@ -238,7 +239,7 @@ func TestGoldenLists(t *testing.T) {
 func TestGoldenMaps(t *testing.T) {
 	srv := newContentServer(t)
 	c := newClient(t, Config{})
-	for _, v := range mustKind(t, "map") {
+	for _, v := range vectors.MustKind(t, "map") {
 		kt, vt := v.Str("key_type"), v.Str("value_type")
 		t.Run(v.Name, func(t *testing.T) {
 			var entries [][2]json.RawMessage
@@ -323,7 +324,7 @@ func TestGoldenKeys(t *testing.T) {
 	srv := newContentServer(t)
 	c := newClient(t, Config{})
 	n := 0
-	for _, v := range mustKind(t, "request_frame") {
+	for _, v := range vectors.MustKind(t, "request_frame") {
 		typ := v.Str("key_type")
 		if v.Str("namespace_type") != "void" || !supportedTypes[typ] || typ == "bytes" {
 			continue

@@ -17,6 +17,8 @@ import (
 	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/dataset"
 	"github.com/qstate/qstate/handler"
+	"github.com/qstate/qstate/internal/qstatetest"
+	"github.com/qstate/qstate/internal/servertest"
 	"github.com/qstate/qstate/registry"
 	"github.com/qstate/qstate/server"
 	"github.com/qstate/qstate/state"
@@ -26,7 +28,7 @@ const (
 	e2eKeys      = 1000
 	e2eValueSize = 8
 	e2eMaxP      = 128
-	ioTimeout    = 10 * time.Second
+	ioTimeout    = qstatetest.Timeout
 )
 
 // lateDirectory is a Directory whose answers come from a Static set after
@@ -49,7 +51,7 @@ type testNode struct {
 	fwd          *Forwarder
 	h            *handler.Handler
 	proxy, state *server.Server
-	errc         chan error
+	stopServers  []func() // servertest.Start's
 
 	stopOnce sync.Once
 }
@@ -58,7 +60,7 @@ type testNode struct {
 // stopped at cleanup unless stopped before.
 func startTestNode(t testing.TB, name string, dir Directory) *testNode {
 	t.Helper()
-	n := &testNode{name: name, reg: registry.New(), errc: make(chan error, 2)}
+	n := &testNode{name: name, reg: registry.New()}
 	var err error
 	n.fwd, err = NewForwarder(ForwarderConfig{Directory: dir})
 	if err != nil {
@@ -68,39 +70,26 @@ func startTestNode(t testing.TB, name string, dir Directory) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := func(ep *handler.Endpoint) *server.Server {
-		s, err := server.New(server.Config{Addr: "127.0.0.1:0", Name: name, EventLoops: 1}, ep)
-		if err != nil {
-			t.Fatal(err)
-		}
-		go func() { n.errc <- s.Serve() }()
-		<-s.Ready()
-		if s.Addr() == nil {
-			t.Fatalf("node %s did not start: %v", name, <-n.errc)
-		}
-		return s
+	t.Cleanup(func() { n.stop(t) }) // after the servers' own cleanups
+	for _, port := range []struct {
+		s  **server.Server
+		ep *handler.Endpoint
+	}{{&n.proxy, n.h.Proxy()}, {&n.state, n.h.StateServer()}} {
+		var stop func()
+		*port.s, stop = servertest.Start(t, server.Config{Name: name, EventLoops: 1}, port.ep)
+		n.stopServers = append(n.stopServers, stop)
 	}
-	n.proxy = start(n.h.Proxy())
-	n.state = start(n.h.StateServer())
-	t.Cleanup(func() { n.stop(t) })
 	return n
 }
 
 // stop shuts the node down: servers, then the handler, then the forwarder.
 func (n *testNode) stop(t testing.TB) {
 	n.stopOnce.Do(func() {
+		for _, stop := range n.stopServers {
+			stop() // Shutdown, and Serve returned ErrServerClosed
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
 		defer cancel()
-		for _, s := range []*server.Server{n.proxy, n.state} {
-			if err := s.Shutdown(ctx); err != nil {
-				t.Errorf("node %s: Shutdown: %v", n.name, err)
-			}
-		}
-		for range 2 {
-			if err := <-n.errc; !errors.Is(err, server.ErrServerClosed) {
-				t.Errorf("node %s: Serve: %v", n.name, err)
-			}
-		}
 		if err := n.h.Close(ctx); err != nil {
 			t.Errorf("node %s: handler Close: %v", n.name, err)
 		}
@@ -189,16 +178,6 @@ func (tc *testCluster) owner(key int32) int {
 	return -1
 }
 
-func newClient(t testing.TB) *client.Client {
-	t.Helper()
-	c, err := client.New(client.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
 // parallel runs f(0..n-1) on workers goroutines and waits.
 func parallel(n, workers int, f func(i int)) {
 	var next atomic.Int64
@@ -218,7 +197,7 @@ func parallel(n, workers int, f func(i int)) {
 // missing key answers UnknownKeyOrNamespaceException from any node (K3).
 func TestClusterServesEveryKey(t *testing.T) {
 	tc := startCluster(t, 3)
-	cl := newClient(t)
+	cl := servertest.NewClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, node := range tc.nodes {
@@ -256,7 +235,7 @@ func TestClusterServesEveryKey(t *testing.T) {
 // while every other key still answers (K5).
 func TestClusterNodeDown(t *testing.T) {
 	tc := startCluster(t, 3)
-	cl := newClient(t)
+	cl := servertest.NewClient(t)
 	down := tc.nodes[2]
 	downState := down.state.Addr().String()
 	down.stop(t)
@@ -349,7 +328,7 @@ func TestClusterRangeMoved(t *testing.T) {
 		n.fwd.cfg.Directory.(*lateDirectory).Store(static)
 	}
 
-	cl := newClient(t)
+	cl := servertest.NewClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	addr := tc.nodes[0].proxy.Addr().String()

@@ -8,6 +8,7 @@ import (
 	"github.com/qstate/qstate/bufpool"
 	"github.com/qstate/qstate/client"
 	"github.com/qstate/qstate/dataset"
+	"github.com/qstate/qstate/internal/servertest"
 	"github.com/qstate/qstate/registry"
 	"github.com/qstate/qstate/state"
 )
@@ -55,7 +56,7 @@ func BenchmarkProxy(b *testing.B) {
 			}
 		}
 		b.Run(bc.name, func(b *testing.B) {
-			cl := newClient(b)
+			cl := servertest.NewClient(b)
 			ctx := context.Background()
 			b.ReportAllocs()
 			b.SetParallelism(16) // 16 callers per CPU: requests pipeline, batches form

@@ -10,7 +10,7 @@ import (
 // FuzzReadThrowable: ReadThrowable never panics; a failure wraps
 // ErrJavaStream; a success is a chain of at most MaxCauseChain exceptions
 // with valid UTF-8 text that AppendThrowable writes (as is when its classes
-// are sendable, else its Sendable form) and ReadThrowable reads back to the
+// are sendable, else its Sendable form) and readThrowable reads back to the
 // same values, and that writing again gives the same bytes.
 //
 // Seeds: every golden payload, vectors/throwables/*.bin, the payloads our

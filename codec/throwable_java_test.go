@@ -119,7 +119,7 @@ func TestJavaInterop(t *testing.T) {
 			case err != nil:
 				t.Errorf("%s: Java read %s, readThrowable failed: %v", f, describe(r.chain), err)
 			case !sameChain(chainOf(e), r.chain):
-				t.Errorf("%s: Java read %s\nReadThrowable read %s", f, describe(r.chain), describe(chainOf(e)))
+				t.Errorf("%s: Java read %s\nreadThrowable read %s", f, describe(r.chain), describe(chainOf(e)))
 			}
 		}
 	})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/dataset"
+	"github.com/qstate/qstate/internal/qstatetest"
 	"github.com/qstate/qstate/registry"
 	"github.com/qstate/qstate/state"
 )
@@ -136,7 +137,7 @@ func TestBlockingOverload(t *testing.T) {
 	h, _ := newHandler(t, Config{Registry: registryWithDisk(t, ds), Dispatch: Inline, PoolSize: 1})
 	first := make(chan []byte, 1)
 	h.Proxy().ServeBatch(diskFrame(1, 1), 1, func(out []byte) { first <- out })
-	<-ds.entered // the only worker waits on the disk
+	qstatetest.Recv(t, ds.entered, qstatetest.Timeout, "the only worker waiting on the disk")
 	answers, early := serve(t, h.Proxy(), proxyFrame(2, 2), diskFrame(3, 3))
 	if !early {
 		t.Fatal("the refused batch was not answered at once")

@@ -242,17 +242,14 @@ func TestTCPGoldenExchanges(t *testing.T) {
 // is still answered when its state returns.
 func TestTCPOverloadFlood(t *testing.T) {
 	r := registry.New()
-	bs := &blockingState{entered: make(chan struct{}, 1), release: make(chan struct{})}
-	if _, err := r.Register(syntheticJob, "slow", registry.KeyGroupRange{Start: 0, End: 127}, 128, bs); err != nil {
-		t.Fatal(err)
-	}
+	bs := registerSlow(t, r)
 	if err := dataset.RegisterSynthetic(r, testKeys, testValueSize); err != nil {
 		t.Fatal(err)
 	}
 	n := startNode(t, Config{Registry: r, PoolSize: 1}, server.Config{})
 	slowConn := dialAddr(t, n.proxy.Addr())
-	slowConn.Write(codec.AppendKvStateRequestFrame(nil, 1, codec.KvStateRequest{JobID: syntheticJob, StateName: []byte("slow"), KeyAndNamespace: intKey(1)}))
-	<-bs.entered
+	slowConn.Write(slowFrame(1))
+	qstatetest.Recv(t, bs.entered, qstatetest.Timeout, "the slow request at the state")
 
 	flood := dialAddr(t, n.proxy.Addr())
 	const total = 2000
@@ -326,10 +323,7 @@ func (c *chunkReader) Read(p []byte) (int, error) { return c.r.Read(p[:min(len(p
 func TestTCPShutdownInFlight(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	r := registry.New()
-	bs := &blockingState{entered: make(chan struct{}, 1), release: make(chan struct{})}
-	if _, err := r.Register(syntheticJob, "slow", registry.KeyGroupRange{Start: 0, End: 127}, 128, bs); err != nil {
-		t.Fatal(err)
-	}
+	bs := registerSlow(t, r)
 	h, err := New(Config{Registry: r})
 	if err != nil {
 		t.Fatal(err)
@@ -337,7 +331,7 @@ func TestTCPShutdownInFlight(t *testing.T) {
 	s, stop := servertest.Start(t, server.Config{}, h.Proxy())
 	c := qstatetest.Dial(t, s.Addr().String())
 	defer c.Close()
-	c.Write(codec.AppendKvStateRequestFrame(nil, 7, codec.KvStateRequest{JobID: syntheticJob, StateName: []byte("slow"), KeyAndNamespace: intKey(1)}))
+	c.Write(slowFrame(7))
 	qstatetest.Recv(t, bs.entered, ioTimeout, "the request at the state")
 	var wg sync.WaitGroup
 	var closeErr error

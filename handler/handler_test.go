@@ -479,23 +479,44 @@ func (b *blockingState) Get([]byte) ([]byte, bool, error) {
 	return []byte{42}, true, nil
 }
 
-// TestOverload: with every worker busy, a batch is refused at once, each
-// request answered with the overload failure, before ServeBatch returns;
-// nothing queues.
-func TestOverload(t *testing.T) {
-	r := registry.New()
+// registerSlow registers, in r, a blockingState under the synthetic job
+// and the name "slow" (key groups 0..127 of 128) and returns it.
+func registerSlow(t testing.TB, r *registry.Registry) *blockingState {
+	t.Helper()
 	bs := &blockingState{entered: make(chan struct{}, 1), release: make(chan struct{})}
 	if _, err := r.Register(syntheticJob, "slow", registry.KeyGroupRange{Start: 0, End: 127}, 128, bs); err != nil {
 		t.Fatal(err)
 	}
+	return bs
+}
+
+// slowFrame is a KvStateRequest frame for key 1 of the "slow" state.
+func slowFrame(id int64) []byte {
+	return codec.AppendKvStateRequestFrame(nil, id, codec.KvStateRequest{JobID: syntheticJob, StateName: []byte("slow"), KeyAndNamespace: intKey(1)})
+}
+
+// busyPool returns a handler over the synthetic dataset and a "slow"
+// state whose pool of one worker is busy with a request for the slow state
+// (id 100): it answers on slowDone once bs is released.
+func busyPool(t testing.TB) (h *Handler, bs *blockingState, slowDone chan []byte) {
+	t.Helper()
+	r := registry.New()
+	bs = registerSlow(t, r)
 	if err := dataset.RegisterSynthetic(r, testKeys, testValueSize); err != nil {
 		t.Fatal(err)
 	}
-	h, _ := newHandler(t, Config{Registry: r, PoolSize: 1})
-	slow := codec.AppendKvStateRequestFrame(nil, 100, codec.KvStateRequest{JobID: syntheticJob, StateName: []byte("slow"), KeyAndNamespace: intKey(1)})
-	slowDone := make(chan []byte, 1)
-	h.Proxy().ServeBatch(slow, 1, func(out []byte) { slowDone <- out })
-	<-bs.entered // the only worker is busy
+	h, _ = newHandler(t, Config{Registry: r, PoolSize: 1})
+	slowDone = make(chan []byte, 1)
+	h.Proxy().ServeBatch(slowFrame(100), 1, func(out []byte) { slowDone <- out })
+	qstatetest.Recv(t, bs.entered, qstatetest.Timeout, "the only worker busy with the slow request")
+	return h, bs, slowDone
+}
+
+// TestOverload: with every worker busy, a batch is refused at once, each
+// request answered with the overload failure, before ServeBatch returns;
+// nothing queues.
+func TestOverload(t *testing.T) {
+	h, bs, slowDone := busyPool(t)
 	for round := range 20 {
 		answers, early := serve(t, h.Proxy(), proxyFrame(1, 1), proxyFrame(2, 2))
 		if !early {
@@ -512,7 +533,7 @@ func TestOverload(t *testing.T) {
 		}
 	}
 	close(bs.release)
-	if out := <-slowDone; len(out) == 0 {
+	if out := qstatetest.Recv(t, slowDone, qstatetest.Timeout, "the slow answer"); len(out) == 0 {
 		t.Fatal("slow request not answered")
 	}
 	st := h.Proxy().Stats()
@@ -557,19 +578,16 @@ func TestPanickingStateFailsBatch(t *testing.T) {
 func TestCloseReleasesPool(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	r := registry.New()
-	bs := &blockingState{entered: make(chan struct{}, 1), release: make(chan struct{})}
-	if _, err := r.Register(syntheticJob, "slow", registry.KeyGroupRange{Start: 0, End: 127}, 128, bs); err != nil {
-		t.Fatal(err)
-	}
+	bs := registerSlow(t, r)
 	h, err := New(Config{Registry: r})
 	if err != nil {
 		t.Fatal(err)
 	}
-	slow := codec.AppendKvStateRequestFrame(nil, 1, codec.KvStateRequest{JobID: syntheticJob, StateName: []byte("slow"), KeyAndNamespace: intKey(1)})
+	slow := slowFrame(1)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	h.Proxy().ServeBatch(slow, 1, func([]byte) { wg.Done() })
-	<-bs.entered
+	qstatetest.Recv(t, bs.entered, qstatetest.Timeout, "the slow request at the state")
 	closed := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

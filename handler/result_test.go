@@ -7,6 +7,7 @@ import (
 
 	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/dataset"
+	"github.com/qstate/qstate/internal/qstatetest"
 	"github.com/qstate/qstate/registry"
 	"github.com/qstate/qstate/state"
 )
@@ -105,22 +106,10 @@ func TestResultsByKind(t *testing.T) {
 // TestResultsOverload: a batch the full pool refuses counts each of its
 // requests as ResultOverload.
 func TestResultsOverload(t *testing.T) {
-	r := registry.New()
-	bs := &blockingState{entered: make(chan struct{}, 1), release: make(chan struct{})}
-	if _, err := r.Register(syntheticJob, "slow", registry.KeyGroupRange{Start: 0, End: 127}, 128, bs); err != nil {
-		t.Fatal(err)
-	}
-	if err := dataset.RegisterSynthetic(r, testKeys, testValueSize); err != nil {
-		t.Fatal(err)
-	}
-	h, _ := newHandler(t, Config{Registry: r, PoolSize: 1})
-	slow := codec.AppendKvStateRequestFrame(nil, 100, codec.KvStateRequest{JobID: syntheticJob, StateName: []byte("slow"), KeyAndNamespace: intKey(1)})
-	slowDone := make(chan []byte, 1)
-	h.Proxy().ServeBatch(slow, 1, func(out []byte) { slowDone <- out })
-	<-bs.entered
+	h, bs, slowDone := busyPool(t)
 	serve(t, h.Proxy(), proxyFrame(1, 1), proxyFrame(2, 2), proxyFrame(3, 3))
 	close(bs.release)
-	putBuf(<-slowDone)
+	putBuf(qstatetest.Recv(t, slowDone, qstatetest.Timeout, "the slow answer"))
 	st := h.Proxy().Stats()
 	if st.Results[ResultOverload] != 3 || st.Results[ResultOK] != 1 || st.Overloaded != 3 {
 		t.Fatalf("results %v, overloaded %d", st.Results, st.Overloaded)

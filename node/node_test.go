@@ -19,6 +19,7 @@ import (
 	"github.com/qstate/qstate/dataset"
 	"github.com/qstate/qstate/handler"
 	"github.com/qstate/qstate/internal/qstatetest"
+	"github.com/qstate/qstate/internal/servertest"
 	"github.com/qstate/qstate/registry"
 	"github.com/qstate/qstate/server"
 	"github.com/qstate/qstate/state"
@@ -71,16 +72,6 @@ func startNode(t testing.TB, reg *registry.Registry, cfg Config) *Node {
 		t.Fatal(err)
 	}
 	return n
-}
-
-func newClient(t testing.TB) *client.Client {
-	t.Helper()
-	c, err := client.New(client.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
 }
 
 func queryCtx(t testing.TB) context.Context {
@@ -141,7 +132,7 @@ func TestServesBothPorts(t *testing.T) {
 	default:
 		t.Fatal("Ready not closed after Start")
 	}
-	c := newClient(t)
+	c := servertest.NewClient(t)
 	ctx := queryCtx(t)
 	for _, k := range []int32{0, 7, testKeys - 1} {
 		got, err := client.GetValue(ctx, c, proxy.String(), syntheticJob, dataset.SyntheticState, state.Int, k, state.Bytes)
@@ -196,7 +187,7 @@ func TestShutdownAnswersInFlight(t *testing.T) {
 	n := startNode(t, reg, Config{})
 	proxy, _ := n.Addrs()
 
-	c := newClient(t)
+	c := servertest.NewClient(t)
 	type answer struct {
 		v   []byte
 		err error
@@ -326,7 +317,7 @@ func TestServeUntilCancelled(t *testing.T) {
 	go func() { served <- n.Serve(ctx) }()
 	qstatetest.Recv(t, n.Ready(), qstatetest.Timeout, "the node to listen")
 	proxy, _ := n.Addrs()
-	c := newClient(t)
+	c := servertest.NewClient(t)
 	if _, err := client.GetValue(queryCtx(t), c, proxy.String(), syntheticJob, dataset.SyntheticState, state.Int, int32(3), state.Bytes); err != nil {
 		t.Fatalf("query while serving: %v", err)
 	}
@@ -363,7 +354,7 @@ func TestMetricsRegistered(t *testing.T) {
 	promReg := prometheus.NewRegistry()
 	n := startNode(t, syntheticRegistry(t), Config{Registerer: promReg})
 	proxy, _ := n.Addrs()
-	c := newClient(t)
+	c := servertest.NewClient(t)
 	for k := range 3 {
 		if _, err := client.GetValue(queryCtx(t), c, proxy.String(), syntheticJob, dataset.SyntheticState, state.Int, int32(k), state.Bytes); err != nil {
 			t.Fatal(err)
@@ -428,7 +419,7 @@ func TestForwarderAndDirectory(t *testing.T) {
 	}
 	n := startNode(t, reg, Config{Forwarder: fakeForwarder{}})
 	proxy, _ := n.Addrs()
-	c := newClient(t)
+	c := servertest.NewClient(t)
 	got, err := c.GetKvState(queryCtx(t), proxy.String(), syntheticJob, "far", 9, []byte{0, 0, 0, 9, 0x2a, 0})
 	if err != nil || !bytes.Equal(got, []byte{0, 0, 0, 4, 0, 0, 0, 9}) {
 		t.Errorf("forwarded through the caller's Forwarder: %x, %v", got, err)
@@ -475,7 +466,7 @@ func TestDeadOwnerCostsTheDeadline(t *testing.T) {
 	const deadline = 200 * time.Millisecond
 	n := startNode(t, reg, Config{Directory: noDirectory{}, RequestTimeout: deadline})
 	proxy, _ := n.Addrs()
-	c := newClient(t)
+	c := servertest.NewClient(t)
 	start := time.Now()
 	_, err := c.GetKvState(queryCtx(t), proxy.String(), syntheticJob, "far", 1, []byte{0, 0, 0, 1, 0x2a, 0})
 	took := time.Since(start)

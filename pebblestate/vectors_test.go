@@ -11,15 +11,6 @@ import (
 	"github.com/qstate/qstate/state"
 )
 
-func kindVectors(t *testing.T, k string) []vectors.Vector {
-	t.Helper()
-	vs, err := vectors.Kind(k)
-	if err != nil || len(vs) == 0 {
-		t.Fatalf("vectors %s: %d, %v", k, len(vs), err)
-	}
-	return vs
-}
-
 // answerOf stores v in a fresh ValueState of d named name under key 7 and
 // returns the query's answer.
 func answerOf[V any](t *testing.T, d *DB, name string, s state.Serializer[V], v V) []byte {
@@ -46,7 +37,7 @@ func decodeJSON[V any](t *testing.T, v vectors.Vector, field string) V {
 func TestVectorsValue(t *testing.T) {
 	d, _ := openTemp(t, Options{})
 	checked := 0
-	for _, v := range kindVectors(t, "value") {
+	for _, v := range vectors.MustKind(t, "value") {
 		var got []byte
 		switch typ := v.Str("value_type"); typ {
 		case "int":
@@ -107,7 +98,7 @@ func checkListVector[T any](t *testing.T, d *DB, v vectors.Vector, s state.Seria
 // whether written at once or merged from one operand per element (P1).
 func TestVectorsList(t *testing.T) {
 	d, _ := openTemp(t, Options{})
-	for _, v := range kindVectors(t, "list") {
+	for _, v := range vectors.MustKind(t, "list") {
 		switch typ := v.Str("element_type"); typ {
 		case "int":
 			checkListVector(t, d, v, state.Int, decodeJSON[[]int32](t, v, "elements"))
@@ -178,7 +169,7 @@ func checkMapVector[UK comparable, UV any](t *testing.T, d *DB, v vectors.Vector
 func TestVectorsMap(t *testing.T) {
 	d, _ := openTemp(t, Options{})
 	checked := 0
-	for _, v := range kindVectors(t, "map") {
+	for _, v := range vectors.MustKind(t, "map") {
 		var ok bool
 		switch kt, vt := v.Str("key_type"), v.Str("value_type"); kt + "->" + vt {
 		case "string->int":

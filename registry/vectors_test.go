@@ -6,15 +6,6 @@ import (
 	"github.com/qstate/qstate/internal/vectors"
 )
 
-func kind(t *testing.T, k string) []vectors.Vector {
-	t.Helper()
-	vs, err := vectors.Kind(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return vs
-}
-
 func be32(b []byte) int32 {
 	return int32(uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]))
 }
@@ -23,7 +14,7 @@ func be32(b []byte) int32 {
 // 32768 key groups (the hash itself is checked against the key in
 // state's TestVectorsKeyGroupHashCode).
 func TestVectorsKeyGroup(t *testing.T) {
-	for _, v := range kind(t, "key_group") {
+	for _, v := range vectors.MustKind(t, "key_group") {
 		t.Run(v.Name, func(t *testing.T) {
 			h := int32(v.Int("java_hash"))
 			if got, want := Murmur(h), int32(v.Int("murmur_hash")); got != want {
@@ -40,7 +31,7 @@ func TestVectorsKeyGroup(t *testing.T) {
 }
 
 func TestVectorsMurmurHash(t *testing.T) {
-	for _, v := range kind(t, "murmur_hash") {
+	for _, v := range vectors.MustKind(t, "murmur_hash") {
 		t.Run(v.Name, func(t *testing.T) {
 			in := int32(v.Int("input"))
 			if b := v.Hex("input_hex"); be32(b) != in {
@@ -64,7 +55,7 @@ func TestVectorsMurmurHash(t *testing.T) {
 }
 
 func TestVectorsKeyGroupRange(t *testing.T) {
-	for _, v := range kind(t, "key_group_range") {
+	for _, v := range vectors.MustKind(t, "key_group_range") {
 		t.Run(v.Name, func(t *testing.T) {
 			maxP, p, op := int(v.Int("max_parallelism")), int(v.Int("parallelism")), int(v.Int("operator_index"))
 			want := KeyGroupRange{int(v.Int("start_key_group")), int(v.Int("end_key_group"))}

@@ -13,15 +13,8 @@ import (
 // server, inline and with a worker goroutine (I8).
 func TestServeAllocs(t *testing.T) {
 	for _, inline := range []bool{true, false} {
-		var h Handler = &echoHandler{inline: true}
-		if !inline {
-			w := newWorkerHandler()
-			t.Cleanup(w.stop)
-			h = w
-		}
-		s := newTestServer(t, Config{}, h)
-		fc := newFakeConn()
-		cs := newConn(s, fc)
+		h := echoOrWorker(t, inline)
+		_, fc, cs := fakeServe(t, Config{}, h, false)
 		frames := pipelineFrames(16)
 		for range 100 { // warm the pools
 			roundTrip(cs, fc, frames, inline)

@@ -23,17 +23,13 @@ const (
 	ConnClosed
 )
 
+// connStateNames are the states' names, by value.
+var connStateNames = [...]string{ConnNew: "new", ConnActive: "active", ConnIdle: "idle", ConnClosed: "closed"}
+
 // String returns the state's name.
 func (st ConnState) String() string {
-	switch st {
-	case ConnNew:
-		return "new"
-	case ConnActive:
-		return "active"
-	case ConnIdle:
-		return "idle"
-	case ConnClosed:
-		return "closed"
+	if st >= 0 && int(st) < len(connStateNames) {
+		return connStateNames[st]
 	}
 	return "ConnState(" + strconv.Itoa(int(st)) + ")"
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/qstate/qstate/codec"
+	"github.com/qstate/qstate/internal/qstatetest"
 )
 
 // heldHandler keeps every batch until the test answers it (off the loop,
@@ -70,10 +71,7 @@ func (cs *conn) directOn() bool {
 // the loop counts it off at its next look (I9).
 func TestDirectWrite(t *testing.T) {
 	h := &heldHandler{}
-	s := newTestServer(t, Config{}, h)
-	fc := newFakeConn()
-	fc.keep = true
-	cs := newConn(s, fc)
+	s, fc, cs := fakeServe(t, Config{}, h, true)
 	fc.feed(framesFrom(0, 3))
 	cs.serve()
 	if cs.inflight != 3 || !cs.directOn() {
@@ -116,7 +114,7 @@ func TestDirectWritePartial(t *testing.T) {
 		if want := max(lim, 0); len(fc.out) != want {
 			t.Fatalf("rawMax %d: direct write took %d bytes", lim, len(fc.out))
 		}
-		<-fc.wakes
+		qstatetest.Recv(t, fc.wakes, qstatetest.Timeout, "a wake of the loop")
 		cs.serve()
 		checkAnswers(t, fc.out, 5)
 		if cs.inflight != 0 || len(cs.queue) != 0 || !cs.directOn() {
@@ -138,10 +136,7 @@ func TestDirectWritePartial(t *testing.T) {
 // workers do not write (theirs would overtake them): the loop does.
 func TestDirectWriteWaitsForGnet(t *testing.T) {
 	h := &heldHandler{}
-	s := newTestServer(t, Config{}, h)
-	fc := newFakeConn()
-	fc.keep = true
-	cs := newConn(s, fc)
+	_, fc, cs := fakeServe(t, Config{}, h, true)
 	cs.own() // as after a write of the loop's own
 	fc.outbound = 100
 	fc.feed(framesFrom(0, 2))
@@ -154,7 +149,7 @@ func TestDirectWriteWaitsForGnet(t *testing.T) {
 		t.Fatalf("%d direct writes, %d wakes: want the loop woken instead", fc.raw, len(fc.wakes))
 	}
 	fc.outbound = 0
-	<-fc.wakes
+	qstatetest.Recv(t, fc.wakes, qstatetest.Timeout, "a wake of the loop")
 	cs.serve()
 	checkAnswers(t, fc.out, 2)
 	if !cs.directOn() {
@@ -167,9 +162,7 @@ func TestDirectWriteWaitsForGnet(t *testing.T) {
 // connection by then).
 func TestDirectWriteAfterClose(t *testing.T) {
 	h := &heldHandler{}
-	s := newTestServer(t, Config{}, h)
-	fc := newFakeConn()
-	cs := newConn(s, fc)
+	s, fc, cs := fakeServe(t, Config{}, h, false)
 	fc.feed(framesFrom(0, 2))
 	cs.serve()
 	cs.release() // OnClose
@@ -187,10 +180,7 @@ func TestDirectWriteAfterClose(t *testing.T) {
 // frees budget wakes the loop to dispatch the rest (I1).
 func TestDirectWriteInFlightBudget(t *testing.T) {
 	h := &heldHandler{}
-	s := newTestServer(t, Config{MaxInFlight: 4}, h)
-	fc := newFakeConn()
-	fc.keep = true
-	cs := newConn(s, fc)
+	_, fc, cs := fakeServe(t, Config{MaxInFlight: 4}, h, true)
 	fc.feed(framesFrom(0, 6))
 	cs.serve()
 	if len(h.calls) != 1 || h.calls[0].n != 4 || cs.directOn() {
@@ -200,7 +190,7 @@ func TestDirectWriteInFlightBudget(t *testing.T) {
 	if fc.raw != 0 || len(fc.wakes) != 1 {
 		t.Fatalf("%d direct writes, %d wakes: want a wake", fc.raw, len(fc.wakes))
 	}
-	<-fc.wakes
+	qstatetest.Recv(t, fc.wakes, qstatetest.Timeout, "a wake of the loop")
 	cs.serve()
 	if len(h.calls) != 2 || h.calls[1].n != 2 {
 		t.Fatalf("%d batches: the last 2 frames not dispatched", len(h.calls))
@@ -235,10 +225,7 @@ func TestLargeAnswerWrittenWhole(t *testing.T) {
 		}
 	}
 	setup := func() (*conn, *fakeConn) {
-		s := newTestServer(t, Config{}, &echoHandler{inline: true})
-		fc := newFakeConn()
-		fc.keep = true
-		cs := newConn(s, fc)
+		_, fc, cs := fakeServe(t, Config{}, &echoHandler{inline: true}, true)
 		fc.feed(requestFrame(7, sizedBody(size)))
 		return cs, fc
 	}

@@ -135,6 +135,28 @@ func newTestServer(t testing.TB, cfg Config, h Handler) *Server {
 	return s
 }
 
+// fakeServe returns a server for cfg and h that is not listening, in the
+// serving state, and one of its connections over a fake connection, which
+// keeps what is written to it when keep is set.
+func fakeServe(t testing.TB, cfg Config, h Handler, keep bool) (*Server, *fakeConn, *conn) {
+	t.Helper()
+	s := newTestServer(t, cfg, h)
+	fc := newFakeConn()
+	fc.keep = keep
+	return s, fc, newConn(s, fc)
+}
+
+// echoOrWorker is an echo handler that answers inline, or, unless inline,
+// a worker handler (stopped at cleanup) that answers on its goroutine.
+func echoOrWorker(t testing.TB, inline bool) Handler {
+	if inline {
+		return &echoHandler{inline: true}
+	}
+	w := newWorkerHandler()
+	t.Cleanup(w.stop)
+	return w
+}
+
 // workerHandler answers batches on one long-lived goroutine, like a pool
 // worker, without allocating: the handoff is a channel of values.
 type workerHandler struct {
@@ -204,16 +226,8 @@ func roundTrip(cs *conn, fc *fakeConn, frames []byte, inline bool) {
 // TestFakeConnRoundTrip checks the harness itself: every frame answered.
 func TestFakeConnRoundTrip(t *testing.T) {
 	for _, inline := range []bool{true, false} {
-		var h Handler = &echoHandler{inline: true}
-		if !inline {
-			w := newWorkerHandler()
-			t.Cleanup(w.stop)
-			h = w
-		}
-		s := newTestServer(t, Config{}, h)
-		fc := newFakeConn()
-		fc.keep = true
-		cs := newConn(s, fc)
+		h := echoOrWorker(t, inline)
+		s, fc, cs := fakeServe(t, Config{}, h, true)
 		frames := pipelineFrames(16)
 		roundTrip(cs, fc, frames, inline)
 		n := 0
@@ -248,10 +262,7 @@ func FuzzServeBytes(f *testing.F) {
 	}
 	h := &echoHandler{inline: true}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s := newTestServer(t, Config{MaxFrameLen: 4096, MaxInbound: 1 << 16}, h)
-		fc := newFakeConn()
-		fc.keep = true
-		cs := newConn(s, fc)
+		_, fc, cs := fakeServe(t, Config{MaxFrameLen: 4096, MaxInbound: 1 << 16}, h, true)
 		// Feed in two pieces to exercise partial frames.
 		half := len(data) / 2
 		fc.feed(data[:half])
@@ -286,9 +297,7 @@ func TestDoneTwicePanics(t *testing.T) {
 		done(nil)
 		done(nil)
 	})
-	s := newTestServer(t, Config{}, h)
-	fc := newFakeConn()
-	cs := newConn(s, fc)
+	_, fc, cs := fakeServe(t, Config{}, h, false)
 	fc.feed(requestFrame(1, []byte("x")))
 	defer func() {
 		if p := recover(); p == nil || !strings.Contains(fmt.Sprint(p), "twice") {

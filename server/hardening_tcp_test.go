@@ -92,8 +92,8 @@ func TestIdleTimeout(t *testing.T) {
 		}
 	}
 	for range 2 {
-		c := <-closedc
-		if !closedErr(c.err) {
+		c := qstatetest.Recv(t, closedc, 4*ioTimeout, "the idle connections to close")
+		if !qstatetest.PeerClosed(c.err) {
 			t.Fatalf("%s: %v, want the server to close it", c.name, c.err)
 		}
 		if c.after < idle || c.after > 10*idle {
@@ -158,7 +158,7 @@ func TestStallTimeout(t *testing.T) {
 	if d := time.Since(start); d < stall {
 		t.Fatalf("stalled client closed after %v, before StallTimeout %v", d, stall)
 	}
-	if _, err := readUntilClosed(stalled); !closedErr(err) {
+	if _, err := readUntilClosed(stalled); !qstatetest.PeerClosed(err) {
 		t.Fatalf("stalled client: %v, want its connection closed", err)
 	}
 	if err := <-got; err != nil {
@@ -316,7 +316,7 @@ func hostileOnce(t *testing.T, addr string, kind int, rng *rand.Rand, maxFrame i
 		return b
 	}
 	wasIdle := func(fs []codec.Frame, err error) bool {
-		idled = len(fs) == 0 && closedErr(err) && time.Since(start) >= idle
+		idled = len(fs) == 0 && qstatetest.PeerClosed(err) && time.Since(start) >= idle
 		return idled
 	}
 	// expectFailure: one SERVER_FAILURE frame, then the connection closes.
@@ -325,7 +325,7 @@ func hostileOnce(t *testing.T, addr string, kind int, rng *rand.Rand, maxFrame i
 		if wasIdle(fs, err) {
 			return
 		}
-		if !closedErr(err) || len(fs) != 1 || fs[0].Type != codec.ServerFailure {
+		if !qstatetest.PeerClosed(err) || len(fs) != 1 || fs[0].Type != codec.ServerFailure {
 			t.Errorf("%s: %d frames (%v), end %v; want one SERVER_FAILURE and a close", what, len(fs), frameTypes(fs), err)
 		}
 	}
@@ -337,7 +337,7 @@ func hostileOnce(t *testing.T, addr string, kind int, rng *rand.Rand, maxFrame i
 		}
 		c.Write(b)
 		// Whatever it parses as, the server closes: at once, or when idle.
-		if fs, err := readUntilClosed(c); !closedErr(err) {
+		if fs, err := readUntilClosed(c); !qstatetest.PeerClosed(err) {
 			t.Errorf("random bytes: %d frames, end %v; want a close", len(fs), err)
 		}
 	case hostileTruncated:
@@ -353,7 +353,7 @@ func hostileOnce(t *testing.T, addr string, kind int, rng *rand.Rand, maxFrame i
 		expectFailure("negative length")
 	case hostileHuge:
 		c.Write(put(0, uint32(maxFrame+1+rng.IntN(1<<30))))
-		if fs, err := readUntilClosed(c); !closedErr(err) || len(fs) != 0 {
+		if fs, err := readUntilClosed(c); !qstatetest.PeerClosed(err) || len(fs) != 0 {
 			t.Errorf("huge length: %d frames, end %v; want a close without a word", len(fs), err)
 		}
 	case hostileShort:
@@ -366,7 +366,7 @@ func hostileOnce(t *testing.T, addr string, kind int, rng *rand.Rand, maxFrame i
 		// client anyway. An answer, if any, must be the right one.
 		c.Write(append(bytes.Clone(valid), put(4, 7)...))
 		fs, err := readUntilClosed(c)
-		ok := wasIdle(fs, err) || closedErr(err) && len(fs) >= 1 && len(fs) <= 2 && fs[len(fs)-1].Type == codec.ServerFailure
+		ok := wasIdle(fs, err) || qstatetest.PeerClosed(err) && len(fs) >= 1 && len(fs) <= 2 && fs[len(fs)-1].Type == codec.ServerFailure
 		if len(fs) == 2 && (fs[0].Type != codec.RequestResult || fs[0].RequestID != id) {
 			ok = false
 		}
@@ -375,7 +375,7 @@ func hostileOnce(t *testing.T, addr string, kind int, rng *rand.Rand, maxFrame i
 		}
 	case hostileDribble:
 		c.Write(valid[:3])
-		if fs, err := readUntilClosed(c); !closedErr(err) || len(fs) != 0 {
+		if fs, err := readUntilClosed(c); !qstatetest.PeerClosed(err) || len(fs) != 0 {
 			t.Errorf("dribble: %d frames, end %v; want closed when idle", len(fs), err)
 		}
 	case hostileAbort:
@@ -394,9 +394,7 @@ func hostileOnce(t *testing.T, addr string, kind int, rng *rand.Rand, maxFrame i
 // (128 KiB of them) pile up in the server's inbound buffer until
 // MaxInbound (64 KiB) closes it.
 func hostileFloodOnce(t *testing.T, s *Server) {
-	d := net.Dialer{Timeout: ioTimeout, Control: func(_, _ string, rc syscallRawConn) error {
-		return setRecvBuffer(rc, 16<<10)
-	}}
+	d := net.Dialer{Timeout: ioTimeout, Control: qstatetest.RecvBuffer(16 << 10)}
 	c, err := d.Dial("tcp", s.Addr().String())
 	if err != nil {
 		t.Errorf("flood: %v", err)
@@ -415,7 +413,7 @@ func hostileFloodOnce(t *testing.T, s *Server) {
 			break
 		}
 	}
-	if _, err := readUntilClosed(c); !closedErr(err) {
+	if _, err := readUntilClosed(c); !qstatetest.PeerClosed(err) {
 		t.Errorf("flood: end %v; want a close", err)
 	}
 }
@@ -721,7 +719,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 			for {
 				f, _, err := tryReadFrame(r)
 				if err != nil {
-					if !closedErr(err) {
+					if !qstatetest.PeerClosed(err) {
 						t.Errorf("client %d: %v, want answers then a close", g, err)
 					}
 					return
@@ -943,7 +941,7 @@ func TestLockout(t *testing.T) {
 	}
 	sent := time.Now()
 	_ = good.SetReadDeadline(time.Now().Add(ioTimeout))
-	if _, err := readUntilClosed(good); !closedErr(err) {
+	if _, err := readUntilClosed(good); !qstatetest.PeerClosed(err) {
 		t.Fatalf("half-sent frame: %v, want the connection closed", err)
 	}
 	if took := time.Since(sent); took > deadline || took < frameTimeout {

@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"errors"
-	"io"
 	"net"
 	"runtime"
 	"runtime/metrics"
@@ -11,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -79,22 +77,6 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
-}
-
-// dialRcvBuf connects to s with SO_RCVBUF set before connecting (a small
-// window keeps the kernel from absorbing what the test does not read).
-func dialRcvBuf(t testing.TB, s *Server, rcvbuf int) net.Conn {
-	t.Helper()
-	d := net.Dialer{Timeout: ioTimeout, Control: func(_, _ string, rc syscall.RawConn) error {
-		return setRecvBuffer(rc, rcvbuf)
-	}}
-	c, err := d.Dial("tcp", s.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	_ = c.SetDeadline(time.Now().Add(ioTimeout))
-	return c
 }
 
 // goodClients runs n well-behaved clients against s (an echo handler):
@@ -198,16 +180,6 @@ func (p *poolEcho) ServeParts(reqs []byte, n int, limit int, first bool, _ func(
 	}
 }
 
-// closedErr reports whether err means the peer closed the connection
-// (not a timeout: the server must close, not merely go quiet).
-func closedErr(err error) bool {
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return false
-	}
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
-}
-
 // --- configuration -----------------------------------------------------------
 
 func TestHardeningConfig(t *testing.T) {
@@ -248,9 +220,7 @@ func TestHardeningConfig(t *testing.T) {
 func TestCheckQuiet(t *testing.T) {
 	const idle, stall = 100 * time.Millisecond, 300 * time.Millisecond
 	newQuiet := func(cfg Config) (*conn, *fakeConn, time.Time) {
-		s := newTestServer(t, cfg, &echoHandler{inline: true})
-		fc := newFakeConn()
-		cs := newConn(s, fc)
+		_, fc, cs := fakeServe(t, cfg, &echoHandler{inline: true}, false)
 		t0 := time.Unix(1000, 0)
 		cs.guard.quietSince, cs.guard.stallSince, cs.guard.pending = t0, t0, -1
 		return cs, fc, t0
@@ -316,9 +286,7 @@ func TestCheckQuiet(t *testing.T) {
 // answer, whatever its size.
 func TestOutboundLimit(t *testing.T) {
 	const limit = 256 << 10
-	s := newTestServer(t, Config{MaxOutbound: limit}, &echoHandler{inline: true})
-	fc := newFakeConn()
-	cs := newConn(s, fc)
+	s, fc, cs := fakeServe(t, Config{MaxOutbound: limit}, &echoHandler{inline: true}, false)
 	// gnet holds 60 KiB the reader has not taken: two 200 KiB answers do
 	// not fit in the room left (about 196 KiB, half of it per batch).
 	fc.outbound = 60 << 10
@@ -382,9 +350,7 @@ func TestLogRate(t *testing.T) {
 // down is polled slowly after drainSlowAfter looks, and fast again as soon
 // as its reader takes a byte (I11).
 func TestDrainBackoff(t *testing.T) {
-	s := newTestServer(t, Config{}, &echoHandler{inline: true})
-	fc := newFakeConn()
-	cs := newConn(s, fc)
+	s, fc, cs := fakeServe(t, Config{}, &echoHandler{inline: true}, false)
 	cs.queued, fc.outbound = 100<<10, 64<<10
 	look := func() (slow bool) {
 		s.watch.mu.Lock()

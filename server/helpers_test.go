@@ -6,10 +6,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/qstate/qstate/bufpool"
 	"github.com/qstate/qstate/codec"
@@ -244,16 +241,10 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	qstatetest.Eventually(t, ioTimeout, cond, what)
 }
 
-type syscallRawConn = syscall.RawConn
-
-// setRecvBuffer sets SO_RCVBUF before connecting (a small window keeps the
-// kernel from absorbing what a slow reader has not read).
-func setRecvBuffer(rc syscall.RawConn, n int) error {
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, n)
-	}); err != nil {
-		return err
-	}
-	return serr
+// dialRcvBuf connects to s with SO_RCVBUF set to rcvbuf before connecting
+// (a small window keeps the kernel from absorbing what the test does not
+// read), and closes the connection at cleanup.
+func dialRcvBuf(t testing.TB, s *Server, rcvbuf int) net.Conn {
+	t.Helper()
+	return qstatetest.DialWindow(t, s.Addr().String(), rcvbuf)
 }

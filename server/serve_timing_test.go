@@ -9,15 +9,8 @@ func BenchmarkServe(b *testing.B) {
 	for _, mode := range []string{"inline", "worker"} {
 		b.Run(mode, func(b *testing.B) {
 			inline := mode == "inline"
-			var h Handler = &echoHandler{inline: true}
-			if !inline {
-				w := newWorkerHandler()
-				b.Cleanup(w.stop)
-				h = w
-			}
-			s := newTestServer(b, Config{}, h)
-			fc := newFakeConn()
-			cs := newConn(s, fc)
+			h := echoOrWorker(b, inline)
+			_, fc, cs := fakeServe(b, Config{}, h, false)
 			const depth = 16
 			frames := pipelineFrames(depth)
 			b.ReportAllocs()

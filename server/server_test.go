@@ -209,15 +209,7 @@ func TestSlowReaderBoundedMemory(t *testing.T) {
 	cfg := Config{SocketSendBuffer: 32 << 10}
 	s := startEcho(t, cfg, h)
 
-	d := net.Dialer{Timeout: ioTimeout, Control: func(_, _ string, rc syscallRawConn) error {
-		return setRecvBuffer(rc, 16<<10)
-	}}
-	c, err := d.Dial("tcp", s.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	_ = c.SetDeadline(time.Now().Add(ioTimeout))
+	c := dialRcvBuf(t, s, 16<<10)
 
 	const size = 4 << 20
 	var out []byte
@@ -279,15 +271,7 @@ func TestBackpressureStopsDispatch(t *testing.T) {
 	h := &echoHandler{}
 	cfg := Config{SocketSendBuffer: 16 << 10, MaxInbound: 256 << 10, MaxFrameLen: 1 << 10, MaxOutbound: 8 << 20, MaxInFlight: 64}
 	s := startEcho(t, cfg, h)
-	d := net.Dialer{Timeout: ioTimeout, Control: func(_, _ string, rc syscallRawConn) error {
-		return setRecvBuffer(rc, 8<<10)
-	}}
-	c, err := d.Dial("tcp", s.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	_ = c.SetDeadline(time.Now().Add(ioTimeout))
+	c := dialRcvBuf(t, s, 8<<10)
 
 	// Eight requests ask for 64 KiB each: 512 KiB of answers nobody reads.
 	var first []byte
@@ -450,14 +434,14 @@ func TestShutdownDeadline(t *testing.T) {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.Serve() }()
-	<-s.Ready()
+	qstatetest.Recv(t, s.Ready(), ioTimeout, "the server to listen")
 	c, err := net.Dial("tcp", s.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	c.Write(requestFrame(1, []byte("never answered")))
-	done := <-hold
+	done := qstatetest.Recv(t, hold, ioTimeout, "the request at the handler")
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if err := s.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -618,8 +602,8 @@ func TestEngineStopReported(t *testing.T) {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.Serve() }()
-	<-s.Ready()
-	fd := <-fdc
+	qstatetest.Recv(t, s.Ready(), ioTimeout, "the server to listen")
+	fd := qstatetest.Recv(t, fdc, ioTimeout, "the listener's descriptor")
 	if fd < 0 {
 		t.Fatal("no listener descriptor")
 	}

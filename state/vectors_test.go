@@ -148,15 +148,6 @@ func beUint64(t *testing.T, b []byte) uint64 {
 	return x
 }
 
-func kind(t *testing.T, k string) []vectors.Vector {
-	t.Helper()
-	vs, err := vectors.Kind(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return vs
-}
-
 // checkTyped asserts that tc serializes to want and reads back to itself,
 // with nothing left over, and that Skip agrees (canonical: no recode).
 func checkTyped(t *testing.T, what string, tc typed, want []byte) {
@@ -196,7 +187,7 @@ func (s anySer) Read(b []byte) (any, []byte, error)  { return s.tc.read(b) }
 func (s anySer) Skip(b []byte) ([]byte, bool, error) { return s.tc.skip(b) }
 
 func TestVectorsKeyAndNamespace(t *testing.T) {
-	for _, v := range kind(t, "key_and_namespace") {
+	for _, v := range vectors.MustKind(t, "key_and_namespace") {
 		t.Run(v.Name, func(t *testing.T) {
 			k := decodeTyped(t, v, "key", v.Str("key_type"))
 			n := decodeTyped(t, v, "namespace", v.Str("namespace_type"))
@@ -226,7 +217,7 @@ func TestVectorsKeyAndNamespace(t *testing.T) {
 }
 
 func TestVectorsValue(t *testing.T) {
-	for _, v := range kind(t, "value") {
+	for _, v := range vectors.MustKind(t, "value") {
 		t.Run(v.Name, func(t *testing.T) {
 			checkTyped(t, "value", decodeTyped(t, v, "value", v.Str("value_type")), v.Hex("hex"))
 		})
@@ -234,7 +225,7 @@ func TestVectorsValue(t *testing.T) {
 }
 
 func TestVectorsList(t *testing.T) {
-	for _, v := range kind(t, "list") {
+	for _, v := range vectors.MustKind(t, "list") {
 		t.Run(v.Name, func(t *testing.T) {
 			want := v.Hex("hex")
 			switch typ := v.Str("element_type"); typ {
@@ -299,7 +290,7 @@ func checkListElems[T any](t *testing.T, s Serializer[T], elems []T, want []byte
 }
 
 func TestVectorsMap(t *testing.T) {
-	for _, v := range kind(t, "map") {
+	for _, v := range vectors.MustKind(t, "map") {
 		t.Run(v.Name, func(t *testing.T) {
 			want := v.Hex("hex")
 			switch kt, vt := v.Str("key_type"), v.Str("value_type"); kt + "->" + vt {
@@ -391,7 +382,7 @@ func checkMap[K comparable, V any](t *testing.T, v vectors.Vector, ks KeySeriali
 }
 
 func TestVectorsKeyGroupHashCode(t *testing.T) {
-	for _, v := range kind(t, "key_group") {
+	for _, v := range vectors.MustKind(t, "key_group") {
 		t.Run(v.Name, func(t *testing.T) {
 			k := decodeTyped(t, v, "key", v.Str("key_type"))
 			if k.hash == nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/dataset"
 	"github.com/qstate/qstate/handler"
+	"github.com/qstate/qstate/internal/qstatetest"
 	"github.com/qstate/qstate/server"
 	"github.com/qstate/qstate/state"
 )
@@ -364,7 +365,7 @@ func TestServeAdmin(t *testing.T) {
 		}
 	})
 	proxy, _, _ := serveForTest(t, c)
-	admin = <-adminc
+	admin = qstatetest.Recv(t, adminc, qstatetest.Timeout, "the admin address")
 
 	cl, err := client.New(client.Config{})
 	if err != nil {

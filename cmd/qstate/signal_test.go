@@ -99,14 +99,6 @@ func syntheticRequest(id int64, k int32) []byte {
 	})
 }
 
-func peerClosed(err error) bool {
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return false
-	}
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
-}
-
 // TestServeSIGTERMUnderLoad: 8 clients pipeline requests as fast as they
 // can; SIGTERM stops the process gracefully. Every answer a client gets is
 // the right value for a request it sent, none twice; every connection
@@ -124,7 +116,7 @@ func TestServeSIGTERMUnderLoad(t *testing.T) {
 	for k := range want {
 		want[k] = state.Bytes.Append(nil, dataset.SyntheticValue(nil, k, size))
 	}
-	var answered atomic.Int64
+	var answered, refused atomic.Int64
 	enough := make(chan struct{}) // closed at the 2000th answer
 	var wg sync.WaitGroup
 	for g := range clients {
@@ -154,10 +146,21 @@ func TestServeSIGTERMUnderLoad(t *testing.T) {
 			for {
 				f, _, err := qstatetest.ReadFrame(c)
 				if err != nil {
-					if !peerClosed(err) {
+					if !qstatetest.PeerClosed(err) {
 						t.Errorf("client %d: %v, want answers then a close", g, err)
 					}
 					return
+				}
+				if f.Type == codec.RequestFailure && f.RequestID >= 0 && f.RequestID < sent.Load() && !seen[f.RequestID] {
+					// Read after SIGTERM and not dispatched: refused with
+					// the shutdown failure, never left unanswered.
+					if exc, err := codec.DecodeFailure(f); err != nil || !strings.Contains(exc.Message, "shutting down") {
+						t.Errorf("client %d: failure for %d: %v %v, want the shutdown failure", g, f.RequestID, exc, err)
+						return
+					}
+					seen[f.RequestID] = true
+					refused.Add(1)
+					continue
 				}
 				v, derr := codec.DecodeKvStateResponse(f.Body)
 				if f.Type != codec.RequestResult || derr != nil || f.RequestID < 0 || f.RequestID >= sent.Load() ||
@@ -187,7 +190,7 @@ func TestServeSIGTERMUnderLoad(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", s, logs)
 		}
 	}
-	t.Logf("%d answers before SIGTERM, %d in all", signalled, answered.Load())
+	t.Logf("%d answers before SIGTERM, %d in all, %d refused for the shutdown", signalled, answered.Load(), refused.Load())
 }
 
 // TestServeSecondSignal: a client asks for a 4 MiB value and stops

@@ -106,6 +106,17 @@ func ExpectClosed(t testing.TB, c net.Conn) {
 	}
 }
 
+// PeerClosed reports whether err, from a read or write of a connection,
+// means the peer closed it (EOF, a reset), not a timeout: a server that
+// must close a connection must not merely go quiet.
+func PeerClosed(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false
+	}
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
+}
+
 // Conn is the server side of one connection of a Server: the connection,
 // and a buffered reader of it that the frame reads go through.
 type Conn struct {
@@ -155,20 +166,27 @@ func (c *Conn) Answer(reply func(f codec.Frame) []byte) error {
 	}
 }
 
-// DialWindow is Dial with the socket's receive buffer (SO_RCVBUF) set to
-// rcvbuf bytes before connecting: a small window keeps the kernel from
-// absorbing what a test that plays a slow reader does not read.
-func DialWindow(t testing.TB, addr string, rcvbuf int) net.Conn {
-	t.Helper()
-	d := net.Dialer{Timeout: Timeout, Control: func(_, _ string, rc syscall.RawConn) error {
+// RecvBuffer returns a net.Dialer Control function that sets the socket's
+// receive buffer (SO_RCVBUF) to n bytes before it connects: a small window
+// keeps the kernel from absorbing what a test that plays a slow reader does
+// not read.
+func RecvBuffer(n int) func(network, address string, rc syscall.RawConn) error {
+	return func(_, _ string, rc syscall.RawConn) error {
 		var serr error
 		if err := rc.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, rcvbuf)
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, n)
 		}); err != nil {
 			return err
 		}
 		return serr
-	}}
+	}
+}
+
+// DialWindow is Dial with the socket's receive buffer set to rcvbuf bytes
+// (RecvBuffer).
+func DialWindow(t testing.TB, addr string, rcvbuf int) net.Conn {
+	t.Helper()
+	d := net.Dialer{Timeout: Timeout, Control: RecvBuffer(rcvbuf)}
 	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 // Package servertest starts qstate's real network front end (server.Server)
-// for the tests of the packages above it (handler, cluster, metrics, bench)
-// and records its connections' states, so that tests wait on them.
+// for the tests of the packages above it (handler, cluster, metrics, bench,
+// node), records its connections' states, so that tests wait on them, and
+// makes the Go client that queries it.
 //
 // It is for tests only: nothing in the product imports it. server's own
 // tests cannot use it (it imports server); they have their own starter
@@ -14,6 +15,7 @@ package servertest
 import (
 	"testing"
 
+	"github.com/qstate/qstate/client"
 	"github.com/qstate/qstate/internal/qstatetest"
 	"github.com/qstate/qstate/server"
 )
@@ -61,4 +63,16 @@ func (c *Conns) WaitClosed(t testing.TB) {
 	t.Helper()
 	c.WaitN(t, qstatetest.Timeout, c.Opened(), func(e Conn) bool { return e.State == server.ConnClosed },
 		"every connection opened to close")
+}
+
+// NewClient returns a Go client with the default configuration, closed at
+// the test's cleanup.
+func NewClient(t testing.TB) *client.Client {
+	t.Helper()
+	c, err := client.New(client.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
 }

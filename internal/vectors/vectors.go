@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 )
 
 // Vector is one line of flink-golden.jsonl.
@@ -163,4 +164,14 @@ func load() ([]Vector, error) {
 		out = append(out, v)
 	}
 	return out, sc.Err()
+}
+
+// MustKind is Kind for a test: it fails t when there is no vector of kind.
+func MustKind(t testing.TB, kind string) []Vector {
+	t.Helper()
+	vs, err := Kind(kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vs
 }
