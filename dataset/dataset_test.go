@@ -45,12 +45,19 @@ func lookup(t *testing.T, r *registry.Registry, body []byte) (content []byte, fo
 // synthetic dataset registered as the generator did (NKEYS=1000,
 // VALUE_SIZE=8): present keys give Flink's content, missing keys none (D1).
 func TestSyntheticMatchesGolden(t *testing.T) {
-	vs, err := vectors.Kind("exchange")
-	if err != nil {
-		t.Fatal(err)
-	}
 	r := registry.New()
 	if err := RegisterSynthetic(r, 1000, 8); err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, r)
+}
+
+// checkGolden replays the golden exchanges against the synthetic state
+// registered in r.
+func checkGolden(t *testing.T, r *registry.Registry) {
+	t.Helper()
+	vs, err := vectors.Kind("exchange")
+	if err != nil {
 		t.Fatal(err)
 	}
 	checked := 0

@@ -2,7 +2,8 @@
 // synthetic benchmark dataset (a ValueState<byte[]> of N integer keys,
 // byte-for-byte the dataset of the golden `exchange` vectors, so that
 // qstate and Flink's own server answer a benchmark identically; a cluster
-// node holds the SyntheticPart of its key groups) and the
+// node holds the SyntheticPart of its key groups; OpenSynthetic writes it
+// once to a Pebble store, package pebblestate, and reuses it after) and the
 // demo task embedded in `qstate serve` (a word count, recent events per
 // user and per-user attributes, updated live under a fixed JobID).
 //
@@ -23,6 +24,8 @@
 //   - D1: the synthetic state answers every golden `exchange` request for
 //     a present key with exactly Flink's content, and a missing key with
 //     no state (TestSyntheticMatchesGolden).
+//   - D1 holds for the synthetic state in a Pebble store, written or
+//     reused (TestSyntheticPebbleMatchesGolden).
 //   - D2: every demo example key is queryable as soon as NewDemo returns,
 //     and its answer decodes with the serializers its DemoStateInfo names
 //     (TestDemoStates).

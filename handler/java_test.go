@@ -10,6 +10,8 @@ import (
 
 	"github.com/qstate/qstate/dataset"
 	"github.com/qstate/qstate/internal/javatest"
+	"github.com/qstate/qstate/pebblestate"
+	"github.com/qstate/qstate/registry"
 	"github.com/qstate/qstate/server"
 )
 
@@ -25,7 +27,37 @@ func TestMain(m *testing.M) { javatest.Main(m) }
 // caused by UnknownLocationException. Skipped only when javac or java is
 // not installed.
 func TestJavaClient(t *testing.T) {
-	n := startNode(t, Config{}, server.Config{})
+	runJavaClient(t, Config{})
+}
+
+// TestJavaClientPebble: the same Java client against the synthetic state
+// in a Pebble store on disk (pebblestate), whose look-ups copy from the
+// store and run on the pool, inline dispatch or not.
+func TestJavaClientPebble(t *testing.T) {
+	for _, d := range []Dispatch{Pool, Inline} {
+		t.Run(d.String(), func(t *testing.T) {
+			db, err := pebblestate.Open(t.TempDir(), pebblestate.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = db.Close() }) // registered first: runs after the node's shutdown
+			s, _, err := dataset.OpenSynthetic(db, testKeys, testValueSize)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := registry.New()
+			if err := dataset.RegisterSyntheticState(r, s); err != nil {
+				t.Fatal(err)
+			}
+			runJavaClient(t, Config{Registry: r, Dispatch: d})
+		})
+	}
+}
+
+// runJavaClient starts a node with cfg and runs the Java client against it.
+func runJavaClient(t *testing.T, cfg Config) {
+	t.Helper()
+	n := startNode(t, cfg, server.Config{})
 	addr := n.proxy.Addr()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -4,8 +4,11 @@
 // Stats snapshots of the servers (package server), endpoints and worker
 // pool (package handler) it was told to watch, plus the Go runtime and
 // process collectors; its ObserveBatch (a handler.Observer) feeds the
-// request latency histogram. Handler serves /metrics and net/http/pprof's
-// /debug/pprof/ on the admin port.
+// request latency histogram. NewStoreCollector is a collector of an
+// on-disk state store's StoreStats (cache hit rate, compactions, read
+// amplification, disk usage), read at scrape time from a function the
+// caller gives (this package does not import the store). Handler serves
+// /metrics and net/http/pprof's /debug/pprof/ on the admin port.
 //
 // What it must not do: be on the request path except through ObserveBatch,
 // which allocates nothing and costs two atomic additions per batch; make

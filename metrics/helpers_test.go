@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"net/http"
 	"strings"
@@ -45,7 +46,13 @@ func scrape(t testing.TB, url string) families {
 // gathered gathers m's registry directly.
 func gathered(t testing.TB, m *Metrics) families {
 	t.Helper()
-	mfs, err := m.Registry().Gather()
+	return gatheredFrom(t, m.Registry())
+}
+
+// gatheredFrom gathers g.
+func gatheredFrom(t testing.TB, g prometheus.Gatherer) families {
+	t.Helper()
+	mfs, err := g.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/rs/zerolog"
 
@@ -57,6 +58,10 @@ type Options struct {
 	// Logger receives Pebble's own log lines (at debug level, errors at
 	// error level). The zero value discards them.
 	Logger zerolog.Logger
+	// Compression is the sstable block compression: "snappy" (the
+	// default, also for ""), "zstd" or "none". It applies to the files
+	// written from then on.
+	Compression string
 	// FS is the file system Pebble uses; nil is the operating system's.
 	// Tests wrap it to inject faults.
 	FS vfs.FS
@@ -71,10 +76,19 @@ func (o Options) Validate() error {
 	if o.CacheSize < 0 {
 		errs = append(errs, fmt.Errorf("%w: CacheSize %d is negative", ErrConfig, o.CacheSize))
 	}
+	if _, ok := compressions[o.Compression]; !ok {
+		errs = append(errs, fmt.Errorf("%w: Compression %q is not snappy, zstd or none", ErrConfig, o.Compression))
+	}
 	if o.BatchBytes < 0 {
 		errs = append(errs, fmt.Errorf("%w: BatchBytes %d is negative", ErrConfig, o.BatchBytes))
 	}
 	return errors.Join(errs...)
+}
+
+// compressions maps Options.Compression to Pebble's profiles.
+var compressions = map[string]*sstable.CompressionProfile{
+	"": sstable.SnappyCompression, "snappy": sstable.SnappyCompression,
+	"zstd": sstable.ZstdCompression, "none": sstable.NoCompression,
 }
 
 // Keys of the store's own records: state ID 0 (data keys start with a
@@ -158,6 +172,10 @@ func Open(dir string, o Options) (db *DB, err error) {
 		Merger:     listMerger,
 		DisableWAL: !o.WAL,
 		Logger:     pebbleLogger{o.Logger},
+	}
+	profile := compressions[o.Compression]
+	for i := range popts.Levels {
+		popts.Levels[i].Compression = func() *sstable.CompressionProfile { return profile }
 	}
 	defer func() {
 		// Pebble reports some corruptions by panicking; a bad directory

@@ -91,6 +91,9 @@ func (c *serveCmd) maxParallelism() int {
 // groups, one registration per range (random KvStateIDs), and returns how
 // many keys it holds.
 func (c *serveCmd) registerSyntheticPart(reg *registry.Registry) (int, error) {
+	if c.StateBackend == "pebble" {
+		return 0, errors.New("serve: --key-groups, --max-parallelism and --etcd-endpoints hold the synthetic keys on the heap: not with --state-backend pebble")
+	}
 	ranges, err := c.keyGroups()
 	if err != nil {
 		return 0, err

@@ -145,6 +145,7 @@ func (c *serveCmd) Validate() error {
 	if c.DemoInterval < 0 {
 		bad("demo-interval", "%v is negative", c.DemoInterval)
 	}
+	errs = append(errs, c.validateStore()...)
 	return errors.Join(errs...)
 }
 

@@ -16,7 +16,9 @@ import (
 	"github.com/qstate/qstate/cluster"
 	"github.com/qstate/qstate/dataset"
 	"github.com/qstate/qstate/handler"
+	"github.com/qstate/qstate/metrics"
 	"github.com/qstate/qstate/node"
+	"github.com/qstate/qstate/pebblestate"
 	"github.com/qstate/qstate/registry"
 	"github.com/qstate/qstate/state"
 )
@@ -48,8 +50,9 @@ type serveCmd struct {
 	Dispatch        handler.Dispatch `default:"pool" env:"QSTATE_DISPATCH" group:"Limits" help:"Where look-ups run: pool (an ants worker pool) or inline (on the event loop; not with --cluster)."`
 	LogLevel        string           `default:"info" enum:"debug,info,warn,error" env:"QSTATE_LOG_LEVEL" help:"Log level: ${enum}."`
 
-	etcdFlags // --etcd-endpoints, --cluster-name, --etcd-ttl (etcd.go)
-	opsFlags  // --config, --admin, --log-format and the limits (ops.go)
+	etcdFlags  // --etcd-endpoints, --cluster-name, --etcd-ttl (etcd.go)
+	opsFlags   // --config, --admin, --log-format and the limits (ops.go)
+	storeFlags // --state-backend, --data-dir, --cache-size, --wal (store.go)
 }
 
 // Run runs the subcommand until SIGINT or SIGTERM.
@@ -66,7 +69,7 @@ func (c *serveCmd) Run() error {
 // run serves until ctx ends, then shuts down within ShutdownTimeout. It
 // prints what it serves to w once both ports listen and then calls ready
 // (if set) with their addresses.
-func (c *serveCmd) run(ctx context.Context, w io.Writer, log zerolog.Logger, ready func(proxy, state net.Addr)) error {
+func (c *serveCmd) run(ctx context.Context, w io.Writer, log zerolog.Logger, ready func(proxy, state net.Addr)) (err error) {
 	lvl, err := zerolog.ParseLevel(c.LogLevel)
 	if err != nil {
 		return err
@@ -77,6 +80,7 @@ func (c *serveCmd) run(ctx context.Context, w io.Writer, log zerolog.Logger, rea
 	var demo *dataset.Demo
 	var member *clusterMember
 	var en *etcdNode
+	var store *pebblestate.DB // --state-backend pebble
 	proxyAddr, stateAddr := c.ProxyAddr, c.ServerAddr
 	switch {
 	case len(c.EtcdEndpoints) > 0:
@@ -100,9 +104,10 @@ func (c *serveCmd) run(ctx context.Context, w io.Writer, log zerolog.Logger, rea
 			return err
 		}
 	case c.Dataset == "synthetic":
-		if err := dataset.RegisterSynthetic(reg, c.Keys, c.ValueSize); err != nil {
+		if store, err = c.registerSynthetic(reg, log); err != nil {
 			return err
 		}
+		defer func() { err = errors.Join(err, closeStore(store)) }() // after the servers and the handler
 	default:
 		return fmt.Errorf("serve: unknown dataset %q (want demo or synthetic)", c.Dataset)
 	}
@@ -120,6 +125,11 @@ func (c *serveCmd) run(ctx context.Context, w io.Writer, log zerolog.Logger, rea
 	}
 	if promReg != nil {
 		cfg.Registerer = promReg
+		if store != nil {
+			if err := promReg.Register(metrics.NewStoreCollector(storeStats(store))); err != nil {
+				return err
+			}
+		}
 	}
 	n, err := node.New(reg, cfg)
 	if err != nil {
