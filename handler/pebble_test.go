@@ -37,7 +37,7 @@ func TestTCPDiskReadFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = db.Close() }) // registered first: runs after the node's shutdown
+	t.Cleanup(func() { _ = db.Close() })                            // registered first: runs after the node's shutdown
 	s, _, err := dataset.OpenSynthetic(db, testKeys, testValueSize) // flushed: the values are in sstables
 	if err != nil {
 		t.Fatal(err)
