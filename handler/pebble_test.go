@@ -37,8 +37,10 @@ func TestTCPDiskReadFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = db.Close() })                            // registered first: runs after the node's shutdown
-	s, _, err := dataset.OpenSynthetic(db, testKeys, testValueSize) // flushed: the values are in sstables
+	// Registered before the node's cleanup, so it runs after the node's shutdown.
+	t.Cleanup(func() { _ = db.Close() })
+	// OpenSynthetic flushes: the values are in sstables, read through the FS.
+	s, _, err := dataset.OpenSynthetic(db, testKeys, testValueSize)
 	if err != nil {
 		t.Fatal(err)
 	}
