@@ -78,13 +78,15 @@ type conn struct {
 
 	// Shared under mu.
 	mu         sync.Mutex
-	completed  []*batch // batches answered off the loop, waiting for it
-	wakeQueued bool     // a Wake for completed batches is on its way
-	closed     bool     // OnClose ran: completions release their batch at once
-	direct     bool     // completions write their answers to the socket themselves (doc.go, "Direct writes")
-	answered   int      // requests answered by direct writes, not yet counted off inflight by the loop
-	unreserved int      // limits of batches finished by direct writes, not yet counted off reserved
-	answeredB  uint64   // batches answered by direct writes, not yet counted in guard.finished
+	completed  []*batch      // batches answered off the loop, waiting for it
+	wakeQueued bool          // a Wake for completed batches is on its way
+	closed     bool          // OnClose ran: completions release their batch at once
+	handedOver bool          // the peer half-closed: drain owns the connection (halfclose.go)
+	drainKick  chan struct{} // wakes drain when a completion is queued
+	direct     bool          // completions write their answers to the socket themselves (doc.go, "Direct writes")
+	answered   int           // requests answered by direct writes, not yet counted off inflight by the loop
+	unreserved int           // limits of batches finished by direct writes, not yet counted off reserved
+	answeredB  uint64        // batches answered by direct writes, not yet counted in guard.finished
 
 	raw rawWriter // the socket, for direct writes (set by newConn; used under mu while !closed)
 
@@ -233,6 +235,10 @@ func (cs *conn) letWorkersWrite() {
 // (event loop: the idle sweep's look).
 func (cs *conn) settle() (closed bool) {
 	cs.mu.Lock()
+	if cs.closed || cs.handedOver { // a look queued before OnClose: the connection is not the loop's any more
+		cs.mu.Unlock()
+		return true
+	}
 	answered, answeredB, unreserved := cs.answered, cs.answeredB, cs.unreserved
 	cs.answered, cs.answeredB, cs.unreserved = 0, 0, 0
 	closed = cs.closed
@@ -779,6 +785,14 @@ func (cs *conn) complete(b *batch) {
 		cs.s.ctr.bytesOut.Add(int64(n))
 	}
 	cs.completed = append(cs.completed, b)
+	if cs.handedOver {
+		cs.mu.Unlock()
+		select {
+		case cs.drainKick <- struct{}{}:
+		default:
+		}
+		return
+	}
 	wake := !cs.wakeQueued
 	cs.wakeQueued = true
 	cs.mu.Unlock()

@@ -950,3 +950,56 @@ func TestLockout(t *testing.T) {
 		t.Logf("half-sent frame closed after %v (FrameTimeout %v)", took, frameTimeout)
 	}
 }
+
+// TestHalfClose: a client writes 1, 20 or 1,000 requests, shuts down its
+// write side, then reads: every request is answered, then the server
+// closes; the bytes the server counts as written are the bytes the client
+// read.
+func TestHalfClose(t *testing.T) {
+	h := &echoHandler{}
+	s := startEcho(t, Config{}, h)
+	for _, n := range []int{1, 20, 1000} {
+		before := s.Stats()
+		c := dial(t, s)
+		var reqs []byte
+		for i := range n {
+			reqs = append(reqs, requestFrame(int64(i), []byte{'h', byte(i), byte(i >> 8)})...)
+		}
+		if _, err := c.Write(reqs); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(ioTimeout))
+		fs, err := readUntilClosed(c)
+		if !closedErr(err) {
+			t.Fatalf("%d requests: %v after %d answers, want answers then a close", n, err, len(fs))
+		}
+		seen := make(map[int64]bool)
+		read := 0
+		for _, f := range fs {
+			v, err := codec.DecodeKvStateResponse(f.Body)
+			if f.Type != codec.RequestResult || err != nil || len(v) != 3 || v[1] != byte(f.RequestID) || seen[f.RequestID] {
+				t.Fatalf("%d requests: bad answer %v for %d", n, f.Type, f.RequestID)
+			}
+			seen[f.RequestID] = true
+			read += codec.ResultFrameSize(3)
+		}
+		if len(seen) != n {
+			t.Fatalf("%d requests, %d answered after the half-close", n, len(seen))
+		}
+		qstatetest.Eventually(t, ioTimeout, func() bool { return s.Stats().Conns == 0 }, "the connection closed")
+		if st := s.Stats(); st.BytesOut-before.BytesOut != int64(read) {
+			t.Fatalf("%d requests: server counted %d bytes written, the client read %d", n, st.BytesOut-before.BytesOut, read)
+		}
+	}
+	// The echo answers within microseconds, so some answers may go out
+	// before the EOF is read; at least one connection must have owed
+	// answers when it was (the case this test is about).
+	if st := s.Stats(); st.HalfClosed == 0 {
+		t.Fatalf("no connection was finished after its half-close: the test did not exercise it")
+	} else {
+		t.Logf("%d of 3 connections finished after their half-close", st.HalfClosed)
+	}
+}

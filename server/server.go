@@ -117,6 +117,7 @@ type Server struct {
 	watch   watcher
 	batches batchPool
 	ctr     counters
+	drains  sync.WaitGroup // connections handed over after a half-close (halfclose.go)
 
 	// Failures the server answers requests with by itself (Java-serialized
 	// RuntimeExceptions): pushback past MaxInbound, and requests read
@@ -271,6 +272,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopEngine()
 	select {
 	case <-s.served:
+		s.drains.Wait() // the half-closed connections are done (conns counted them)
 		return nil
 	case <-ctx.Done():
 		_ = s.Close()
@@ -293,6 +295,7 @@ func (s *Server) Close() error {
 	}
 	s.stopEngine()
 	<-s.served
+	s.drains.Wait() // half-closed connections stop within a second or a send timeout
 	return nil
 }
 
@@ -435,6 +438,13 @@ func (e events) OnClose(c gnet.Conn, err error) gnet.Action {
 	cs, _ := c.Context().(*conn)
 	if cs == nil {
 		return gnet.None // refused in OnOpen, already counted
+	}
+	if s.handOver(cs, c, err) { // half-closed with answers owed (halfclose.go)
+		s.forget(cs)
+		s.mu.Lock()
+		delete(s.conns, cs)
+		s.mu.Unlock()
+		return gnet.None
 	}
 	reason := cs.reason
 	switch {

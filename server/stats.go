@@ -102,6 +102,11 @@ type Stats struct {
 	// past MaxInbound (pushback, retryable) or read while shutting down.
 	Rejected int64
 
+	// HalfClosed counts connections whose client shut down its write side
+	// while answers were owed, finished by the server after gnet let go of
+	// them (halfclose.go).
+	HalfClosed int64
+
 	// LogsSuppressed counts connection warnings and errors left out of the
 	// log by Config.LogRate.
 	LogsSuppressed int64
@@ -125,6 +130,7 @@ type counters struct {
 	closed                          [numCloseReasons]atomic.Int64
 	logsSuppressed                  atomic.Int64
 	pushedBack                      atomic.Int64
+	halfClosed                      atomic.Int64
 }
 
 func (c *counters) snapshot() Stats {
@@ -146,6 +152,7 @@ func (c *counters) snapshot() Stats {
 	}
 	s.LogsSuppressed = c.logsSuppressed.Load()
 	s.Rejected = c.pushedBack.Load()
+	s.HalfClosed = c.halfClosed.Load()
 	return s
 }
 
