@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/qstate/qstate/client"
+	"github.com/qstate/qstate/codec"
+	"github.com/qstate/qstate/dataset"
+	"github.com/qstate/qstate/handler"
+	"github.com/qstate/qstate/internal/etcdtest"
+	"github.com/qstate/qstate/registry"
+	"github.com/qstate/qstate/state"
+)
+
+// TestServeEtcd: two `serve --etcd-endpoints` nodes holding half the key
+// groups each answer every key through either proxy; `cluster status`
+// lists both with their ranges, and, once one leaves, the key groups no
+// live node holds, which then fail at once with the location failure.
+func TestServeEtcd(t *testing.T) {
+	etcd := etcdtest.Start(t)
+	node := func(name, kgs string) serveCmd {
+		return serveCmd{Dataset: "synthetic", Keys: 200, ValueSize: 8, Node: name, KeyGroups: kgs, MaxParallelism: 128,
+			ForwardTimeout: 2 * time.Second, ForwardAttempts: 4, Dispatch: handler.Pool,
+			etcdFlags: etcdFlags{EtcdEndpoints: []string{etcd.Endpoint()}, ClusterName: "t", EtcdTTL: 2 * time.Second}}
+	}
+	proxyA, _, bannerA := serveForTest(t, node("a", "0-63"))
+	for _, want := range []string{"node a of cluster \"t\"", "key groups 0-63 of 128", "qstate cluster status --etcd-endpoints " + etcd.Endpoint()} {
+		if !strings.Contains(bannerA.String(), want) {
+			t.Errorf("banner lacks %q:\n%s", want, bannerA)
+		}
+	}
+	stopB := serveUntil(t, node("b", "64-127"))
+
+	cl, err := client.New(client.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	job, _ := client.ParseJobID(dataset.SyntheticJobID)
+	get := func(k int32) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		kv := state.AppendKeyAndNamespace(nil, state.Int, k, state.Void, state.VoidNamespace{})
+		content, err := cl.GetKvState(ctx, proxyA.String(), job, dataset.SyntheticState, state.Int.HashCode(k), kv)
+		if err == nil && !bytes.Equal(content, state.Bytes.Append(nil, dataset.SyntheticValue(nil, int(k), 8))) {
+			err = errors.New("wrong value")
+		}
+		return err
+	}
+	// Node a learns of b through etcd: every key answers through a's proxy.
+	deadline := time.Now().Add(20 * time.Second)
+	for k := int32(0); k < 200; k++ {
+		for err := get(k); err != nil; err = get(k) {
+			if time.Now().After(deadline) {
+				t.Fatalf("key %d through node a: %v", k, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
+	status := func() string {
+		var out bytes.Buffer
+		c := clusterStatusCmd{EtcdEndpoints: []string{etcd.Endpoint()}, ClusterName: "t", Timeout: 5 * time.Second}
+		if err := c.run(context.Background(), &out); err != nil {
+			t.Fatal(err)
+		}
+		return out.String()
+	}
+	s := status()
+	for _, want := range []string{"2 live members", "member a ", "member b ", "key groups 0-63: a", "key groups 64-127: b", "every key group is held"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("status lacks %q:\n%s", want, s)
+		}
+	}
+
+	// b leaves (its lease is revoked): its key groups are uncovered at once.
+	stopB()
+	s = status()
+	for _, want := range []string{"1 live members", "NO LIVE NODE holds key groups 64-127"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("status after b left lacks %q:\n%s", want, s)
+		}
+	}
+	var kB int32
+	for registry.KeyGroupForHash(state.Int.HashCode(kB), 128) < 64 {
+		kB++
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for err := get(kB); !errors.Is(err, codec.ErrUnknownKvStateKeyGroupLocation); err = get(kB) {
+		if time.Now().After(deadline) {
+			t.Fatalf("key %d of the node that left: %v, want UnknownKvStateKeyGroupLocationException", kB, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// serveUntil runs `serve` with c on free ports and returns a function that
+// stops it (also called at cleanup).
+func serveUntil(t *testing.T, c serveCmd) (stop func()) {
+	t.Helper()
+	c.ProxyAddr, c.ServerAddr, c.ShutdownTimeout, c.LogLevel = "127.0.0.1:0", "127.0.0.1:0", 5*time.Second, "warn"
+	ctx, cancel := context.WithCancel(context.Background())
+	ready, errc := make(chan struct{}), make(chan error, 1)
+	go func() {
+		errc <- c.run(ctx, new(bytes.Buffer), zerolog.Nop(), func(_, _ net.Addr) { close(ready) })
+	}()
+	done := false
+	stop = func() {
+		if done {
+			return
+		}
+		done = true
+		cancel()
+		if err := <-errc; err != nil {
+			t.Errorf("serve returned %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	select {
+	case <-ready:
+	case err := <-errc:
+		done = true
+		t.Fatalf("serve stopped: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve not ready")
+	}
+	return stop
+}
