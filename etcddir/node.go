@@ -198,7 +198,7 @@ func (n *Node) run(ctx context.Context) {
 				n.log.Info().Int64("ttl", ka.TTL).Msg("etcd reachable again: lease kept")
 			}
 		case <-tick.C:
-			if n.registered && !n.unreached && time.Since(n.lastKA) > n.cfg.TTL/2 {
+			if n.registered && !n.unreached && time.Since(n.lastKA) > n.cfg.TTL*3/4 {
 				n.unreached = true
 				n.log.Warn().Int64("revision", n.View().Revision).
 					Msg("etcd unreachable: serving from the last view; registering again when it returns")
