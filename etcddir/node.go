@@ -16,8 +16,11 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/qstate/qstate/cluster"
 	"github.com/qstate/qstate/registry"
 )
+
+var _ cluster.Directory = (*Node)(nil)
 
 // maxTxnOps bounds the operations of one etcd transaction (etcd refuses
 // more than 128 by default).
