@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -181,12 +182,15 @@ func TestThreeNodesOnEtcd(t *testing.T) {
 	var wg sync.WaitGroup
 	loadCtx, stopLoad := context.WithCancel(context.Background())
 	loadErrs := make(chan error, 100)
+	var queries atomic.Int64 // queries answered or failed
 	for _, n := range nodes {
 		wg.Add(1)
 		go func(addr string) {
 			defer wg.Done()
 			for i := 0; loadCtx.Err() == nil; i++ {
-				if err := query(ctx, cl, addr, i%testKeys); err != nil {
+				err := query(ctx, cl, addr, i%testKeys)
+				queries.Add(1)
+				if err != nil {
 					select {
 					case loadErrs <- err:
 					default:
@@ -203,7 +207,9 @@ func TestThreeNodesOnEtcd(t *testing.T) {
 	for _, n := range nodes {
 		waitFor(t, waitTimeout, n.name+" to see four nodes", func() bool { return viewIs(n, "n1", "n2", "n3", "n4") })
 	}
-	time.Sleep(200 * time.Millisecond) // a little load after the move, too
+	// A little load after the move, too: 200 more queries.
+	after := queries.Load()
+	waitFor(t, waitTimeout, "200 queries after the move", func() bool { return queries.Load() >= after+200 })
 	stopLoad()
 	wg.Wait()
 	close(loadErrs)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/qstate/qstate/etcddir"
 	"github.com/qstate/qstate/handler"
 	"github.com/qstate/qstate/internal/etcdtest"
+	"github.com/qstate/qstate/internal/qstatetest"
 	"github.com/qstate/qstate/registry"
 	"github.com/qstate/qstate/state"
 )
@@ -59,12 +61,7 @@ func TestServeEtcd(t *testing.T) {
 	// Node a learns of b through etcd: every key answers through a's proxy.
 	deadline := time.Now().Add(20 * time.Second)
 	for k := int32(0); k < 200; k++ {
-		for err := get(k); err != nil; err = get(k) {
-			if time.Now().After(deadline) {
-				t.Fatalf("key %d through node a: %v", k, err)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		qstatetest.Retry(t, time.Until(deadline), func() error { return get(k) }, fmt.Sprintf("key %d through node a", k))
 	}
 
 	status := func() string {
@@ -94,13 +91,12 @@ func TestServeEtcd(t *testing.T) {
 	for registry.KeyGroupForHash(state.Int.HashCode(kB), 128) < 64 {
 		kB++
 	}
-	deadline = time.Now().Add(10 * time.Second)
-	for err := get(kB); !errors.Is(err, codec.ErrUnknownKvStateKeyGroupLocation); err = get(kB) {
-		if time.Now().After(deadline) {
-			t.Fatalf("key %d of the node that left: %v, want UnknownKvStateKeyGroupLocationException", kB, err)
+	qstatetest.Retry(t, 10*time.Second, func() error {
+		if err := get(kB); !errors.Is(err, codec.ErrUnknownKvStateKeyGroupLocation) {
+			return fmt.Errorf("got %v", err)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	}, fmt.Sprintf("key %d of the node that left to fail with UnknownKvStateKeyGroupLocationException", kB))
 }
 
 // serveUntil runs `serve` with c on free ports and returns a function that
