@@ -16,6 +16,7 @@ import (
 	"github.com/qstate/qstate/cluster"
 	"github.com/qstate/qstate/dataset"
 	"github.com/qstate/qstate/handler"
+	"github.com/qstate/qstate/internal/qstatetest"
 	"github.com/qstate/qstate/registry"
 	"github.com/qstate/qstate/server"
 	"github.com/qstate/qstate/state"
@@ -206,18 +207,11 @@ func (n *testNode) localRanges() []registry.KeyGroupRange {
 	return out
 }
 
-// waitFor polls cond every 10 ms until it holds, failing the test with
-// what after timeout.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) time.Duration {
+// waitFor waits until cond holds, failing the test with what after
+// timeout.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > timeout {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return time.Since(start)
+	qstatetest.Eventually(t, timeout, cond, what)
 }
 
 // viewIs reports whether n's view has exactly the members names and every

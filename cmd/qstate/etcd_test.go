@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -14,8 +15,10 @@ import (
 	"github.com/qstate/qstate/client"
 	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/dataset"
+	"github.com/qstate/qstate/etcddir"
 	"github.com/qstate/qstate/handler"
 	"github.com/qstate/qstate/internal/etcdtest"
+	"github.com/qstate/qstate/internal/qstatetest"
 	"github.com/qstate/qstate/registry"
 	"github.com/qstate/qstate/state"
 )
@@ -58,12 +61,7 @@ func TestServeEtcd(t *testing.T) {
 	// Node a learns of b through etcd: every key answers through a's proxy.
 	deadline := time.Now().Add(20 * time.Second)
 	for k := int32(0); k < 200; k++ {
-		for err := get(k); err != nil; err = get(k) {
-			if time.Now().After(deadline) {
-				t.Fatalf("key %d through node a: %v", k, err)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		qstatetest.Retry(t, time.Until(deadline), func() error { return get(k) }, fmt.Sprintf("key %d through node a", k))
 	}
 
 	status := func() string {
@@ -93,13 +91,12 @@ func TestServeEtcd(t *testing.T) {
 	for registry.KeyGroupForHash(state.Int.HashCode(kB), 128) < 64 {
 		kB++
 	}
-	deadline = time.Now().Add(10 * time.Second)
-	for err := get(kB); !errors.Is(err, codec.ErrUnknownKvStateKeyGroupLocation); err = get(kB) {
-		if time.Now().After(deadline) {
-			t.Fatalf("key %d of the node that left: %v, want UnknownKvStateKeyGroupLocationException", kB, err)
+	qstatetest.Retry(t, 10*time.Second, func() error {
+		if err := get(kB); !errors.Is(err, codec.ErrUnknownKvStateKeyGroupLocation) {
+			return fmt.Errorf("got %v", err)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	}, fmt.Sprintf("key %d of the node that left to fail with UnknownKvStateKeyGroupLocationException", kB))
 }
 
 // serveUntil runs `serve` with c on free ports and returns a function that
@@ -133,4 +130,48 @@ func serveUntil(t *testing.T, c serveCmd) (stop func()) {
 		t.Fatal("serve not ready")
 	}
 	return stop
+}
+
+// TestEtcdFlagDefaults: the defaults in the etcd flags' tags are etcddir's
+// and dataset's.
+func TestEtcdFlagDefaults(t *testing.T) {
+	c, err := parse(t, nil, "serve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Serve
+	if s.EtcdTTL != etcddir.DefaultTTL || s.ClusterName != etcddir.DefaultCluster || s.MaxParallelism != dataset.SyntheticMaxParallelism {
+		t.Errorf("--etcd-ttl %v, --cluster-name %q, --max-parallelism %d; want %v, %q, %d", s.EtcdTTL, s.ClusterName,
+			s.MaxParallelism, etcddir.DefaultTTL, etcddir.DefaultCluster, dataset.SyntheticMaxParallelism)
+	}
+}
+
+// TestEtcdFlagErrors: serve refuses inconsistent cluster flags before
+// touching etcd or a port, saying which flag is wrong.
+func TestEtcdFlagErrors(t *testing.T) {
+	base := func() serveCmd {
+		return serveCmd{Dataset: "synthetic", Keys: 10, ValueSize: 8, Node: "a", MaxParallelism: 128, LogLevel: "warn",
+			etcdFlags: etcdFlags{EtcdEndpoints: []string{"http://127.0.0.1:1"}, ClusterName: "t", EtcdTTL: time.Second}}
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*serveCmd)
+		want string
+	}{
+		{"no node", func(c *serveCmd) { c.Node = "" }, "needs --node"},
+		{"with a file", func(c *serveCmd) { c.Cluster = "x.json" }, "exclude each other"},
+		{"demo", func(c *serveCmd) { c.Dataset = "demo" }, "--dataset synthetic"},
+		{"pebble", func(c *serveCmd) { c.StateBackend = "pebble" }, "not with --state-backend pebble"},
+		{"bad ranges", func(c *serveCmd) { c.KeyGroups = "5-2" }, "--key-groups"},
+		{"overlapping ranges", func(c *serveCmd) { c.KeyGroups = "0-10,5-20" }, "overlap"},
+		{"beyond max parallelism", func(c *serveCmd) { c.KeyGroups = "0-200" }, "beyond --max-parallelism"},
+		{"max parallelism", func(c *serveCmd) { c.MaxParallelism = 40000 }, "--max-parallelism"},
+	} {
+		c := base()
+		tc.edit(&c)
+		err := c.run(context.Background(), new(bytes.Buffer), zerolog.Nop(), nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error with %q", tc.name, err, tc.want)
+		}
+	}
 }
