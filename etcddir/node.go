@@ -16,8 +16,11 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/qstate/qstate/cluster"
 	"github.com/qstate/qstate/registry"
 )
+
+var _ cluster.Directory = (*Node)(nil)
 
 // maxTxnOps bounds the operations of one etcd transaction (etcd refuses
 // more than 128 by default).
@@ -198,7 +201,7 @@ func (n *Node) run(ctx context.Context) {
 				n.log.Info().Int64("ttl", ka.TTL).Msg("etcd reachable again: lease kept")
 			}
 		case <-tick.C:
-			if n.registered && !n.unreached && time.Since(n.lastKA) > n.cfg.TTL/2 {
+			if n.registered && !n.unreached && time.Since(n.lastKA) > n.cfg.TTL*3/4 {
 				n.unreached = true
 				n.log.Warn().Int64("revision", n.View().Revision).
 					Msg("etcd unreachable: serving from the last view; registering again when it returns")

@@ -219,3 +219,18 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("valid config: %v", err)
 	}
 }
+
+// TestOwnerDoesNotAllocate: the Directory look-up a forwarder's retry
+// makes costs no allocation.
+func TestOwnerDoesNotAllocate(t *testing.T) {
+	members := map[string]Member{"a": {Name: "a", ProxyAddr: "h:1", StateAddr: "h:2"}}
+	v := buildView(1, members, map[string]claimRecord{"1": claim("a", 1, kgr(0, 127), 128, 1)})
+	name := "s"
+	if n := testing.AllocsPerRun(1000, func() {
+		if _, err := v.Owner(registry.JobID{1}, name, 12345); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("Owner allocates %.1f times per call", n)
+	}
+}

@@ -126,9 +126,14 @@ log "stopping etcd for ${OUTAGE}s while the benchmark runs"
 kill -9 "${pids[etcd]}"; wait "${pids[etcd]}" 2>/dev/null || true; unset 'pids[etcd]'
 verify "etcd down ${OUTAGE}s" --duration "${OUTAGE}s"
 start_etcd
+for _ in $(seq 200); do # each node logs that etcd is back (lease kept, or registered with a new one)
+  [ "$(cat "$OUT"/node-*.log | grep -c 'etcd reachable again')" -ge 3 ] && break
+  sleep 0.1
+done
 wait_status "3 live members"
 verify "etcd back" --requests 50000
 status
-grep -h -o '"message":"etcd[^"]*"' "$OUT"/node-*.log | sort | uniq -c >&2 || true
+log "what the nodes logged about etcd:"
+grep -h -o -E '"message":"(etcd|lease)[^"]*"' "$OUT"/node-*.log | sort | uniq -c >&2 || true
 
 log "stopping everything; logs in $OUT"

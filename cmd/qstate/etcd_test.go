@@ -15,6 +15,7 @@ import (
 	"github.com/qstate/qstate/client"
 	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/dataset"
+	"github.com/qstate/qstate/etcddir"
 	"github.com/qstate/qstate/handler"
 	"github.com/qstate/qstate/internal/etcdtest"
 	"github.com/qstate/qstate/internal/qstatetest"
@@ -129,4 +130,48 @@ func serveUntil(t *testing.T, c serveCmd) (stop func()) {
 		t.Fatal("serve not ready")
 	}
 	return stop
+}
+
+// TestEtcdFlagDefaults: the defaults in the etcd flags' tags are etcddir's
+// and dataset's.
+func TestEtcdFlagDefaults(t *testing.T) {
+	c, err := parse(t, nil, "serve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Serve
+	if s.EtcdTTL != etcddir.DefaultTTL || s.ClusterName != etcddir.DefaultCluster || s.MaxParallelism != dataset.SyntheticMaxParallelism {
+		t.Errorf("--etcd-ttl %v, --cluster-name %q, --max-parallelism %d; want %v, %q, %d", s.EtcdTTL, s.ClusterName,
+			s.MaxParallelism, etcddir.DefaultTTL, etcddir.DefaultCluster, dataset.SyntheticMaxParallelism)
+	}
+}
+
+// TestEtcdFlagErrors: serve refuses inconsistent cluster flags before
+// touching etcd or a port, saying which flag is wrong.
+func TestEtcdFlagErrors(t *testing.T) {
+	base := func() serveCmd {
+		return serveCmd{Dataset: "synthetic", Keys: 10, ValueSize: 8, Node: "a", MaxParallelism: 128, LogLevel: "warn",
+			etcdFlags: etcdFlags{EtcdEndpoints: []string{"http://127.0.0.1:1"}, ClusterName: "t", EtcdTTL: time.Second}}
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*serveCmd)
+		want string
+	}{
+		{"no node", func(c *serveCmd) { c.Node = "" }, "needs --node"},
+		{"with a file", func(c *serveCmd) { c.Cluster = "x.json" }, "exclude each other"},
+		{"demo", func(c *serveCmd) { c.Dataset = "demo" }, "--dataset synthetic"},
+		{"pebble", func(c *serveCmd) { c.StateBackend = "pebble" }, "not with --state-backend pebble"},
+		{"bad ranges", func(c *serveCmd) { c.KeyGroups = "5-2" }, "--key-groups"},
+		{"overlapping ranges", func(c *serveCmd) { c.KeyGroups = "0-10,5-20" }, "overlap"},
+		{"beyond max parallelism", func(c *serveCmd) { c.KeyGroups = "0-200" }, "beyond --max-parallelism"},
+		{"max parallelism", func(c *serveCmd) { c.MaxParallelism = 40000 }, "--max-parallelism"},
+	} {
+		c := base()
+		tc.edit(&c)
+		err := c.run(context.Background(), new(bytes.Buffer), zerolog.Nop(), nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error with %q", tc.name, err, tc.want)
+		}
+	}
 }
