@@ -973,7 +973,7 @@ func TestHalfClose(t *testing.T) {
 		}
 		_ = c.SetReadDeadline(time.Now().Add(ioTimeout))
 		fs, err := readUntilClosed(c)
-		if !closedErr(err) {
+		if !qstatetest.PeerClosed(err) {
 			t.Fatalf("%d requests: %v after %d answers, want answers then a close", n, err, len(fs))
 		}
 		seen := make(map[int64]bool)
