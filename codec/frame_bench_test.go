@@ -43,6 +43,20 @@ func frameBenchDecodeRequest(b []byte) (codec.KvStateRequest, int, error) {
 
 var frameBenchSink int
 
+// benchAppendFrame measures appendFrame, which appends one frame of size
+// bytes with request id id to buf, into a buffer reused across ops.
+func benchAppendFrame(b *testing.B, size int, appendFrame func(buf []byte, id int64) []byte) {
+	buf := make([]byte, 0, size)
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	id := int64(0)
+	for b.Loop() {
+		buf = appendFrame(buf[:0], id)
+		id++
+	}
+	frameBenchSink += len(buf)
+}
+
 func BenchmarkDecodeKvStateRequestFrame(b *testing.B) {
 	frame := frameBenchRequestFrame(b)
 	b.SetBytes(int64(len(frame)))
@@ -64,30 +78,18 @@ func BenchmarkAppendResultFrame(b *testing.B) {
 	for _, size := range []int{8, 1024} {
 		b.Run(frameBenchSizeName(size), func(b *testing.B) {
 			content := make([]byte, size)
-			buf := make([]byte, 0, codec.ResultFrameSize(size))
-			b.SetBytes(int64(codec.ResultFrameSize(size)))
-			b.ReportAllocs()
-			id := int64(0)
-			for b.Loop() {
-				buf = codec.AppendResultFrame(buf[:0], id, content)
-				id++
-			}
-			frameBenchSink += len(buf)
+			benchAppendFrame(b, codec.ResultFrameSize(size), func(buf []byte, id int64) []byte {
+				return codec.AppendResultFrame(buf, id, content)
+			})
 		})
 	}
 }
 
 func BenchmarkAppendRequestFailureFrame(b *testing.B) {
 	payload := frameBenchFailurePayload(b)
-	buf := make([]byte, 0, codec.RequestFailureFrameSize(len(payload)))
-	b.SetBytes(int64(codec.RequestFailureFrameSize(len(payload))))
-	b.ReportAllocs()
-	id := int64(0)
-	for b.Loop() {
-		buf = codec.AppendRequestFailureFrame(buf[:0], id, payload)
-		id++
-	}
-	frameBenchSink += len(buf)
+	benchAppendFrame(b, codec.RequestFailureFrameSize(len(payload)), func(buf []byte, id int64) []byte {
+		return codec.AppendRequestFailureFrame(buf, id, payload)
+	})
 }
 
 // BenchmarkAppendKvStateRequestFrame is the client's per-request encode.
@@ -100,15 +102,9 @@ func BenchmarkAppendKvStateRequestFrame(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	buf := make([]byte, 0, codec.KvStateRequestFrameSize(r))
-	b.SetBytes(int64(codec.KvStateRequestFrameSize(r)))
-	b.ReportAllocs()
-	id := int64(0)
-	for b.Loop() {
-		buf = codec.AppendKvStateRequestFrame(buf[:0], id, r)
-		id++
-	}
-	frameBenchSink += len(buf)
+	benchAppendFrame(b, codec.KvStateRequestFrameSize(r), func(buf []byte, id int64) []byte {
+		return codec.AppendKvStateRequestFrame(buf, id, r)
+	})
 }
 
 func frameBenchSizeName(n int) string {

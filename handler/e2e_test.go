@@ -322,12 +322,7 @@ func (c *chunkReader) Read(p []byte) (int, error) { return c.r.Read(p[:min(len(p
 // answers them and leaves no goroutine behind.
 func TestTCPShutdownInFlight(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	r := registry.New()
-	bs := registerSlow(t, r)
-	h, err := New(Config{Registry: r})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, bs := newSlowHandler(t)
 	s, stop := servertest.Start(t, server.Config{}, h.Proxy())
 	c := qstatetest.Dial(t, s.Addr().String())
 	defer c.Close()

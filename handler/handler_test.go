@@ -490,6 +490,19 @@ func registerSlow(t testing.TB, r *registry.Registry) *blockingState {
 	return bs
 }
 
+// newSlowHandler returns a handler over a registry that holds only the
+// "slow" state, for tests that close the handler themselves.
+func newSlowHandler(t testing.TB) (*Handler, *blockingState) {
+	t.Helper()
+	r := registry.New()
+	bs := registerSlow(t, r)
+	h, err := New(Config{Registry: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, bs
+}
+
 // slowFrame is a KvStateRequest frame for key 1 of the "slow" state.
 func slowFrame(id int64) []byte {
 	return codec.AppendKvStateRequestFrame(nil, id, codec.KvStateRequest{JobID: syntheticJob, StateName: []byte("slow"), KeyAndNamespace: intKey(1)})
@@ -577,12 +590,7 @@ func TestPanickingStateFailsBatch(t *testing.T) {
 // goroutine; later batches are refused with a shutting-down failure.
 func TestCloseReleasesPool(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	r := registry.New()
-	bs := registerSlow(t, r)
-	h, err := New(Config{Registry: r})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, bs := newSlowHandler(t)
 	slow := slowFrame(1)
 	var wg sync.WaitGroup
 	wg.Add(1)

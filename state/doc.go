@@ -34,6 +34,12 @@
 // is a KvState: Get takes the serialized key and namespace a client sent
 // and returns the serialized answer.
 //
+// States kept elsewhere than the heap (package pebblestate, on disk) are
+// KvStates too; they also implement Appender (their answer is copied into
+// the caller's buffer, since it is not held in memory) and Blocking (their
+// look-ups may wait on the disk, so the request handler runs them on its
+// pool, never on an event loop).
+//
 // # What it must not do
 //
 // It knows nothing of the network, frames or the registry. Get must not

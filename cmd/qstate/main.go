@@ -20,9 +20,10 @@ import (
 // from a --config file: a flag overrides its variable, which overrides the
 // file.
 type cli struct {
-	Serve serveCmd `cmd:"" help:"Run the state server."`
-	Query queryCmd `cmd:"" help:"Query one key and print the answer."`
-	Bench benchCmd `cmd:"" help:"Drive a server with load and report throughput and latency."`
+	Serve   serveCmd   `cmd:"" help:"Run the state server."`
+	Query   queryCmd   `cmd:"" help:"Query one key and print the answer."`
+	Bench   benchCmd   `cmd:"" help:"Drive a server with load and report throughput and latency."`
+	Cluster clusterCmd `cmd:"" help:"Look at a cluster kept in etcd."`
 }
 
 func main() {

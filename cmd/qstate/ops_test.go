@@ -23,6 +23,7 @@ import (
 	"github.com/qstate/qstate/dataset"
 	"github.com/qstate/qstate/handler"
 	"github.com/qstate/qstate/internal/qstatetest"
+	"github.com/qstate/qstate/internal/servertest"
 	"github.com/qstate/qstate/server"
 	"github.com/qstate/qstate/state"
 )
@@ -369,11 +370,7 @@ func TestServeAdmin(t *testing.T) {
 	proxy, _, _ := serveForTest(t, c)
 	admin = qstatetest.Recv(t, adminc, qstatetest.Timeout, "the admin address")
 
-	cl, err := client.New(client.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := servertest.NewClient(t)
 	job, _ := client.ParseJobID(dataset.SyntheticJobID)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

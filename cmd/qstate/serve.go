@@ -41,7 +41,9 @@ type serveCmd struct {
 	Keys            int              `default:"1000" env:"QSTATE_KEYS" help:"Synthetic dataset: number of Integer keys (0..N-1)."`
 	ValueSize       int              `default:"8" env:"QSTATE_VALUE_SIZE" help:"Synthetic dataset: value size in bytes."`
 	Cluster         string           `env:"QSTATE_CLUSTER" placeholder:"FILE" type:"existingfile" help:"Serve as one node of the cluster this JSON file describes (nodes, their addresses, which key groups each holds; see examples/cluster/cluster.json). Needs --node and --dataset synthetic: the node holds the synthetic keys of its key groups and forwards requests for the others to their owners."`
-	Node            string           `env:"QSTATE_NODE" help:"With --cluster: this node's name in the file."`
+	Node            string           `env:"QSTATE_NODE" help:"With --cluster: this node's name in the file. With --etcd-endpoints: its name in the cluster."`
+	KeyGroups       string           `env:"QSTATE_KEY_GROUPS" placeholder:"RANGES" help:"Synthetic dataset: hold only the keys of these key groups (0-42,86-90; both ends inclusive). Default: all of them."`
+	MaxParallelism  int              `default:"128" env:"QSTATE_MAX_PARALLELISM" help:"Synthetic dataset: number of key groups (the operator's max parallelism)."`
 	ForwardTimeout  time.Duration    `default:"5s" env:"QSTATE_FORWARD_TIMEOUT" help:"With --cluster: how long a forwarded request may take, retries included."`
 	ForwardAttempts int              `default:"4" env:"QSTATE_FORWARD_ATTEMPTS" help:"With --cluster: how many times a forwarded request is sent at most when its owner's location is stale or its node unreachable (with exponential backoff from 10ms)."`
 	DemoInterval    time.Duration    `default:"100ms" env:"QSTATE_DEMO_INTERVAL" help:"Demo dataset: time between two events of the demo task."`
@@ -49,6 +51,7 @@ type serveCmd struct {
 	Dispatch        handler.Dispatch `default:"pool" env:"QSTATE_DISPATCH" group:"Limits" help:"Where look-ups run: pool (an ants worker pool) or inline (on the event loop; not with --cluster)."`
 	LogLevel        string           `default:"info" enum:"debug,info,warn,error" env:"QSTATE_LOG_LEVEL" help:"Log level: ${enum}."`
 
+	etcdFlags  // --etcd-endpoints, --cluster-name, --etcd-ttl (etcd.go)
 	opsFlags   // --config, --admin, --log-format and the limits (ops.go)
 	storeFlags // --state-backend, --data-dir, --cache-size, --wal (store.go)
 }
@@ -80,9 +83,14 @@ func (c *serveCmd) run(ctx context.Context, w io.Writer, log zerolog.Logger, rea
 	reg := registry.New()
 	var demo *dataset.Demo
 	var member *clusterMember
+	var en *etcdNode
 	var store *pebblestate.DB // --state-backend pebble
 	proxyAddr, stateAddr := c.ProxyAddr, c.ServerAddr
 	switch {
+	case len(c.EtcdEndpoints) > 0:
+		if en, err = c.prepareEtcd(reg); err != nil {
+			return err
+		}
 	case c.Cluster != "":
 		if member, err = c.joinCluster(reg, log); err != nil {
 			return err
@@ -93,6 +101,10 @@ func (c *serveCmd) run(ctx context.Context, w io.Writer, log zerolog.Logger, rea
 		return errors.New("serve: --node needs --cluster")
 	case c.Dataset == "demo":
 		if demo, err = dataset.NewDemo(reg); err != nil {
+			return err
+		}
+	case c.Dataset == "synthetic" && (c.KeyGroups != "" || c.maxParallelism() != dataset.SyntheticMaxParallelism):
+		if _, err := c.registerSyntheticPart(reg); err != nil {
 			return err
 		}
 	case c.Dataset == "synthetic":
@@ -107,6 +119,9 @@ func (c *serveCmd) run(ctx context.Context, w io.Writer, log zerolog.Logger, rea
 	cfg := c.nodeConfig(cmp.Or(proxyAddr, defaultProxyAddr), cmp.Or(stateAddr, defaultStateAddr), log)
 	if member != nil {
 		cfg.Directory, cfg.ForwardAttempts = member.dir, c.ForwardAttempts
+	}
+	if en != nil {
+		cfg.Directory, cfg.ForwardAttempts = &en.dir, c.ForwardAttempts
 	}
 	promReg, err := c.newMetricsRegistry()
 	if err != nil {
@@ -131,8 +146,12 @@ func (c *serveCmd) run(ctx context.Context, w io.Writer, log zerolog.Logger, rea
 
 	// Serve until ctx ends (Serve then shuts the node down within
 	// ShutdownTimeout) or a port stops by itself.
+	// A cluster node in etcd leaves the cluster before its ports close
+	// (peers stop forwarding to it), so Serve gets its own context.
+	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopServing()
 	served := make(chan error, 1)
-	go func() { served <- n.Serve(ctx) }()
+	go func() { served <- n.Serve(serveCtx) }()
 	var serveErr error
 	select {
 	case <-n.Ready():
@@ -140,11 +159,22 @@ func (c *serveCmd) run(ctx context.Context, w io.Writer, log zerolog.Logger, rea
 	}
 	demoDone := make(chan struct{})
 	demoCtx, stopDemo := context.WithCancel(ctx)
+	if proxy, state := n.Addrs(); serveErr == nil && en != nil && proxy != nil && state != nil {
+		// Registered once the ports listen: peers must find them.
+		if serveErr = en.join(ctx, c, reg, proxy, state, log); serveErr != nil {
+			stopServing()
+			<-served
+		}
+	}
 	if proxy, state := n.Addrs(); serveErr == nil && proxy != nil && state != nil {
-		c.printBanner(w, reg, proxy, state, member)
+		if en != nil {
+			c.printEtcdBanner(w, proxy, en.keys)
+		} else {
+			c.printBanner(w, reg, proxy, state, member)
+		}
 		log.Info().Str("proxy", proxy.String()).Str("state", state.String()).
 			Str("dataset", c.Dataset).Stringer("dispatch", c.Dispatch).Msg("serving")
-		if member == nil {
+		if member == nil && en == nil && c.KeyGroups == "" {
 			// Show a query answered over TCP, as an outside reader sees it.
 			if err := selfQuery(ctx, w, proxy, c.Dataset, c.ValueSize); err != nil {
 				log.Warn().Err(err).Msg("start-up self-query failed")
@@ -164,6 +194,10 @@ func (c *serveCmd) run(ctx context.Context, w io.Writer, log zerolog.Logger, rea
 		select {
 		case <-ctx.Done():
 			log.Info().Msg("signal received: shutting down")
+			if err := en.leave(); err != nil {
+				log.Warn().Err(err).Msg("leaving the cluster")
+			}
+			stopServing()
 			serveErr = <-served
 		case serveErr = <-served:
 			log.Error().Err(serveErr).Msg("a port stopped serving: shutting down")
@@ -173,6 +207,9 @@ func (c *serveCmd) run(ctx context.Context, w io.Writer, log zerolog.Logger, rea
 		if serveErr == nil {
 			serveErr = <-served // a port did not listen: Serve says why
 		}
+	}
+	if err := en.leave(); err != nil {
+		log.Warn().Err(err).Msg("leaving the cluster")
 	}
 	stopDemo()
 	<-demoDone

@@ -18,6 +18,8 @@ import (
 	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/dataset"
 	"github.com/qstate/qstate/handler"
+	"github.com/qstate/qstate/internal/qstatetest"
+	"github.com/qstate/qstate/internal/servertest"
 	"github.com/qstate/qstate/registry"
 	"github.com/qstate/qstate/state"
 )
@@ -68,11 +70,7 @@ func TestServeDemo(t *testing.T) {
 			t.Errorf("banner lacks %q:\n%s", want, banner)
 		}
 	}
-	cl, err := client.New(client.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := servertest.NewClient(t)
 	job, _ := client.ParseJobID(dataset.DemoJobID)
 	kv := state.AppendKeyAndNamespace(nil, state.String, "flink", state.Void, state.VoidNamespace{})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -96,11 +94,7 @@ func TestServeSynthetic(t *testing.T) {
 	if want := "answered over TCP by " + proxy.String() + ": state[0] = 16 bytes 00 01 02 03 04 05 06 07\n"; !strings.Contains(banner.String(), want) {
 		t.Fatalf("banner lacks %q:\n%s", want, banner)
 	}
-	cl, err := client.New(client.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := servertest.NewClient(t)
 	job, _ := client.ParseJobID(dataset.SyntheticJobID)
 	kv := state.AppendKeyAndNamespace(nil, state.Int, int32(49), state.Void, state.VoidNamespace{})
 	want := state.Bytes.Append(nil, dataset.SyntheticValue(nil, 49, 16))
@@ -124,14 +118,9 @@ func TestServeSynthetic(t *testing.T) {
 
 // TestServePortsInUse: a port range with no free port fails at start.
 func TestServePortsInUse(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c := serveCmd{Dataset: "synthetic", Keys: 1, ValueSize: 1, ProxyAddr: ln.Addr().String(), ServerAddr: "127.0.0.1:0",
+	c := serveCmd{Dataset: "synthetic", Keys: 1, ValueSize: 1, ProxyAddr: qstatetest.BusyAddr(t), ServerAddr: "127.0.0.1:0",
 		ShutdownTimeout: time.Second, LogLevel: "error"}
-	err = c.run(context.Background(), new(bytes.Buffer), zerolog.Nop(), nil)
+	err := c.run(context.Background(), new(bytes.Buffer), zerolog.Nop(), nil)
 	if err == nil || !strings.Contains(err.Error(), "occupied") {
 		t.Fatalf("run: %v, want ports occupied", err)
 	}
@@ -181,11 +170,7 @@ func TestServeCluster(t *testing.T) {
 		t.Errorf("banner of b:\n%s", bBanner)
 	}
 
-	cl, err := client.New(client.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := servertest.NewClient(t)
 	job, _ := client.ParseJobID(dataset.SyntheticJobID)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

@@ -3,6 +3,7 @@ package qstatetest
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -46,10 +47,14 @@ func TestWaitsFailWithTheirMessage(t *testing.T) {
 		"Eventually": func(tb testing.TB) { Eventually(tb, d, func() bool { return false }, "the sky to fall") },
 		"Recv":       func(tb testing.TB) { Recv(tb, make(chan int), d, "the sky to fall") },
 		"Events":     func(tb testing.TB) { ev.WaitN(tb, d, 2, nil, "the sky to fall") },
+		"Retry":      func(tb testing.TB) { Retry(tb, d, func() error { return errors.New("still up") }, "the sky to fall") },
 	} {
 		msg := failure(t, wait)
 		if !strings.Contains(msg, "timed out after 20ms waiting for the sky to fall") {
 			t.Errorf("%s failed with %q", name, msg)
+		}
+		if name == "Retry" && !strings.Contains(msg, "still up") {
+			t.Errorf("Retry failed with %q, without the last error", msg)
 		}
 	}
 }

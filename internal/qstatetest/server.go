@@ -119,3 +119,15 @@ func DeadAddr(t testing.TB) string {
 	}
 	return addr
 }
+
+// BusyAddr returns a loopback address that is taken (something listens on
+// it, accepting nothing) until the test ends.
+func BusyAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	return ln.Addr().String()
+}

@@ -2,6 +2,7 @@ package qstatetest
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +22,25 @@ const pollEvery = time.Millisecond
 // component); wait on an event (Recv, Events) where there is one.
 func Eventually(t testing.TB, timeout time.Duration, cond func() bool, what string) {
 	t.Helper()
+	Retry(t, timeout, func() error {
+		if cond() {
+			return nil
+		}
+		return errNotYet
+	}, what)
+}
+
+// errNotYet is the error Eventually's condition reports while it does not
+// hold.
+var errNotYet = errors.New("the condition still does not hold")
+
+// Retry calls f every millisecond until it returns nil and fails t, with
+// f's last error, if it does not within timeout. It is Eventually for a
+// condition that can say why it does not hold yet.
+func Retry(t testing.TB, timeout time.Duration, f func() error, what string) {
+	t.Helper()
+	var last error
+	cond := func() bool { last = f(); return last == nil }
 	if cond() {
 		return
 	}
@@ -38,7 +58,7 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() bool, what stri
 			if cond() {
 				return
 			}
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+			t.Fatalf("timed out after %v waiting for %s: %v", timeout, what, last)
 		}
 	}
 }

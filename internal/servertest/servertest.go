@@ -1,15 +1,3 @@
-// Package servertest starts qstate's real network front end (server.Server)
-// for the tests of the packages above it (handler, cluster, metrics, bench,
-// node), records its connections' states, so that tests wait on them, and
-// makes the Go client that queries it.
-//
-// It is for tests only: nothing in the product imports it. server's own
-// tests cannot use it (it imports server); they have their own starter
-// over the same calls.
-//
-// Start runs Serve on a goroutine of its own, which ends when the server
-// is stopped (by the returned function, or at the test's cleanup, in
-// reverse order of starting, as t.Cleanup runs).
 package servertest
 
 import (

@@ -1,0 +1,224 @@
+package etcddir
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/qstate/qstate/cluster"
+	"github.com/qstate/qstate/dataset"
+	"github.com/qstate/qstate/handler"
+	"github.com/qstate/qstate/internal/qstatetest"
+	"github.com/qstate/qstate/registry"
+	"github.com/qstate/qstate/server"
+	"github.com/qstate/qstate/state"
+)
+
+const (
+	testKeys      = 1000
+	testValueSize = 8
+	testMaxP      = 128
+	testTTL       = 2 * time.Second
+	waitTimeout   = 20 * time.Second
+)
+
+var syntheticJob = func() registry.JobID {
+	j, err := registry.ParseJobID(dataset.SyntheticJobID)
+	if err != nil {
+		panic(err)
+	}
+	return j
+}()
+
+// keyGroupOf is the key group of synthetic key k.
+func keyGroupOf(k int) int {
+	return registry.KeyGroupForHash(state.Int.HashCode(int32(k)), testMaxP)
+}
+
+// countingState is a KvState that counts the Gets of each key group.
+type countingState struct {
+	state.KvState
+	gets [testMaxP]atomic.Int64
+}
+
+func (c *countingState) Get(kv []byte) ([]byte, bool, error) {
+	if len(kv) >= 4 {
+		c.gets[keyGroupOf(int(int32(binary.BigEndian.Uint32(kv))))].Add(1)
+	}
+	return c.KvState.Get(kv)
+}
+
+// getsIn sums the Gets of the key groups of r.
+func (c *countingState) getsIn(r registry.KeyGroupRange) int64 {
+	var n int64
+	for kg := r.Start; kg <= r.End; kg++ {
+		n += c.gets[kg].Load()
+	}
+	return n
+}
+
+// lateDir is a cluster.Directory set once the node's ports are bound.
+type lateDir struct{ atomic.Pointer[Node] }
+
+func (d *lateDir) Owner(ctx context.Context, job registry.JobID, name string, keyHash int32) (registry.Owner, error) {
+	n := d.Load()
+	if n == nil {
+		return registry.Owner{}, errors.New("no directory yet")
+	}
+	return n.Owner(ctx, job, name, keyHash)
+}
+
+// testNode is one qstate node in process: registry with the synthetic keys
+// of its ranges, forwarder, handler, its two servers on free loopback
+// ports, and its membership in etcd.
+type testNode struct {
+	name         string
+	reg          *registry.Registry
+	st           *countingState
+	fwd          *cluster.Forwarder
+	h            *handler.Handler
+	proxy, state *server.Server
+	errc         chan error
+	member       *Node
+	log          *qstatetest.Buffer
+
+	stopOnce sync.Once
+}
+
+// startNode starts a node holding ranges of the synthetic state and
+// registers it in the cluster at endpoint; stopped at cleanup.
+func startNode(t testing.TB, endpoint, name string, ranges ...registry.KeyGroupRange) *testNode {
+	t.Helper()
+	n := &testNode{name: name, reg: registry.New(), errc: make(chan error, 2), log: &qstatetest.Buffer{}}
+	part, err := dataset.SyntheticPart(testKeys, testValueSize, testMaxP, ranges...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.st = &countingState{KvState: part}
+	for _, r := range ranges {
+		if _, err := n.reg.Register(syntheticJob, dataset.SyntheticState, r, testMaxP, n.st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := &lateDir{}
+	// More attempts than the default: a range moving between nodes costs a
+	// retry or two while the views catch up, and the CI machine is slow.
+	n.fwd, err = cluster.NewForwarder(cluster.ForwarderConfig{Directory: dir, MaxAttempts: 8, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.h, err = handler.New(handler.Config{Registry: n.reg, Forwarder: n.fwd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func(ep *handler.Endpoint) *server.Server {
+		s, err := server.New(server.Config{Addr: "127.0.0.1:0", Name: name, EventLoops: 1}, ep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { n.errc <- s.Serve() }()
+		<-s.Ready()
+		if s.Addr() == nil {
+			t.Fatalf("node %s did not start: %v", name, <-n.errc)
+		}
+		return s
+	}
+	n.proxy = start(n.h.Proxy())
+	n.state = start(n.h.StateServer())
+	t.Cleanup(func() { n.stop(t, false) })
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	n.member, err = Start(ctx, Config{Endpoints: []string{endpoint}, Cluster: "test", Node: name,
+		ProxyAddr: n.proxy.Addr().String(), StateAddr: n.state.Addr().String(), Registry: n.reg,
+		TTL: testTTL, SyncInterval: 200 * time.Millisecond, DialTimeout: 2 * time.Second,
+		Logger: zerolog.New(n.log)})
+	if err != nil {
+		t.Fatalf("node %s: Start: %v", name, err)
+	}
+	dir.Store(n.member)
+	return n
+}
+
+// stop shuts the node down; crash leaves its lease to expire (as a killed
+// process does) instead of revoking it, and closes its ports at once.
+func (n *testNode) stop(t testing.TB, crash bool) {
+	n.stopOnce.Do(func() {
+		if n.member != nil {
+			if crash {
+				n.member.crash()
+			} else if err := n.member.Close(); err != nil {
+				t.Errorf("node %s: Close: %v", n.name, err)
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for _, s := range []*server.Server{n.proxy, n.state} {
+			if err := s.Shutdown(ctx); err != nil {
+				t.Errorf("node %s: Shutdown: %v", n.name, err)
+			}
+		}
+		for range 2 {
+			if err := <-n.errc; !errors.Is(err, server.ErrServerClosed) {
+				t.Errorf("node %s: Serve: %v", n.name, err)
+			}
+		}
+		if err := n.h.Close(ctx); err != nil {
+			t.Errorf("node %s: handler Close: %v", n.name, err)
+		}
+		_ = n.fwd.Close()
+	})
+}
+
+// localRanges lists the key groups the node's registry holds itself.
+func (n *testNode) localRanges() []registry.KeyGroupRange {
+	var out []registry.KeyGroupRange
+	for _, r := range n.reg.Registrations() {
+		if r.State != nil {
+			out = append(out, r.KeyGroups)
+		}
+	}
+	sortRanges(out)
+	return out
+}
+
+// waitFor waits until cond holds, failing the test with what after
+// timeout.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	qstatetest.Eventually(t, timeout, cond, what)
+}
+
+// viewIs reports whether n's view has exactly the members names and every
+// key group of the synthetic state served.
+func viewIs(n *testNode, names ...string) bool {
+	v := n.member.View()
+	if len(v.Members) != len(names) {
+		return false
+	}
+	for i, m := range v.Members {
+		if m.Name != names[i] {
+			return false
+		}
+	}
+	s, ok := v.State(syntheticJob, dataset.SyntheticState)
+	return ok && s.Uncovered() == nil
+}
+
+// rangesString formats ranges for messages.
+func rangesString(rs []registry.KeyGroupRange) string {
+	var b strings.Builder
+	for i, r := range rs {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(r.String())
+	}
+	return b.String()
+}

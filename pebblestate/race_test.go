@@ -1,5 +1,0 @@
-//go:build race
-
-package pebblestate
-
-const raceEnabled = true
