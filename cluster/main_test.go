@@ -3,14 +3,9 @@ package cluster
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/qstate/qstate/internal/qstatetest"
 )
 
 // TestMain fails the package when a test leaves a goroutine behind
 // (forwarders, clients, nodes and fake servers all stop at cleanup).
-// ants' default pool, started by its package init, is not ours.
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"))
-}
+func TestMain(m *testing.M) { qstatetest.VerifyNoLeaks(m) }

@@ -1,7 +1,6 @@
 package etcddir
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -76,24 +75,6 @@ func (d *lateDir) Owner(ctx context.Context, job registry.JobID, name string, ke
 	return n.Owner(ctx, job, name, keyHash)
 }
 
-// syncBuffer is a bytes.Buffer for a logger written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // testNode is one qstate node in process: registry with the synthetic keys
 // of its ranges, forwarder, handler, its two servers on free loopback
 // ports, and its membership in etcd.
@@ -106,7 +87,7 @@ type testNode struct {
 	proxy, state *server.Server
 	errc         chan error
 	member       *Node
-	log          *syncBuffer
+	log          *qstatetest.Buffer
 
 	stopOnce sync.Once
 }
@@ -115,7 +96,7 @@ type testNode struct {
 // registers it in the cluster at endpoint; stopped at cleanup.
 func startNode(t testing.TB, endpoint, name string, ranges ...registry.KeyGroupRange) *testNode {
 	t.Helper()
-	n := &testNode{name: name, reg: registry.New(), errc: make(chan error, 2), log: &syncBuffer{}}
+	n := &testNode{name: name, reg: registry.New(), errc: make(chan error, 2), log: &qstatetest.Buffer{}}
 	part, err := dataset.SyntheticPart(testKeys, testValueSize, testMaxP, ranges...)
 	if err != nil {
 		t.Fatal(err)

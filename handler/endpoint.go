@@ -157,6 +157,14 @@ type task struct {
 
 	fwds []remoteRequest // the batch's requests for remote owners, forwarded after the look-ups
 
+	// pre holds the answers prefetch looked up with state.BatchGetter, in
+	// the order of their requests, and preAt where those requests are; get
+	// takes pre[preNext] when its offset is the current request's. Cleared
+	// by forget.
+	pre     []state.Lookup
+	preAt   []prefetched
+	preNext int
+
 	kinds [NumResults]int32 // the batch's answers by Result, added to the counters by finish
 }
 
@@ -169,6 +177,17 @@ type remoteRequest struct {
 	name, kv []byte // views into reqs
 	keyHash  int32
 }
+
+// prefetched is where the request of a prefetched answer is (its offset in
+// reqs) and the state prefetch looked it up in.
+type prefetched struct {
+	off int
+	id  registry.KvStateID
+	kvs state.BatchGetter
+}
+
+// maxPrefetched is the largest prefetch list a task keeps between batches.
+const maxPrefetched = 4096
 
 // result is the answer to one request before it is encoded.
 type result struct {
@@ -262,6 +281,9 @@ func (t *task) answer() (out []byte, failed int, handoff bool) {
 			t.kinds = [NumResults]int32{ResultError: int32(failed)}
 		}
 	}()
+	if t.n > 1 {
+		t.prefetch()
+	}
 	for t.next < len(t.reqs) {
 		f, k, err := codec.DecodeFrame(t.reqs[t.next:], math.MaxInt32)
 		if err != nil || k == 0 {
@@ -371,6 +393,84 @@ func (t *task) forget() {
 	t.scratch = t.scratch[:0]
 	clear(t.fwds) // drop the views into reqs
 	t.fwds = t.fwds[:0]
+	clear(t.pre) // and into states' answers
+	clear(t.preAt)
+	t.pre, t.preAt, t.preNext = t.pre[:0], t.preAt[:0], 0
+	if cap(t.pre) > maxPrefetched {
+		t.pre, t.preAt = nil, nil
+	}
+}
+
+// prefetch looks up, from t.next on, the requests that a local state
+// answering in batches (state.BatchGetter, never one that may block or
+// copies its answers) holds, one GetBatch per run of requests to the same
+// state, so that their memory misses overlap; get then takes these
+// answers in order. Requests it cannot resolve (a bad body, an unknown
+// state, a remote owner) are left to get, which answers them as always.
+func (t *task) prefetch() {
+	t.pre, t.preAt, t.preNext = t.pre[:0], t.preAt[:0], 0
+	for off := t.next; off < len(t.reqs); {
+		f, k, err := codec.DecodeFrame(t.reqs[off:], math.MaxInt32)
+		if err != nil || k == 0 {
+			break
+		}
+		if id, kvs, kn, ok := t.batchState(f.Body); ok {
+			t.pre = append(t.pre, state.Lookup{KeyAndNamespace: kn})
+			t.preAt = append(t.preAt, prefetched{off: off, id: id, kvs: kvs})
+		}
+		off += k
+	}
+	for i := 0; i < len(t.pre); {
+		j := i + 1
+		for j < len(t.pre) && t.preAt[j].id == t.preAt[i].id {
+			j++
+		}
+		t.preAt[i].kvs.GetBatch(t.pre[i:j])
+		i = j
+	}
+}
+
+// prefetched reports whether prefetch looked up the current request (at
+// t.next), skipping answers of earlier requests that took another path
+// (the registry changed in between: they were looked up again).
+func (t *task) prefetched() bool {
+	for t.preNext < len(t.pre) && t.preAt[t.preNext].off < t.next {
+		t.preNext++
+	}
+	return t.preNext < len(t.pre) && t.preAt[t.preNext].off == t.next
+}
+
+// batchState returns the local BatchGetter that answers a request body,
+// and the key and namespace to look up, as proxyLookup and stateLookup
+// would find them; ok is false for anything else.
+func (t *task) batchState(body []byte) (id registry.KvStateID, kvs state.BatchGetter, kn []byte, ok bool) {
+	if t.ep.port == ProxyPort {
+		req, err := codec.DecodeKvStateRequest(body)
+		if err != nil {
+			return id, nil, nil, false
+		}
+		loc, ok := t.location(registry.JobID(req.JobID), req.StateName)
+		if !ok {
+			return id, nil, nil, false
+		}
+		owner, ok := loc.Owner(loc.KeyGroup(req.KeyHash))
+		if !ok || !owner.Local() {
+			return id, nil, nil, false
+		}
+		id, kn = owner.ID, req.KeyAndNamespace
+	} else {
+		req, err := codec.DecodeKvStateInternalRequest(body)
+		if err != nil {
+			return id, nil, nil, false
+		}
+		id, kn = registry.KvStateID(req.KvStateID), req.KeyAndNamespace
+	}
+	s, ok := t.kvState(id)
+	if !ok || t.lastApp != nil || t.lastBlk {
+		return id, nil, nil, false
+	}
+	kvs, ok = s.(state.BatchGetter)
+	return id, kvs, kn, ok
 }
 
 // forwardAll forwards the batch's remote requests and stores their answers:
@@ -554,6 +654,10 @@ func (t *task) get(id int64, kvID registry.KvStateID, keyAndNamespace []byte) re
 	case t.lastBlk && t.onLoop:
 		t.handoff = true // never on an event loop: a worker looks it up
 		return result{}
+	case t.prefetched():
+		l := &t.pre[t.preNext]
+		t.preNext++
+		v, found, err = l.Value, l.Found, l.Err
 	case t.lastApp != nil:
 		start := len(t.scratch)
 		t.scratch, found, err = t.lastApp.AppendGet(t.scratch, keyAndNamespace)

@@ -34,7 +34,7 @@ var (
 		"Connections closed as soon as accepted because the connection limit (--max-conns) was reached.",
 		[]string{"port"}, nil)
 	descConnsClosed = prometheus.NewDesc("qstate_connections_closed_total",
-		"Connections closed, by reason (see server.CloseReason: peer, protocol, frame-too-large, inbound-overflow, conn-limit, shutdown, write-error, idle, slow-consumer, frame-timeout, evicted).",
+		"Connections closed, by reason (see server.CloseReason: peer, protocol, frame-too-large, inbound-overflow, conn-limit, shutdown, write-error, idle, slow-consumer, frame-timeout, evicted, shed).",
 		[]string{"port", "reason"}, nil)
 	descSlowConsumers = prometheus.NewDesc("qstate_slow_consumer_disconnects_total",
 		"Connections closed because their client did not read its answers: answers held over --max-outbound or untouched for --stall-timeout (reason slow-consumer), or requests buffered over --max-inbound (reason inbound-overflow).",

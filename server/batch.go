@@ -85,6 +85,7 @@ func (s *Server) dispatch(b *batch, limit int, first bool) (early bool) {
 	s.ctr.batches.Add(1)
 	s.ctr.bytesIn.Add(int64(len(b.in)))
 	b.limit = limit
+	s.building.Add(int64(limit))
 	b.state.Store(batchServing)
 	if s.ph != nil {
 		if !first && limit <= 0 {
@@ -108,6 +109,7 @@ func (b *batch) keepDeferred() {
 		off += codec.LengthLen + int(binary.BigEndian.Uint32(b.in[off:]))
 	}
 	off = min(off, len(b.in))
+	b.cs.s.building.Add(-int64(b.limit))
 	k := copy(b.in, b.in[off:])
 	b.in = b.in[:k]
 	b.n -= b.answered
@@ -163,6 +165,9 @@ func (p *batchPool) getPart(cs *conn, out []byte, k int) *batch {
 
 // release returns b's buffers to bufpool and b to the free list.
 func (p *batchPool) release(b *batch) {
+	if b.limit != 0 {
+		p.s.building.Add(-int64(b.limit))
+	}
 	if b.in != nil {
 		bufpool.Put(b.in)
 	}

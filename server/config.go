@@ -205,6 +205,14 @@ type Config struct {
 	// MaxConns.
 	ReservedConns int
 
+	// MaxBufferedTotal is the server's memory budget, in bytes, for what
+	// all its connections hold: requests read and not dispatched, answers
+	// waiting and being built (budget.go). Past it, requests newly read are
+	// answered at once with an "overloaded" failure, and the connections
+	// holding the most are closed (CloseShed) until the server is back
+	// under it. 0 means DefaultMaxBufferedTotal(); negative means none.
+	MaxBufferedTotal int64
+
 	// SocketSendBuffer sets SO_SNDBUF on accepted connections, in bytes:
 	// the kernel's share of what a slow reader can make the server hold.
 	// 0 keeps the system default (Linux then tunes it automatically).
@@ -266,6 +274,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.LogRate == 0 {
 		c.LogRate = DefaultLogRate
+	}
+	if c.MaxBufferedTotal == 0 {
+		c.MaxBufferedTotal = DefaultMaxBufferedTotal()
 	}
 	if c.FrameTimeout == 0 {
 		c.FrameTimeout = DefaultFrameTimeout

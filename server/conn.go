@@ -94,8 +94,10 @@ type conn struct {
 
 	guard connGuard // idle and stall timeouts, log identity (idle.go)
 
-	adm     connAdmission // first frame, half-sent frames, eviction (lockout.go)
-	evicted atomic.Bool   // made way for a new connection (lockout.go)
+	adm       connAdmission // first frame, half-sent frames, eviction (lockout.go)
+	evicted   atomic.Bool   // made way for a new connection (lockout.go)
+	accounted atomic.Int64  // bytes counted in Server.buffered (budget.go)
+	shed      atomic.Bool   // closed to bring the server under its budget (budget.go)
 }
 
 func newConn(s *Server, nc netConn) *conn {
@@ -455,6 +457,22 @@ func (cs *conn) decode() gnet.Action {
 			}
 			break
 		}
+		if cs.s.overBudget() { // the server holds too much: answer at once, dispatch nothing
+			cs.own()
+			used, k := cs.rejectFrames(buf[:off], 0, cs.s.overloaded)
+			if _, err := cs.nc.Discard(used); err != nil {
+				return gnet.Close
+			}
+			cs.adm.consumed += int64(used)
+			cs.s.ctr.pushedBack.Add(int64(k))
+			if !cs.adm.proven {
+				cs.prove()
+			}
+			if !cs.flush() {
+				return gnet.Close
+			}
+			continue
+		}
 		limit := cs.batchLimit(room, n, 0)
 		b := cs.s.batches.get(cs, buf[:off], n)
 		if _, err := cs.nc.Discard(off); err != nil {
@@ -596,6 +614,10 @@ func (cs *conn) batchLimit(room, n, need int) int {
 	limit := n * max(cfg.MaxOutbound/cfg.MaxInFlight, 1)
 	if need > limit {
 		limit = need
+	}
+	if cfg.MaxBufferedTotal > 0 { // and half of what the server's budget has left (budget.go)
+		free := cfg.MaxBufferedTotal - cs.s.buffered.Load() - cs.s.building.Load()
+		room = int(min(int64(room), max(free/2, 0)))
 	}
 	return max(min(limit, room), 0)
 }
@@ -804,6 +826,7 @@ func (cs *conn) complete(b *batch) {
 // release gives back everything the connection holds (OnClose, event loop).
 // Batches still with the handler are released when they complete.
 func (cs *conn) release() {
+	cs.unaccount()
 	cs.mu.Lock()
 	cs.closed = true
 	done := cs.completed

@@ -182,7 +182,11 @@
 // as accepted), MaxConnsPerAddr per source address, and at most
 // MaxConns-ReservedConns that have not sent a whole frame yet, the oldest
 // of which make way for new ones; FrameTimeout for the first whole frame
-// and for a frame left half-sent (lockout.go). Bytes: MaxFrameLen per frame, MaxInbound buffered from one
+// and for a frame left half-sent (lockout.go).
+// Server-wide: MaxBufferedTotal for what all connections hold (budget.go).
+// A client that shuts down its write side while answers are owed is
+// finished on a duplicate of its descriptor after gnet lets it go
+// (halfclose.go). Bytes: MaxFrameLen per frame, MaxInbound buffered from one
 // connection (also while shutting down), MaxOutbound of answers held for
 // one connection, answers being built included (conn.answerRoom). Requests: MaxInFlight per
 // connection with the handler. Time: IdleTimeout without a request or

@@ -42,7 +42,7 @@ func TestIdleTimeout(t *testing.T) {
 		}
 		echo.ServeBatch(reqs, n, done)
 	})
-	var logs lockedBuffer
+	var logs qstatetest.Buffer
 	s := startServer(t, Config{IdleTimeout: idle, StallTimeout: -1, Logger: zerolog.New(&logs).Level(zerolog.DebugLevel)}, h)
 	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }); held.Wait(); echo.wg.Wait() })
 
@@ -448,7 +448,7 @@ func TestHostileInput(t *testing.T) {
 		maxFrame = 4 << 10
 		logRate  = 10
 	)
-	var logs lockedBuffer
+	var logs qstatetest.Buffer
 	h := &echoHandler{}
 	cfg := Config{
 		MaxFrameLen: maxFrame, MaxInbound: 64 << 10, IdleTimeout: time.Second, SocketSendBuffer: 64 << 10,

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/qstate/qstate/codec"
+	"github.com/qstate/qstate/internal/qstatetest"
 )
 
 // Tests of the limits and operations: idle and stall timeouts, the
@@ -59,24 +60,6 @@ func peakLive() (stop func() int64) {
 		}
 	}()
 	return func() int64 { close(quit); <-done; return peak.Load() }
-}
-
-// lockedBuffer is a log sink safe for concurrent writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // goodClients runs n well-behaved clients against s (an echo handler):
@@ -315,7 +298,7 @@ func TestOutboundLimit(t *testing.T) {
 // TestLogRate: at most LogRate limited lines per second get through; the
 // others are counted, and the sweep sums them up in one line.
 func TestLogRate(t *testing.T) {
-	var buf lockedBuffer
+	var buf qstatetest.Buffer
 	s := newTestServer(t, Config{LogRate: 3, Logger: zerolog.New(&buf)}, &echoHandler{inline: true})
 	for i := range 50 {
 		s.limitedLog(zerolog.WarnLevel).Int("i", i).Msg("hostile")

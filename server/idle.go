@@ -68,6 +68,8 @@ type serverGuard struct {
 
 	// gnet's ticker goroutine only.
 	lastSummary time.Time // when the last "suppressed" summary was logged
+	nextSweep   time.Time // when the next sweep is due
+	shedList    []*conn   // scratch of shed (budget.go)
 }
 
 func (g *serverGuard) init(cfg Config) { g.logs.init(cfg.LogRate) }
@@ -90,6 +92,15 @@ func (s *Server) opened(cs *conn, c gnet.Conn) {
 // pause until the next one.
 func (s *Server) tick() time.Duration {
 	every := s.cfg.sweepEvery()
+	now := time.Now()
+	if s.state.Load() == stateServing && s.cfg.MaxBufferedTotal > 0 {
+		s.shed() // budget.go
+		every = min(every, budgetEvery)
+	}
+	if now.Before(s.guard.nextSweep) {
+		return every
+	}
+	s.guard.nextSweep = now.Add(s.cfg.sweepEvery() - time.Millisecond)
 	s.summarizeSuppressed()
 	if s.state.Load() == stateServing && (s.cfg.IdleTimeout > 0 || s.cfg.StallTimeout > 0 || s.cfg.FrameTimeout > 0) {
 		s.sweep() // while shutting down, Shutdown sweeps (lingering connections)

@@ -122,7 +122,10 @@ type Server struct {
 	// Failures the server answers requests with by itself (Java-serialized
 	// RuntimeExceptions): pushback past MaxInbound, and requests read
 	// while shutting down.
-	pushback, closing []byte
+	pushback, closing, overloaded []byte
+
+	buffered atomic.Int64 // bytes the connections hold, as they last accounted them (budget.go)
+	building atomic.Int64 // answer budgets of the batches with the handler (budget.go)
 
 	lastLimitLog atomic.Int64 // unix nanos of the last conn-limit log line
 	guard        serverGuard  // connection ids, log rate, idle sweeps (idle.go)
@@ -159,6 +162,7 @@ func New(cfg Config, h Handler) (*Server, error) {
 	s.obs, _ = h.(ConnObserver)
 	s.ph, _ = h.(PartHandler)
 	s.pushback, s.closing = ownFailures(cfg)
+	s.overloaded = overloadedPayload(cfg)
 	s.watch.init(cfg.DrainPoll)
 	s.batches.s = s
 	s.guard.init(cfg)
@@ -236,7 +240,11 @@ func (s *Server) markServed() { s.servedOne.Do(func() { close(s.served) }) }
 func (s *Server) Addr() *net.TCPAddr { return s.addr.Load() }
 
 // Stats returns a snapshot of the server's counters.
-func (s *Server) Stats() Stats { return s.ctr.snapshot() }
+func (s *Server) Stats() Stats {
+	st := s.ctr.snapshot()
+	st.Buffered = s.buffered.Load()
+	return st
+}
 
 // Shutdown stops accepting connections (new ones are closed at once) and
 // stops dispatching requests; it lets every request already dispatched be
@@ -451,6 +459,8 @@ func (e events) OnClose(c gnet.Conn, err error) gnet.Action {
 	case cs.reasonSet:
 	case cs.evicted.Load():
 		reason = CloseEvicted
+	case cs.shed.Load():
+		reason = CloseShed
 	default:
 		reason = closeReasonOf(err, s.state.Load())
 	}
@@ -493,7 +503,11 @@ func (e events) OnTraffic(c gnet.Conn) gnet.Action {
 	if cs == nil {
 		return gnet.Close
 	}
-	return cs.serve()
+	act := cs.serve()
+	if act == gnet.None {
+		cs.account()
+	}
+	return act
 }
 
 // OnTick sweeps idle and stalled connections and sums up suppressed logs

@@ -40,6 +40,9 @@ const (
 	// CloseEvicted: the connection had sent no whole frame yet and made
 	// way for a new one (Config.MaxConnsPerAddr, ReservedConns; lockout.go).
 	CloseEvicted
+	// CloseShed: the server held more than Config.MaxBufferedTotal and the
+	// connection was among those holding the most (budget.go).
+	CloseShed
 
 	numCloseReasons
 )
@@ -69,6 +72,8 @@ func (r CloseReason) String() string {
 		return "frame-timeout"
 	case CloseEvicted:
 		return "evicted"
+	case CloseShed:
+		return "shed"
 	}
 	return "CloseReason(" + strconv.Itoa(int(r)) + ")"
 }
@@ -101,6 +106,11 @@ type Stats struct {
 	// Rejected counts requests the server answered itself with a failure:
 	// past MaxInbound (pushback, retryable) or read while shutting down.
 	Rejected int64
+
+	// Buffered is the bytes the connections hold now (requests read and
+	// not dispatched, answers waiting or being built), as counted against
+	// Config.MaxBufferedTotal.
+	Buffered int64
 
 	// HalfClosed counts connections whose client shut down its write side
 	// while answers were owed, finished by the server after gnet let go of

@@ -42,6 +42,10 @@ func (s *AggregatingState[K, N, IN, ACC, OUT]) Get(keyAndNamespace []byte) ([]by
 	return s.b.get(keyAndNamespace)
 }
 
+// GetBatch implements BatchGetter: Get for every key of ls, their memory
+// misses overlapped.
+func (s *AggregatingState[K, N, IN, ACC, OUT]) GetBatch(ls []Lookup) { s.b.getBatch(ls) }
+
 // Add adds in to the accumulator of key in namespace n, creating it first
 // when there is none.
 func (s *AggregatingState[K, N, IN, ACC, OUT]) Add(key K, n N, in IN) {

@@ -50,3 +50,25 @@ func TestGetDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// TestGetBatchDoesNotAllocate: GetBatch allocates nothing for hits and
+// misses of canonical bytes, in groups and beyond.
+func TestGetBatchDoesNotAllocate(t *testing.T) {
+	s := NewValueState(Long, Void, Long)
+	for i := range int64(1000) {
+		s.Update(i, VoidNamespace{}, i)
+	}
+	ls := make([]Lookup, 40)
+	for i := range ls {
+		ls[i].KeyAndNamespace = knVoid(Long, int64(i*37)) // misses from 1000 on
+	}
+	n := testing.AllocsPerRun(1000, func() {
+		s.GetBatch(ls)
+		if !ls[0].Found || ls[39].Found {
+			t.Fatalf("GetBatch: %+v", ls)
+		}
+	})
+	if n != 0 {
+		t.Errorf("%v allocs per GetBatch of %d", n, len(ls))
+	}
+}

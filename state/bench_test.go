@@ -2,6 +2,7 @@ package state
 
 import (
 	"bytes"
+	"fmt"
 	"hash/maphash"
 	"math/rand/v2"
 	"sync"
@@ -301,5 +302,54 @@ func BenchmarkLookupDesigns(b *testing.B) {
 				i++
 			}
 		})
+	}
+}
+
+// BenchmarkGetBatch compares Get one key after the other with GetBatch on
+// the synthetic dataset's shape (Integer keys, 8-byte byte[] values) in
+// tables larger than the CPU's caches, keys in random order, in batches of
+// 16 and 128 (a wake-up's requests at 50x16 and 4x128). ns/key is the
+// figure to compare.
+func BenchmarkGetBatch(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		s := NewValueState(Int, Void, Bytes)
+		v := make([]byte, 8)
+		for i := range int32(n) {
+			s.Update(i, VoidNamespace{}, v)
+		}
+		r := rand.New(rand.NewPCG(1, 2))
+		kns := make([][]byte, 1<<16)
+		for i := range kns {
+			kns[i] = knVoid(Int, r.Int32N(int32(n)))
+		}
+		for _, batch := range []int{16, 128} {
+			ls := make([]Lookup, batch)
+			b.Run(fmt.Sprintf("keys=%d/batch=%d/get", n, batch), func(b *testing.B) {
+				i := 0
+				for b.Loop() {
+					for j := range ls {
+						if _, found, _ := s.Get(kns[(i+j)%len(kns)]); !found {
+							b.Fatal("missing")
+						}
+					}
+					i += batch
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/key")
+			})
+			b.Run(fmt.Sprintf("keys=%d/batch=%d/getbatch", n, batch), func(b *testing.B) {
+				i := 0
+				for b.Loop() {
+					for j := range ls {
+						ls[j].KeyAndNamespace = kns[(i+j)%len(kns)]
+					}
+					s.GetBatch(ls)
+					if !ls[0].Found {
+						b.Fatal("missing")
+					}
+					i += batch
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/key")
+			})
+		}
 	}
 }

@@ -32,6 +32,10 @@ func (s *ListState[K, N, T]) Get(keyAndNamespace []byte) ([]byte, bool, error) {
 	return s.b.get(keyAndNamespace)
 }
 
+// GetBatch implements BatchGetter: Get for every key of ls, their memory
+// misses overlapped.
+func (s *ListState[K, N, T]) GetBatch(ls []Lookup) { s.b.getBatch(ls) }
+
 // Add appends v to the list of key in namespace n.
 func (s *ListState[K, N, T]) Add(key K, n N, v T) {
 	s.addAll(key, n, v)

@@ -48,6 +48,10 @@ func (s *MapState[K, N, UK, UV]) Get(keyAndNamespace []byte) ([]byte, bool, erro
 	return s.b.get(keyAndNamespace)
 }
 
+// GetBatch implements BatchGetter: Get for every key of ls, their memory
+// misses overlapped.
+func (s *MapState[K, N, UK, UV]) GetBatch(ls []Lookup) { s.b.getBatch(ls) }
+
 func (s *MapState[K, N, UK, UV]) appendSeg(dst []byte, uk UK, uv UV) []byte {
 	dst = s.uks.Append(dst, uk)
 	dst = append(dst, 0)

@@ -29,6 +29,10 @@ func (s *ReducingState[K, N, V]) Get(keyAndNamespace []byte) ([]byte, bool, erro
 	return s.b.get(keyAndNamespace)
 }
 
+// GetBatch implements BatchGetter: Get for every key of ls, their memory
+// misses overlapped.
+func (s *ReducingState[K, N, V]) GetBatch(ls []Lookup) { s.b.getBatch(ls) }
+
 // Add folds v into the value of key in namespace n (the first value is
 // stored as is).
 func (s *ReducingState[K, N, V]) Add(key K, n N, v V) {

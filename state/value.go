@@ -24,6 +24,10 @@ func (s *ValueState[K, N, V]) Get(keyAndNamespace []byte) ([]byte, bool, error) 
 	return s.b.get(keyAndNamespace)
 }
 
+// GetBatch implements BatchGetter: Get for every key of ls, their memory
+// misses overlapped.
+func (s *ValueState[K, N, V]) GetBatch(ls []Lookup) { s.b.getBatch(ls) }
+
 // Update sets the value of key in namespace n.
 func (s *ValueState[K, N, V]) Update(key K, n N, v V) {
 	bl := newBlob(s.vs, v) // serialize before taking any lock

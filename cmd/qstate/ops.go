@@ -63,6 +63,8 @@ type opsFlags struct {
 	FrameTimeout     time.Duration `default:"10s" env:"QSTATE_FRAME_TIMEOUT" group:"Limits" help:"Close a connection that sent no whole frame this long after opening, or left a frame half-sent this long (0: 10s; negative: never)."`
 	MaxConnsPerAddr  int           `default:"0" env:"QSTATE_MAX_CONNS_PER_ADDR" group:"Limits" help:"Open connections per port from one source address; a new one past it evicts the address's oldest connection that has sent no whole frame, else is refused (0: a quarter of --max-conns, at least 16)."`
 	ReservedConns    int           `default:"0" env:"QSTATE_RESERVED_CONNS" group:"Limits" help:"Connection slots per port kept for clients that have sent a whole frame (0: --max-conns/16, at least 1)."`
+	MaxBufferedTotal int64         `default:"0" env:"QSTATE_MAX_BUFFERED_TOTAL" group:"Limits" help:"Memory budget per port in bytes for all connections' buffered requests and answers; past it new requests are answered 'overloaded' at once and the connections holding the most are closed (0: a sixteenth of --memory-limit, GOMEMLIMIT or the machine's memory, between 32 MiB and 256 MiB; negative: none)."`
+	MemoryLimit      int64         `default:"0" env:"QSTATE_MEMORY_LIMIT" group:"Limits" help:"Go's soft memory limit in bytes (debug.SetMemoryLimit): the garbage collector works harder near it (0: GOMEMLIMIT, or none)."`
 	LogRate          int           `default:"10" env:"QSTATE_LOG_RATE" help:"Connection warnings and errors logged per second and port; the rest are counted and summed up once a second (0: 10; negative: no limit)."`
 	SocketSendBuffer int           `default:"0" env:"QSTATE_SOCKET_SEND_BUFFER" group:"Limits" help:"SO_SNDBUF of accepted connections in bytes (0: the system's, auto-tuned)."`
 
@@ -178,6 +180,7 @@ func (c *serveCmd) nodeConfig(proxyAddr, stateAddr string, log zerolog.Logger) n
 			FrameTimeout:     o.FrameTimeout,
 			MaxConnsPerAddr:  o.MaxConnsPerAddr,
 			ReservedConns:    o.ReservedConns,
+			MaxBufferedTotal: o.MaxBufferedTotal,
 			LogRate:          o.LogRate,
 			SocketSendBuffer: o.SocketSendBuffer,
 		},

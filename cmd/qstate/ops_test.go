@@ -164,6 +164,8 @@ func TestFlagDefaults(t *testing.T) {
 		{"frame-timeout", o.FrameTimeout, server.DefaultFrameTimeout},
 		{"max-conns-per-addr (0: derived from max-conns)", o.MaxConnsPerAddr, 0},
 		{"reserved-conns (0: derived from max-conns)", o.ReservedConns, 0},
+		{"max-buffered-total (0: derived from the memory limit)", o.MaxBufferedTotal, int64(0)},
+		{"memory-limit (0: GOMEMLIMIT or none)", o.MemoryLimit, int64(0)},
 		{"log-rate", o.LogRate, server.DefaultLogRate},
 		{"event-loops (0: half of GOMAXPROCS)", o.EventLoops, 0},
 		{"log-format", o.LogFormat, "auto"},

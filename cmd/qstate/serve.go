@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -59,6 +60,9 @@ type serveCmd struct {
 func (c *serveCmd) Run() error {
 	ctx, stop := notifyShutdown(os.Stderr, os.Exit) // a second signal exits at once (signals.go)
 	defer stop()
+	if c.MemoryLimit > 0 { // process-wide: set here, not in run (tests run it in process)
+		debug.SetMemoryLimit(c.MemoryLimit)
+	}
 	log, err := newLogger(os.Stderr, c.LogFormat, c.LogLevel, isTerminal(os.Stderr))
 	if err != nil {
 		return err

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/qstate/qstate/internal/qstatetest"
+	"github.com/qstate/qstate/server"
+)
+
+// vmKiB reads a "VmXxx:   N kB" line of /proc/<pid>/status.
+func vmKiB(t *testing.T, pid int, field string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Skipf("no /proc/%d/status (not Linux?): %v", pid, err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			n, err := strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("%s not in /proc/%d/status", field, pid)
+	return 0
+}
+
+// serverCloses counts the server's log lines for connections it closed
+// as slow consumers or shed for its memory budget.
+func serverCloses(p *serveProc) int {
+	out, _ := p.stderr.Snapshot()
+	return strings.Count(out, "slow consumer: reader took no answer bytes") + strings.Count(out, "shedding the connection holding the most")
+}
+
+// TestMemoryBoundedNonReaders: `qstate serve` with default flags and 64
+// values of 1 MiB; four, then sixteen connections each pipeline 1,024
+// requests and never read. The server's peak resident memory (VmHWM)
+// stays below the README's worst-case formula, and below 1 GiB for
+// sixteen; the non-readers are shed (the memory budget) or closed as slow
+// consumers, and the server keeps answering a client that reads.
+func TestMemoryBoundedNonReaders(t *testing.T) {
+	const keys, value, pipeline = 64, 1 << 20, 1024
+	// Default flags but the stall timeout (30 s): the connections the
+	// budget does not shed are closed as slow consumers after 1 s instead,
+	// which keeps the test short (the memory bound does not depend on it);
+	// and no log rate limit, so that every close is logged.
+	p := startServeProc(t, "--dataset", "synthetic", "--keys", strconv.Itoa(keys), "--value-size", strconv.Itoa(value),
+		"--stall-timeout", "1s", "--log-rate=-1")
+	pid := p.cmd.Process.Pid
+	base := vmKiB(t, pid, "VmRSS") << 10
+	budget := server.DefaultMaxBufferedTotal() // the child's default: same machine, no GOMEMLIMIT
+	var reqs []byte
+	for i := range pipeline {
+		reqs = append(reqs, syntheticRequest(int64(i), int32(i%keys))...)
+	}
+	for _, conns := range []int{4, 16} {
+		cs := make([]net.Conn, conns)
+		for i := range cs {
+			cs[i] = qstatetest.DialWindow(t, p.proxy, 16<<10)
+			if _, err := cs[i].Write(reqs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Every non-reader ends closed by the server, shed or stalled (its
+		// log says so); then reading what the kernel still holds ends in
+		// EOF or a reset.
+		want := serverCloses(p) + conns
+		deadline := time.Now().Add(procTimeout)
+		for serverCloses(p) < want && time.Now().Before(deadline) {
+			_, changed := p.stderr.Snapshot()
+			select {
+			case <-changed:
+			case <-time.After(time.Until(deadline)):
+			}
+		}
+		closed := 0
+		for _, c := range cs {
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := io.Copy(io.Discard, c); err == nil || qstatetest.PeerClosed(err) {
+				closed++
+			}
+			c.Close()
+		}
+		peak := vmKiB(t, pid, "VmHWM") << 10
+		// The formula (README, "Memory"): baseline + 4 × (budget + one
+		// 1 MiB answer per connection), the 4 being bufpool's rounding to a
+		// power of two times the garbage collector's headroom (GOGC=100).
+		formula := base + 4*(budget+int64(conns)*(value+64<<10))
+		t.Logf("%d non-readers: peak RSS %d MiB (baseline %d MiB, budget %d MiB, formula %d MiB), %d closed by the server",
+			conns, peak>>20, base>>20, budget>>20, formula>>20, closed)
+		if peak > formula {
+			t.Errorf("%d non-readers: peak RSS %d MiB over the formula's %d MiB", conns, peak>>20, formula>>20)
+		}
+		if conns == 16 && peak >= 1<<30 {
+			t.Errorf("16 non-readers: peak RSS %d MiB, want below 1 GiB", peak>>20)
+		}
+		if closed != conns {
+			t.Errorf("%d of %d non-readers closed by the server", closed, conns)
+		}
+	}
+}
