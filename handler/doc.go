@@ -33,6 +33,16 @@
 // SERVER_FAILURE, which makes its client drop every request on the
 // connection) with Flink's negative-length text or a BadRequestException.
 //
+// # Look-ups
+//
+// A batch's requests resolve their location, owner and state once per
+// run of requests to the same (job, state name) and KvStateID (the task
+// keeps the last ones; a lone request pays the registry's look-ups). The
+// requests that a local heap state answers (state.BatchGetter) are looked
+// up first, one GetBatch per run of requests to the same state, so that
+// their memory misses overlap (BenchmarkServeBatch); the answers are then
+// built in request order as before, each the one the request gets alone.
+//
 // # Ownership of byte slices
 //
 //   - reqs (ServeBatch): the caller's; read until done is called, never
@@ -94,4 +104,8 @@
 //   - H9: a forward's ctx ends at its request's deadline (RequestTimeout
 //     after ServeBatch), so a peer that never answers costs the request
 //     that deadline, never more (TestForwardDeadline).
+//   - H10: a request of a batch looked up with state.BatchGetter gets the
+//     answer it gets alone, whatever the other requests of the batch
+//     (other states, an Appender, unknown states, bad bodies, missing
+//     keys), on both ports and dispatches (TestBatchLookupsAnswerAsOneByOne).
 package handler

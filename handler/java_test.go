@@ -11,7 +11,6 @@ import (
 	"github.com/qstate/qstate/dataset"
 	"github.com/qstate/qstate/internal/javatest"
 	"github.com/qstate/qstate/pebblestate"
-	"github.com/qstate/qstate/registry"
 	"github.com/qstate/qstate/server"
 )
 
@@ -36,19 +35,7 @@ func TestJavaClient(t *testing.T) {
 func TestJavaClientPebble(t *testing.T) {
 	for _, d := range []Dispatch{Pool, Inline} {
 		t.Run(d.String(), func(t *testing.T) {
-			db, err := pebblestate.Open(t.TempDir(), pebblestate.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = db.Close() }) // registered first: runs after the node's shutdown
-			s, _, err := dataset.OpenSynthetic(db, testKeys, testValueSize)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := registry.New()
-			if err := dataset.RegisterSyntheticState(r, s); err != nil {
-				t.Fatal(err)
-			}
+			r := pebbleRegistry(t, pebblestate.Options{})
 			runJavaClient(t, Config{Registry: r, Dispatch: d})
 		})
 	}

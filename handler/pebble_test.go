@@ -21,6 +21,28 @@ import (
 	"github.com/qstate/qstate/state"
 )
 
+// pebbleRegistry returns a registry holding the synthetic state in a Pebble
+// store on disk opened with opts (its values flushed to sstables). The store
+// closes at cleanup; registered before the node's, that runs after the
+// node's shutdown.
+func pebbleRegistry(t *testing.T, opts pebblestate.Options) *registry.Registry {
+	t.Helper()
+	db, err := pebblestate.Open(t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	s, _, err := dataset.OpenSynthetic(db, testKeys, testValueSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := registry.New()
+	if err := dataset.RegisterSyntheticState(r, s); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // TestTCPDiskReadFailure: with the synthetic state in a Pebble store whose
 // disk reads fail, a request over TCP is answered with a failure naming
 // the read error, and the connection stays open: once the disk reads
@@ -35,21 +57,7 @@ func TestTCPDiskReadFailure(t *testing.T) {
 		}
 		return nil
 	}))
-	db, err := pebblestate.Open(t.TempDir(), pebblestate.Options{FS: fs, CacheSize: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Registered before the node's cleanup, so it runs after the node's shutdown.
-	t.Cleanup(func() { _ = db.Close() })
-	// OpenSynthetic flushes: the values are in sstables, read through the FS.
-	s, _, err := dataset.OpenSynthetic(db, testKeys, testValueSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := registry.New()
-	if err := dataset.RegisterSyntheticState(r, s); err != nil {
-		t.Fatal(err)
-	}
+	r := pebbleRegistry(t, pebblestate.Options{FS: fs, CacheSize: 1 << 20})
 	n := startNode(t, Config{Registry: r, Dispatch: Inline}, server.Config{})
 	c := dialAddr(t, n.proxy.Addr())
 	defer c.Close()
@@ -96,19 +104,7 @@ func TestSlowDiskFillsThePool(t *testing.T) {
 		}
 		return nil
 	}))
-	db, err := pebblestate.Open(t.TempDir(), pebblestate.Options{FS: fs, CacheSize: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	s, _, err := dataset.OpenSynthetic(db, testKeys, testValueSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := registry.New()
-	if err := dataset.RegisterSyntheticState(r, s); err != nil {
-		t.Fatal(err)
-	}
+	r := pebbleRegistry(t, pebblestate.Options{FS: fs, CacheSize: 1 << 20})
 	var release sync.Once
 	open := func() { slow.Store(false); release.Do(func() { close(gate) }) }
 	t.Cleanup(open) // before the store closes, even if the test fails with reads hung

@@ -32,7 +32,9 @@
 // Add / Value, Add / Result — and In(ns) binds a namespace; Void() binds the
 // VoidNamespace (it panics on a state of another namespace type). Each state
 // is a KvState: Get takes the serialized key and namespace a client sent
-// and returns the serialized answer.
+// and returns the serialized answer. Each is also a BatchGetter: GetBatch
+// answers many keys at once, overlapping their memory misses (group
+// prefetching; BenchmarkGetBatch).
 //
 // States kept elsewhere than the heap (package pebblestate, on disk) are
 // KvStates too; they also implement Appender (their answer is copied into
