@@ -65,9 +65,12 @@ const (
 	// stacks) under a flood.
 	DefaultPoolSize = 4096
 
-	// DefaultPoolExpiry is how long an idle pool worker lives (1 minute).
-	// ants' own default (1 s) would churn goroutines under bursty load.
-	DefaultPoolExpiry = time.Minute
+	// DefaultPoolExpiry is how long an idle pool worker lives (10 s).
+	// ants' own default (1 s) would churn goroutines under bursty load;
+	// much longer keeps the goroutines (and stacks) of a burst of thousands
+	// of workers for minutes after it. ants purges every expiry period, so
+	// an idle worker goes between 10 and 20 s after its last batch.
+	DefaultPoolExpiry = 10 * time.Second
 
 	// DefaultRequestTimeout is a request's deadline (5 s), counted from
 	// its batch reaching the handler. Only forwarded requests can take that

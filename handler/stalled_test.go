@@ -8,6 +8,7 @@ import (
 	"github.com/qstate/qstate/bufpool"
 	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/dataset"
+	"github.com/qstate/qstate/internal/qstatetest"
 	"github.com/qstate/qstate/registry"
 	"github.com/qstate/qstate/server"
 )
@@ -79,4 +80,36 @@ func TestLocalAnswerNotHeldByForward(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestIdleWorkersExpire: after a burst that keeps many pool workers busy,
+// the idle ones expire within about two PoolExpiry periods (ants purges
+// once a period), so a burst's goroutines do not linger.
+func TestIdleWorkersExpire(t *testing.T) {
+	const expiry = 100 * time.Millisecond
+	fw := &stalledForwarder{release: make(chan struct{})}
+	reg := registry.New()
+	if err := reg.RegisterRemote(syntheticJob, "far", registry.KeyGroupRange{Start: 0, End: 127}, 128,
+		registry.NewKvStateID(), "127.0.0.1:1"); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := newHandler(t, Config{Registry: reg, Forwarder: fw, PoolExpiry: expiry})
+	far := codec.AppendKvStateRequestFrame(nil, 1, codec.KvStateRequest{JobID: syntheticJob,
+		StateName: []byte("far"), KeyHash: 3, KeyAndNamespace: intKey(3)})
+	const burst = 50
+	done := make(chan struct{}, burst)
+	for range burst { // each batch holds a worker until its owner answers
+		h.Proxy().ServeBatch(far, 1, func(out []byte) { bufpool.Put(out); done <- struct{}{} })
+	}
+	if running, _ := h.PoolStats(); running != burst {
+		t.Fatalf("%d workers running during the burst, want %d", running, burst)
+	}
+	close(fw.release)
+	for range burst {
+		qstatetest.Recv(t, done, 10*time.Second, "a batch answered")
+	}
+	start := time.Now()
+	qstatetest.Eventually(t, 20*expiry+time.Second, func() bool { running, _ := h.PoolStats(); return running == 0 },
+		"idle workers expired")
+	t.Logf("%d idle workers expired %v after the burst (PoolExpiry %v)", burst, time.Since(start), expiry)
 }

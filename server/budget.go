@@ -2,6 +2,7 @@ package server
 
 import (
 	"math"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -127,6 +128,38 @@ func (s *Server) shed() {
 	}
 	clear(list)
 	s.guard.shedList = list[:0]
+}
+
+// Returning memory after a burst: the buffers a burst used become garbage
+// once it drains (bufpool's pool keeps some; the rest waits for a
+// collection, and the heap's pages for the scavenger), so the resident
+// memory of a burst stays for minutes when nothing else allocates (bufpool
+// keeps its buffers through one collection). Once
+// the bytes buffered have gone down from a peak of at least
+// freeAfterPeak to under an eighth of it, the ticker returns them at once
+// (debug.FreeOSMemory: a collection and a scavenge), at most every
+// freeEvery.
+const (
+	freeAfterPeak = 64 << 20
+	freeEvery     = 5 * time.Second
+)
+
+// returnMemory frees the memory of a burst once it drained (ticker).
+func (s *Server) returnMemory(now time.Time) {
+	g := &s.guard
+	cur := s.buffered.Load() + s.building.Load()
+	if cur > g.peakBuffered {
+		g.peakBuffered = cur
+	}
+	if g.peakBuffered < freeAfterPeak || cur > g.peakBuffered/8 || now.Sub(g.lastFree) < freeEvery {
+		return
+	}
+	peak := g.peakBuffered
+	g.peakBuffered, g.lastFree = cur, now
+	runtime.GC()         // bufpool's pools keep their buffers one collection more (sync.Pool's victim cache)
+	debug.FreeOSMemory() // a second collection, then the heap's free pages go back to the system
+	s.log.Info().Int64("peak_buffered", peak).Dur("took", time.Since(now)).
+		Msg("buffers drained after a burst: memory returned to the system")
 }
 
 // overloadedPayload is the failure requests get while the server is over

@@ -67,9 +67,11 @@ type serverGuard struct {
 	sweep   []*conn    // the connections of one sweep, under sweepMu
 
 	// gnet's ticker goroutine only.
-	lastSummary time.Time // when the last "suppressed" summary was logged
-	nextSweep   time.Time // when the next sweep is due
-	shedList    []*conn   // scratch of shed (budget.go)
+	lastSummary  time.Time // when the last "suppressed" summary was logged
+	nextSweep    time.Time // when the next sweep is due
+	shedList     []*conn   // scratch of shed (budget.go)
+	peakBuffered int64     // most bytes buffered since memory was last returned (budget.go)
+	lastFree     time.Time // when memory was last returned (budget.go)
 }
 
 func (g *serverGuard) init(cfg Config) { g.logs.init(cfg.LogRate) }
@@ -95,6 +97,7 @@ func (s *Server) tick() time.Duration {
 	now := time.Now()
 	if s.state.Load() == stateServing && s.cfg.MaxBufferedTotal > 0 {
 		s.shed() // budget.go
+		s.returnMemory(now)
 		every = min(every, budgetEvery)
 	}
 	if now.Before(s.guard.nextSweep) {

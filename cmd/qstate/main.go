@@ -1,9 +1,10 @@
-// Command qstate is the queryable-state server, its load harness and a query
-// tool in one binary:
+// Command qstate is the queryable-state server, its load harness, a query
+// tool and a cluster status tool in one binary:
 //
 //	qstate serve   run the state server (embedded demo task by default)
 //	qstate query   query one key of a running server and print the answer
 //	qstate bench   drive any server that speaks the protocol and report latency
+//	qstate cluster status   print a cluster kept in etcd (members, key groups, gaps)
 //
 // Each subcommand lives in its own file; this file only wires them with kong.
 // The binary holds no logic a library user would need.

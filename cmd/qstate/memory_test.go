@@ -46,7 +46,8 @@ func serverCloses(p *serveProc) int {
 // requests and never read. The server's peak resident memory (VmHWM)
 // stays below the README's worst-case formula, and below 1 GiB for
 // sixteen; the non-readers are shed (the memory budget) or closed as slow
-// consumers, and the server keeps answering a client that reads.
+// consumers; once they are gone the server's resident memory returns to
+// within 96 MiB of where it started.
 func TestMemoryBoundedNonReaders(t *testing.T) {
 	const keys, value, pipeline = 64, 1 << 20, 1024
 	// Default flags but the stall timeout (30 s): the connections the
@@ -107,4 +108,12 @@ func TestMemoryBoundedNonReaders(t *testing.T) {
 			t.Errorf("%d of %d non-readers closed by the server", closed, conns)
 		}
 	}
+	// Once the burst has drained, the server returns its memory
+	// (budget.go: debug.FreeOSMemory, at most every 5 s).
+	start := time.Now()
+	limit := base + 96<<20
+	qstatetest.Eventually(t, 15*time.Second, func() bool { return vmKiB(t, pid, "VmRSS")<<10 < limit },
+		fmt.Sprintf("RSS back under %d MiB after the burst (it is %d MiB; memory returned %d times)",
+			limit>>20, vmKiB(t, pid, "VmRSS")>>10, strings.Count(p.stderr.String(), "memory returned to the system")))
+	t.Logf("RSS back to %d MiB %v after the burst drained", vmKiB(t, pid, "VmRSS")>>10, time.Since(start).Round(time.Millisecond))
 }

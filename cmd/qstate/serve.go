@@ -44,8 +44,8 @@ type serveCmd struct {
 	Node            string           `env:"QSTATE_NODE" help:"With --cluster: this node's name in the file. With --etcd-endpoints: its name in the cluster."`
 	KeyGroups       string           `env:"QSTATE_KEY_GROUPS" placeholder:"RANGES" help:"Synthetic dataset: hold only the keys of these key groups (0-42,86-90; both ends inclusive). Default: all of them."`
 	MaxParallelism  int              `default:"128" env:"QSTATE_MAX_PARALLELISM" help:"Synthetic dataset: number of key groups (the operator's max parallelism)."`
-	ForwardTimeout  time.Duration    `default:"5s" env:"QSTATE_FORWARD_TIMEOUT" help:"With --cluster: how long a forwarded request may take, retries included."`
-	ForwardAttempts int              `default:"4" env:"QSTATE_FORWARD_ATTEMPTS" help:"With --cluster: how many times a forwarded request is sent at most when its owner's location is stale or its node unreachable (with exponential backoff from 10ms)."`
+	ForwardTimeout  time.Duration    `default:"5s" env:"QSTATE_FORWARD_TIMEOUT" help:"With --cluster or --etcd-endpoints: how long a forwarded request may take, retries included."`
+	ForwardAttempts int              `default:"4" env:"QSTATE_FORWARD_ATTEMPTS" help:"With --cluster or --etcd-endpoints: how many times a forwarded request is sent at most when its owner's location is stale or its node unreachable (with exponential backoff from 10ms)."`
 	DemoInterval    time.Duration    `default:"100ms" env:"QSTATE_DEMO_INTERVAL" help:"Demo dataset: time between two events of the demo task."`
 	ShutdownTimeout time.Duration    `default:"10s" env:"QSTATE_SHUTDOWN_TIMEOUT" help:"On SIGINT/SIGTERM, how long to let in-flight requests finish."`
 	Dispatch        handler.Dispatch `default:"pool" env:"QSTATE_DISPATCH" group:"Limits" help:"Where look-ups run: pool (an ants worker pool) or inline (on the event loop; not with --cluster)."`
