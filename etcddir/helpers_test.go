@@ -16,6 +16,7 @@ import (
 	"github.com/qstate/qstate/dataset"
 	"github.com/qstate/qstate/handler"
 	"github.com/qstate/qstate/internal/qstatetest"
+	"github.com/qstate/qstate/internal/servertest"
 	"github.com/qstate/qstate/registry"
 	"github.com/qstate/qstate/server"
 	"github.com/qstate/qstate/state"
@@ -85,7 +86,7 @@ type testNode struct {
 	fwd          *cluster.Forwarder
 	h            *handler.Handler
 	proxy, state *server.Server
-	errc         chan error
+	stopServers  []func() // servertest.Start's
 	member       *Node
 	log          *qstatetest.Buffer
 
@@ -96,7 +97,7 @@ type testNode struct {
 // registers it in the cluster at endpoint; stopped at cleanup.
 func startNode(t testing.TB, endpoint, name string, ranges ...registry.KeyGroupRange) *testNode {
 	t.Helper()
-	n := &testNode{name: name, reg: registry.New(), errc: make(chan error, 2), log: &qstatetest.Buffer{}}
+	n := &testNode{name: name, reg: registry.New(), log: &qstatetest.Buffer{}}
 	part, err := dataset.SyntheticPart(testKeys, testValueSize, testMaxP, ranges...)
 	if err != nil {
 		t.Fatal(err)
@@ -118,21 +119,15 @@ func startNode(t testing.TB, endpoint, name string, ranges ...registry.KeyGroupR
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := func(ep *handler.Endpoint) *server.Server {
-		s, err := server.New(server.Config{Addr: "127.0.0.1:0", Name: name, EventLoops: 1}, ep)
-		if err != nil {
-			t.Fatal(err)
-		}
-		go func() { n.errc <- s.Serve() }()
-		<-s.Ready()
-		if s.Addr() == nil {
-			t.Fatalf("node %s did not start: %v", name, <-n.errc)
-		}
-		return s
+	for _, port := range []struct {
+		s  **server.Server
+		ep *handler.Endpoint
+	}{{&n.proxy, n.h.Proxy()}, {&n.state, n.h.StateServer()}} {
+		var stop func()
+		*port.s, stop = servertest.Start(t, server.Config{Name: name, EventLoops: 1}, port.ep)
+		n.stopServers = append(n.stopServers, stop)
 	}
-	n.proxy = start(n.h.Proxy())
-	n.state = start(n.h.StateServer())
-	t.Cleanup(func() { n.stop(t, false) })
+	t.Cleanup(func() { n.stop(t, false) }) // before the servers' own cleanups: the member leaves first
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	n.member, err = Start(ctx, Config{Endpoints: []string{endpoint}, Cluster: "test", Node: name,
@@ -157,18 +152,11 @@ func (n *testNode) stop(t testing.TB, crash bool) {
 				t.Errorf("node %s: Close: %v", n.name, err)
 			}
 		}
+		for _, stop := range n.stopServers {
+			stop() // Shutdown, and Serve returned ErrServerClosed
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		for _, s := range []*server.Server{n.proxy, n.state} {
-			if err := s.Shutdown(ctx); err != nil {
-				t.Errorf("node %s: Shutdown: %v", n.name, err)
-			}
-		}
-		for range 2 {
-			if err := <-n.errc; !errors.Is(err, server.ErrServerClosed) {
-				t.Errorf("node %s: Serve: %v", n.name, err)
-			}
-		}
 		if err := n.h.Close(ctx); err != nil {
 			t.Errorf("node %s: handler Close: %v", n.name, err)
 		}

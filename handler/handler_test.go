@@ -604,7 +604,7 @@ func TestCloseReleasesPool(t *testing.T) {
 	}()
 	close(bs.release)
 	wg.Wait()
-	if err := <-closed; err != nil {
+	if err := qstatetest.Recv(t, closed, qstatetest.Timeout, "Close to return"); err != nil {
 		t.Fatal(err)
 	}
 	answers, early := serve(t, h.Proxy(), slow)

@@ -161,7 +161,7 @@ func TestStallTimeout(t *testing.T) {
 	if _, err := readUntilClosed(stalled); !qstatetest.PeerClosed(err) {
 		t.Fatalf("stalled client: %v, want its connection closed", err)
 	}
-	if err := <-got; err != nil {
+	if err := qstatetest.Recv(t, got, 4*ioTimeout, "the slow reader"); err != nil {
 		t.Fatalf("slow reader: %v", err)
 	}
 	if d := time.Since(start); d < 2*stall {
@@ -832,7 +832,7 @@ func TestDeepPipelinePushback(t *testing.T) {
 			t.Fatalf("request %d: %v", f.RequestID, f.Type)
 		}
 	}
-	if err := <-werr; err != nil {
+	if err := qstatetest.Recv(t, werr, ioTimeout, "the writer"); err != nil {
 		t.Fatalf("writing: %v", err)
 	}
 	st := s.Stats()

@@ -64,7 +64,7 @@ func TestPipelined(t *testing.T) {
 				}
 				delete(want, f.RequestID)
 			}
-			if err := <-errc; err != nil {
+			if err := qstatetest.Recv(t, errc, ioTimeout, "the writer to finish"); err != nil {
 				t.Fatal(err)
 			}
 			st := s.Stats()
@@ -447,7 +447,7 @@ func TestShutdownDeadline(t *testing.T) {
 	if err := s.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Shutdown: %v, want deadline exceeded", err)
 	}
-	if err := <-errc; !errors.Is(err, ErrServerClosed) {
+	if err := qstatetest.Recv(t, errc, ioTimeout, "Serve to return"); !errors.Is(err, ErrServerClosed) {
 		t.Fatalf("Serve: %v", err)
 	}
 	done(bufpool.Get(0)) // late answer to a closed connection: released

@@ -116,7 +116,7 @@ func serveUntil(t *testing.T, c serveCmd) (stop func()) {
 		}
 		done = true
 		cancel()
-		if err := <-errc; err != nil {
+		if err := qstatetest.Recv(t, errc, procTimeout, "serve to return"); err != nil {
 			t.Errorf("serve returned %v", err)
 		}
 	}

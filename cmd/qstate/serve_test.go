@@ -44,7 +44,7 @@ func serveForTest(t *testing.T, c serveCmd) (proxy, stateAddr net.Addr, banner *
 	}()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-errc; err != nil {
+		if err := qstatetest.Recv(t, errc, procTimeout, "serve to return"); err != nil {
 			t.Errorf("serve returned %v", err)
 		}
 	})

@@ -97,7 +97,7 @@ func servePebbleOnce(t *testing.T, dir string) string {
 		t.Errorf("store metrics: hits %v misses %v disk %v in\n%s", hits, misses, disk, body)
 	}
 	cancel()
-	if err := <-errc; err != nil {
+	if err := qstatetest.Recv(t, errc, procTimeout, "serve to return"); err != nil {
 		t.Fatalf("serve returned %v", err)
 	}
 	return logs.String()
