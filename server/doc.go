@@ -192,8 +192,10 @@
 // connection with the handler. Time: IdleTimeout without a request or
 // anything in flight, StallTimeout with answers waiting that the reader
 // does not take (idle.go). Log lines: LogRate connection warnings per
-// second (lograte.go). A limit never blocks anything: the connection is
-// closed and the close counted under its CloseReason. The sweep of
+// second (lograte.go). A limit never blocks an event loop and never drops
+// a request silently: requests wait (deferred, held back), are answered
+// with a failure (pushback, overloaded, shutting down; Stats.Rejected), or
+// the connection is closed and the close counted under its CloseReason. The sweep of
 // idle.go runs on gnet's ticker goroutine (OnTick), one per server, and
 // looks at each connection on its event loop (EventLoop.Execute): no
 // goroutine or timer per connection. Connection events are logged at
