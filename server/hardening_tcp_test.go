@@ -958,7 +958,7 @@ func TestLockout(t *testing.T) {
 func TestHalfClose(t *testing.T) {
 	h := &echoHandler{}
 	s := startEcho(t, Config{}, h)
-	for _, n := range []int{1, 20, 1000} {
+	halfClose := func(n int) {
 		before := s.Stats()
 		c := dial(t, s)
 		var reqs []byte
@@ -994,12 +994,23 @@ func TestHalfClose(t *testing.T) {
 			t.Fatalf("%d requests: server counted %d bytes written, the client read %d", n, st.BytesOut-before.BytesOut, read)
 		}
 	}
+	conns := 0
+	for _, n := range []int{1, 20, 1000} {
+		halfClose(n)
+		conns++
+	}
 	// The echo answers within microseconds, so some answers may go out
 	// before the EOF is read; at least one connection must have owed
-	// answers when it was (the case this test is about).
+	// answers when it was (the case this test is about). How often that
+	// happens depends on scheduling, so a few more connections of 1,000
+	// requests are tried (each checked in full) before giving up.
+	for s.Stats().HalfClosed == 0 && conns < 13 {
+		halfClose(1000)
+		conns++
+	}
 	if st := s.Stats(); st.HalfClosed == 0 {
-		t.Fatalf("no connection was finished after its half-close: the test did not exercise it")
+		t.Fatalf("none of %d connections was finished after its half-close: the test did not exercise it", conns)
 	} else {
-		t.Logf("%d of 3 connections finished after their half-close", st.HalfClosed)
+		t.Logf("%d of %d connections finished after their half-close", st.HalfClosed, conns)
 	}
 }
