@@ -63,6 +63,16 @@ var (
 		"Largest outbound buffer held for one connection since start (bounded by the high watermark plus one chunk).",
 		[]string{"port"}, nil)
 
+	descRejected = prometheus.NewDesc("qstate_requests_rejected_total",
+		"Requests the server answered itself with a failure before any look-up: past max-inbound (pushback, retryable) or read while shutting down.",
+		[]string{"port"}, nil)
+	descBuffered = prometheus.NewDesc("qstate_buffered_bytes",
+		"Bytes the port's connections hold now (requests read and not dispatched, answers waiting or being built), counted against --max-buffered-total.",
+		[]string{"port"}, nil)
+	descHalfClosed = prometheus.NewDesc("qstate_connections_half_closed_total",
+		"Connections whose client shut down its write side while answers were owed, answered in full and then closed.",
+		[]string{"port"}, nil)
+
 	descPoolSize = prometheus.NewDesc("qstate_pool_workers",
 		"Capacity of the look-up worker pool (--pool-size); 0 with inline dispatch.",
 		nil, nil)
@@ -85,6 +95,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 		descConnsOpen, descConnsAccepted, descConnsRefused, descConnsClosed, descSlowConsumers, descLogsSuppressed,
 		descBytesIn, descBytesOut,
 		descBackpressurePauses, descBackpressured, descPendingWrites, descMaxOutbound,
+		descRejected, descBuffered, descHalfClosed,
 		descPoolSize, descPoolRunning, descPoolWaiting,
 	} {
 		ch <- d
@@ -141,6 +152,9 @@ func collectServer(ch chan<- prometheus.Metric, port string, st server.Stats) {
 	ch <- gauge(descBackpressured, st.Backpressured, port)
 	ch <- gauge(descPendingWrites, st.Pending, port)
 	ch <- gauge(descMaxOutbound, st.MaxOutbound, port)
+	ch <- counter(descRejected, st.Rejected, port)
+	ch <- gauge(descBuffered, st.Buffered, port)
+	ch <- counter(descHalfClosed, st.HalfClosed, port)
 }
 
 func collectEndpoint(ch chan<- prometheus.Metric, port string, st handler.Stats) {

@@ -63,6 +63,7 @@ func TestCollectMapsStats(t *testing.T) {
 		Conns: 3, Accepted: 17, Requests: 101, Batches: 19, InFlight: 2,
 		Pending: 5, Backpressured: 4, BackpressureStarts: 23, MaxOutbound: 40000, Closed: closed,
 		BytesIn: 123457, BytesOut: 654323, LogsSuppressed: 77,
+		Rejected: 41, Buffered: 4242, HalfClosed: 43,
 	}}
 	state := &fakeServer{server.Stats{Conns: 7, Accepted: 29}}
 	m.WatchServer("proxy", proxy)
@@ -93,6 +94,9 @@ func TestCollectMapsStats(t *testing.T) {
 		{"qstate_connections_refused_total", p, closed[server.CloseConnLimit]},
 		{"qstate_slow_consumer_disconnects_total", p, closed[server.CloseInboundOverflow] + closed[server.CloseSlowConsumer]},
 		{"qstate_log_lines_suppressed_total", p, 77},
+		{"qstate_requests_rejected_total", p, 41},
+		{"qstate_buffered_bytes", p, 4242},
+		{"qstate_connections_half_closed_total", p, 43},
 		{"qstate_connections_open", []string{"port", "state"}, 7},
 		{"qstate_connections_accepted_total", []string{"port", "state"}, 29},
 		{"qstate_bytes_received_total", p, 123457},
