@@ -105,21 +105,24 @@ public class QueryClient {
         }
     }
 
-    /** KvStateRequest frame as MessageSerializer.serializeRequest writes it. */
+    /** KvStateRequest frame for an Integer key in the VoidNamespace. */
     static void writeRequest(DataOutputStream out, long id, byte[] job, byte[] name, int key) throws Exception {
         ByteArrayOutputStream kn = new ByteArrayOutputStream();
         DataOutputStream knOut = new DataOutputStream(kn);
         knOut.writeInt(key);       // IntSerializer
         knOut.writeByte(42);       // magic number
         knOut.writeByte(0);        // VoidNamespaceSerializer
-        byte[] keyAndNamespace = kn.toByteArray();
+        writeRequest(out, id, job, name, Integer.valueOf(key).hashCode(), kn.toByteArray());
+    }
 
+    /** KvStateRequest frame as MessageSerializer.serializeRequest writes it. */
+    static void writeRequest(DataOutputStream out, long id, byte[] job, byte[] name, int keyHash, byte[] keyAndNamespace) throws Exception {
         ByteArrayOutputStream body = new ByteArrayOutputStream();
         DataOutputStream b = new DataOutputStream(body);
         b.write(job);
         b.writeInt(name.length);
         b.write(name);
-        b.writeInt(Integer.valueOf(key).hashCode());
+        b.writeInt(keyHash);
         b.writeInt(keyAndNamespace.length);
         b.write(keyAndNamespace);
 

@@ -4,7 +4,6 @@ import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
-import java.io.ObjectInputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 
@@ -27,13 +26,15 @@ import java.nio.charset.StandardCharsets;
  * Exits 0 after printing every answer, 1 on a protocol problem.
  */
 public class QueryKey {
-    static final int VERSION = 0x79A1B710;
-    static final int REQUEST = 0, REQUEST_RESULT = 1, REQUEST_FAILURE = 2, SERVER_FAILURE = 3;
+    // Frame constants, the frame writer and the failure reader are QueryClient's.
+    static final int VERSION = QueryClient.VERSION;
+    static final int REQUEST_RESULT = QueryClient.REQUEST_RESULT, REQUEST_FAILURE = QueryClient.REQUEST_FAILURE,
+            SERVER_FAILURE = QueryClient.SERVER_FAILURE;
 
     public static void main(String[] args) throws Exception {
         String host = args[0];
         int port = Integer.parseInt(args[1]);
-        byte[] job = hex(args[2]);
+        byte[] job = QueryClient.hex(args[2]);
         int n = (args.length - 3) / 2;
         String[] states = new String[n], keys = new String[n], answers = new String[n];
         try (Socket s = new Socket(host, port)) {
@@ -50,51 +51,35 @@ public class QueryKey {
                 byte[] frame = new byte[in.readInt()];
                 in.readFully(frame);
                 DataInputStream f = new DataInputStream(new ByteArrayInputStream(frame));
-                if (f.readInt() != VERSION) fail("bad version");
+                if (f.readInt() != VERSION) QueryClient.fail("bad version");
                 int type = f.readInt();
-                if (type == SERVER_FAILURE) fail("SERVER_FAILURE: " + readThrowable(f));
+                if (type == SERVER_FAILURE) QueryClient.fail("SERVER_FAILURE: " + QueryClient.readThrowable(f));
                 int id = (int) f.readLong();
-                if (id < 0 || id >= n || answers[id] != null) fail("unexpected answer id " + id);
+                if (id < 0 || id >= n || answers[id] != null) QueryClient.fail("unexpected answer id " + id);
                 String prefix = states[id] + " " + keys[id] + " ";
                 if (type == REQUEST_RESULT) {
                     byte[] content = new byte[f.readInt()];
                     f.readFully(content);
                     answers[id] = "VALUE " + prefix + toHex(content);
                 } else if (type == REQUEST_FAILURE) {
-                    Throwable t = readThrowable(f);
+                    Throwable t = QueryClient.readThrowable(f);
                     answers[id] = "FAILURE " + prefix + t.getClass().getName() + " " + t.getMessage().replace("\n", "\\n");
                 } else {
-                    fail("unexpected message type " + type);
+                    QueryClient.fail("unexpected message type " + type);
                 }
             }
         }
         for (String a : answers) System.out.println(a);
     }
 
-    /** KvStateRequest frame as MessageSerializer.serializeRequest writes it. */
+    /** KvStateRequest frame for a String key in the VoidNamespace. */
     static void writeRequest(DataOutputStream out, long id, byte[] job, byte[] name, String key) throws Exception {
         ByteArrayOutputStream kn = new ByteArrayOutputStream();
         DataOutputStream knOut = new DataOutputStream(kn);
         writeString(key, knOut); // StringSerializer
         knOut.writeByte(42);     // magic number
         knOut.writeByte(0);      // VoidNamespaceSerializer
-        byte[] keyAndNamespace = kn.toByteArray();
-
-        ByteArrayOutputStream body = new ByteArrayOutputStream();
-        DataOutputStream b = new DataOutputStream(body);
-        b.write(job);
-        b.writeInt(name.length);
-        b.write(name);
-        b.writeInt(key.hashCode());
-        b.writeInt(keyAndNamespace.length);
-        b.write(keyAndNamespace);
-
-        byte[] payload = body.toByteArray();
-        out.writeInt(4 + 4 + 8 + payload.length);
-        out.writeInt(VERSION);
-        out.writeInt(REQUEST);
-        out.writeLong(id);
-        out.write(payload);
+        QueryClient.writeRequest(out, id, job, name, key.hashCode(), kn.toByteArray());
     }
 
     /** Flink's StringValue.writeString: length + 1, then each char, variable-length encoded. */
@@ -115,29 +100,9 @@ public class QueryKey {
         }
     }
 
-    static Throwable readThrowable(DataInputStream in) throws Exception {
-        byte[] rest = in.readAllBytes();
-        try (ObjectInputStream ois = new ObjectInputStream(new ByteArrayInputStream(rest))) {
-            return (Throwable) ois.readObject();
-        }
-    }
-
-    static byte[] hex(String s) {
-        byte[] b = new byte[s.length() / 2];
-        for (int i = 0; i < b.length; i++) {
-            b[i] = (byte) Integer.parseInt(s.substring(2 * i, 2 * i + 2), 16);
-        }
-        return b;
-    }
-
     static String toHex(byte[] b) {
         StringBuilder sb = new StringBuilder();
         for (byte x : b) sb.append(String.format("%02x", x));
         return sb.toString();
-    }
-
-    static void fail(String msg) {
-        System.out.println("FAIL " + msg);
-        System.exit(1);
     }
 }
