@@ -39,15 +39,7 @@ func RegisterSynthetic(r *registry.Registry, keys, valueSize int) error {
 	if err != nil {
 		return err
 	}
-	job, err := registry.ParseJobID(SyntheticJobID)
-	if err != nil {
-		return err
-	}
-	all := registry.KeyGroupRange{Start: 0, End: SyntheticMaxParallelism - 1}
-	if _, err := r.Register(job, SyntheticState, all, SyntheticMaxParallelism, s); err != nil {
-		return fmt.Errorf("dataset: register synthetic state: %w", err)
-	}
-	return nil
+	return RegisterSyntheticState(r, s)
 }
 
 // SyntheticPart returns the part of the synthetic state a cluster node
