@@ -1,7 +1,6 @@
 package pebblestate
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -69,18 +68,13 @@ func (s *ListState[K, N, T]) Update(key K, n N, vs []T) error {
 func (s *ListState[K, N, T]) Elements(key K, n N) (out []T, err error) {
 	k := s.taskKey(nil, key, n)
 	err = s.d.read(func(b *pebble.Batch) error {
-		raw, cl, err := b.Get(k)
-		if errors.Is(err, pebble.ErrNotFound) {
+		_, err := getStored(b, k, func(raw []byte) (err error) {
+			if out, err = state.ReadList(s.es, raw); err != nil {
+				return fmt.Errorf("pebblestate: stored list does not deserialize: %w", err)
+			}
 			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("pebblestate: read: %w", err)
-		}
-		defer cl.Close()
-		if out, err = state.ReadList(s.es, raw); err != nil {
-			return fmt.Errorf("pebblestate: stored list does not deserialize: %w", err)
-		}
-		return nil
+		})
+		return err
 	})
 	return out, err
 }

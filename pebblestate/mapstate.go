@@ -75,22 +75,17 @@ func (s *MapState[K, N, UK, UV]) Remove(key K, n N, uk UK) error {
 func (s *MapState[K, N, UK, UV]) Lookup(key K, n N, uk UK) (uv UV, ok bool, err error) {
 	k := s.entryKey(key, n, uk)
 	err = s.d.read(func(b *pebble.Batch) error {
-		raw, cl, err := b.Get(k)
-		if errors.Is(err, pebble.ErrNotFound) {
+		_, err := getStored(b, k, func(raw []byte) (err error) {
+			if len(raw) == 0 || raw[0] != 0 {
+				return fmt.Errorf("pebblestate: stored map value %x has no 0x00 flag", raw)
+			}
+			if uv, _, err = s.uvs.Read(raw[1:]); err != nil {
+				return fmt.Errorf("pebblestate: stored map value does not deserialize: %w", err)
+			}
+			ok = true
 			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("pebblestate: read: %w", err)
-		}
-		defer cl.Close()
-		if len(raw) == 0 || raw[0] != 0 {
-			return fmt.Errorf("pebblestate: stored map value %x has no 0x00 flag", raw)
-		}
-		if uv, _, err = s.uvs.Read(raw[1:]); err != nil {
-			return fmt.Errorf("pebblestate: stored map value does not deserialize: %w", err)
-		}
-		ok = true
-		return nil
+		})
+		return err
 	})
 	return uv, ok, err
 }

@@ -13,22 +13,31 @@ import (
 // false when there is none.
 func readValue[V any](d *DB, key []byte, s state.Serializer[V]) (v V, ok bool, err error) {
 	err = d.read(func(b *pebble.Batch) error {
-		raw, cl, err := b.Get(key)
-		if errors.Is(err, pebble.ErrNotFound) {
+		_, err := getStored(b, key, func(raw []byte) (err error) {
+			if v, _, err = s.Read(raw); err != nil {
+				return fmt.Errorf("pebblestate: stored value does not deserialize: %w", err)
+			}
+			ok = true
 			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("pebblestate: read: %w", err)
-		}
-		defer cl.Close()
-		v, _, err = s.Read(raw)
-		if err != nil {
-			return fmt.Errorf("pebblestate: stored value does not deserialize: %w", err)
-		}
-		ok = true
-		return nil
+		})
+		return err
 	})
 	return v, ok, err
+}
+
+// getStored calls fn with the bytes stored under key, as the task's batch
+// b sees them; raw is valid only during fn. found is false, and fn not
+// called, when there are none.
+func getStored(b *pebble.Batch, key []byte, fn func(raw []byte) error) (found bool, err error) {
+	raw, cl, err := b.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("pebblestate: read: %w", err)
+	}
+	defer cl.Close()
+	return true, fn(raw)
 }
 
 // ValueState is a ValueState on a DB: one value per key and namespace,
