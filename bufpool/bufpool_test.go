@@ -126,9 +126,7 @@ func TestConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan string, goroutines)
 	for g := range goroutines {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(g), 7))
 			mark := byte(g + 1)
 			for range rounds {
@@ -150,7 +148,7 @@ func TestConcurrent(t *testing.T) {
 				}
 				bufpool.Put(b)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	close(errs)

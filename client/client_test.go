@@ -69,9 +69,7 @@ func TestConcurrentOutOfOrder(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, goroutines)
 	for g := range goroutines {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := range perG {
 				kv := kvFor(g, i)
 				content, err := c.GetKvState(ctx, srv.Addr(), testJob, "state", int32(g), kv)
@@ -84,7 +82,7 @@ func TestConcurrentOutOfOrder(t *testing.T) {
 					return
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	close(errs)
@@ -521,11 +519,9 @@ func TestMaxInFlight(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			_, _ = c.GetKvState(ctx, srv.Addr(), testJob, "s", 0, nil)
-		}()
+		})
 	}
 	qstatetest.Eventually(t, 5*time.Second, func() bool { return c.Stats().InFlight == 2 }, "two in flight")
 	if _, err := c.GetKvState(ctx, srv.Addr(), testJob, "s", 0, nil); !errors.Is(err, ErrTooManyInFlight) {

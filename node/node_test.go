@@ -300,18 +300,27 @@ func TestStartPortInUse(t *testing.T) {
 	}
 }
 
-// TestServeUntilCancelled: Serve serves until its ctx ends, then shuts the
-// node down gracefully and returns nil (N5).
-func TestServeUntilCancelled(t *testing.T) {
+// serveNode runs Serve(ctx) of a node with the default Config over the
+// synthetic registry on a goroutine of its own, and returns once the node
+// listens, with the channel that receives what Serve returns.
+func serveNode(t *testing.T, ctx context.Context) (*Node, <-chan error) {
+	t.Helper()
 	n, err := New(syntheticRegistry(t), Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	served := make(chan error, 1)
 	go func() { served <- n.Serve(ctx) }()
 	qstatetest.Recv(t, n.Ready(), qstatetest.Timeout, "the node to listen")
+	return n, served
+}
+
+// TestServeUntilCancelled: Serve serves until its ctx ends, then shuts the
+// node down gracefully and returns nil (N5).
+func TestServeUntilCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n, served := serveNode(t, ctx)
 	proxy, _ := n.Addrs()
 	c := servertest.NewClient(t)
 	if _, err := client.GetValue(queryCtx(t), c, proxy.String(), syntheticJob, dataset.SyntheticState, state.Int, int32(3), state.Bytes); err != nil {
@@ -329,13 +338,7 @@ func TestServeUntilCancelled(t *testing.T) {
 // TestServeReturnsAfterShutdown: Serve returns ErrNodeClosed when another
 // goroutine shuts the node down, as net/http's Serve does.
 func TestServeReturnsAfterShutdown(t *testing.T) {
-	n, err := New(syntheticRegistry(t), Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- n.Serve(context.Background()) }()
-	qstatetest.Recv(t, n.Ready(), qstatetest.Timeout, "the node to listen")
+	n, served := serveNode(t, context.Background())
 	if err := n.Shutdown(queryCtx(t)); err != nil {
 		t.Fatal(err)
 	}

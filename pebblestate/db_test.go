@@ -107,6 +107,18 @@ func TestCheckpoint(t *testing.T) {
 	}
 }
 
+// pebbleWithOneKey writes a Pebble store (with merger, nil: Pebble's
+// default) holding one key, written without Open, into a new directory and
+// returns the directory.
+func pebbleWithOneKey(t *testing.T, merger *pebble.Merger) string {
+	dir := t.TempDir()
+	db, err := pebble.Open(dir, &pebble.Options{Merger: merger, Logger: pebbleLogger{}})
+	must(t, err)
+	must(t, db.Set([]byte("k"), []byte("v"), pebble.Sync))
+	must(t, db.Close())
+	return dir
+}
+
 // TestOpenBadDirectories: anything but an empty directory or a store is
 // refused at Open with an error wrapping ErrDataDir that says what is
 // wrong, never a panic (P4).
@@ -117,22 +129,8 @@ func TestOpenBadDirectories(t *testing.T) {
 			must(t, os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("hello"), 0o644))
 			return dir
 		},
-		"foreign pebble": func(t *testing.T) string {
-			dir := t.TempDir()
-			db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{}})
-			must(t, err)
-			must(t, db.Set([]byte("k"), []byte("v"), pebble.Sync))
-			must(t, db.Close())
-			return dir
-		},
-		"pebble without a format record": func(t *testing.T) string {
-			dir := t.TempDir()
-			db, err := pebble.Open(dir, &pebble.Options{Merger: listMerger, Logger: pebbleLogger{}})
-			must(t, err)
-			must(t, db.Set([]byte("k"), []byte("v"), pebble.Sync))
-			must(t, db.Close())
-			return dir
-		},
+		"foreign pebble":                 func(t *testing.T) string { return pebbleWithOneKey(t, nil) },
+		"pebble without a format record": func(t *testing.T) string { return pebbleWithOneKey(t, listMerger) },
 		"corrupt manifest": func(t *testing.T) string {
 			dir := t.TempDir()
 			d, err := Open(dir, Options{})

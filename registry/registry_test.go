@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/qstate/qstate/internal/qstatetest"
 	"github.com/qstate/qstate/state"
 )
 
@@ -331,12 +332,7 @@ func TestConcurrentLookups(t *testing.T) {
 	})
 	for range 2 {
 		wg.Go(func() {
-			for n := 0; ; n++ {
-				select {
-				case <-done:
-					return
-				default:
-				}
+			for n := 0; !qstatetest.IsClosed(done); n++ {
 				loc, ok := r.Location(job1, name)
 				if !ok {
 					t.Error("location vanished")

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+
+	"github.com/qstate/qstate/internal/qstatetest"
 )
 
 // Concurrency tests: writers publish answers that carry a generation in
@@ -50,12 +52,7 @@ func runConcurrent(t *testing.T, write func(w, k, gen int), read func(k int) (in
 	for r := 0; r < concReaders; r++ {
 		readers.Go(func() {
 			last := make([]int, concKeys)
-			for i := 0; ; i++ {
-				select {
-				case <-done:
-					return
-				default:
-				}
+			for i := 0; !qstatetest.IsClosed(done); i++ {
 				k := i % concKeys
 				gen, err := read(k)
 				if err == nil && gen >= 0 && gen < last[k] {

@@ -73,27 +73,40 @@ func getVia[K, N any](ks KeySerializer[K], ns Serializer[N], k K, n N, kn []byte
 
 func eqDouble(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) }
 
+// keyedJSON decodes raw (a JSON value) into a K and returns it as a typed
+// serialized by ks.
+func keyedJSON[K any](t *testing.T, raw json.RawMessage, typ string, ks KeySerializer[K]) typed {
+	t.Helper()
+	var x K
+	mustJSON(t, raw, &x)
+	return keyed(typ, ks, x, nil)
+}
+
+// keyedTuple2JSON decodes raw (a JSON array of two fields) into a
+// Tuple2[A, B] and returns it as a typed serialized by Tuple2Of(a, b).
+func keyedTuple2JSON[A, B any](t *testing.T, raw json.RawMessage, typ string, a KeySerializer[A], b KeySerializer[B]) typed {
+	t.Helper()
+	var f []json.RawMessage
+	mustJSON(t, raw, &f)
+	var x Tuple2[A, B]
+	mustJSON(t, f[0], &x.F0)
+	mustJSON(t, f[1], &x.F1)
+	return keyed(typ, Tuple2Of(a, b), x, nil)
+}
+
 // decodeTyped decodes field of v (typ from the vectors README) into a typed.
 func decodeTyped(t *testing.T, v vectors.Vector, field, typ string) typed {
 	t.Helper()
 	raw := v.Fields[field]
 	switch typ {
 	case "int":
-		var x int32
-		mustJSON(t, raw, &x)
-		return keyed(typ, Int, x, nil)
+		return keyedJSON(t, raw, typ, Int)
 	case "long":
-		var x int64
-		mustJSON(t, raw, &x)
-		return keyed(typ, Long, x, nil)
+		return keyedJSON(t, raw, typ, Long)
 	case "string":
-		var x string
-		mustJSON(t, raw, &x)
-		return keyed(typ, String, x, nil)
+		return keyedJSON(t, raw, typ, String)
 	case "boolean":
-		var x bool
-		mustJSON(t, raw, &x)
-		return keyed(typ, Boolean, x, nil)
+		return keyedJSON(t, raw, typ, Boolean)
 	case "double":
 		x := math.Float64frombits(beUint64(t, v.Hex(field+"_bits_hex")))
 		return keyed(typ, Double, x, eqDouble)
@@ -106,19 +119,9 @@ func decodeTyped(t *testing.T, v vectors.Vector, field, typ string) typed {
 		}
 		return erased(typ, Bytes, x, bytes.Equal)
 	case "tuple2<int,string>":
-		var f []json.RawMessage
-		mustJSON(t, raw, &f)
-		var x Tuple2[int32, string]
-		mustJSON(t, f[0], &x.F0)
-		mustJSON(t, f[1], &x.F1)
-		return keyed(typ, Tuple2Of(Int, String), x, nil)
+		return keyedTuple2JSON(t, raw, typ, Int, String)
 	case "tuple2<long,long>":
-		var f []json.RawMessage
-		mustJSON(t, raw, &f)
-		var x Tuple2[int64, int64]
-		mustJSON(t, f[0], &x.F0)
-		mustJSON(t, f[1], &x.F1)
-		return keyed(typ, Tuple2Of(Long, Long), x, nil)
+		return keyedTuple2JSON(t, raw, typ, Long, Long)
 	case "void":
 		if string(raw) != "null" {
 			t.Fatalf("void namespace %s", raw)

@@ -3,7 +3,8 @@
 // for the client side of a test (ReadFrame, RequestFrame, Dial,
 // DialWindow), waits that fail the test with a message when what they wait
 // for does not happen in time (Recv, Events, Buffer, Eventually, Retry),
-// and the start and stop of a server-like value (Serve).
+// the condition of a loop that runs until a stop channel closes
+// (IsClosed), and the start and stop of a server-like value (Serve).
 //
 // It is for tests only: nothing in the product imports it. It imports
 // codec, so codec's own tests (package codec) cannot use it, and not

@@ -138,3 +138,15 @@ func TestExpectClosed(t *testing.T) {
 		t.Errorf("ExpectClosed on an open connection: %q", msg)
 	}
 }
+
+// TestIsClosed: false while the channel is open, true once it is closed.
+func TestIsClosed(t *testing.T) {
+	ch := make(chan struct{})
+	if IsClosed(ch) {
+		t.Error("IsClosed on an open channel")
+	}
+	close(ch)
+	if !IsClosed(ch) {
+		t.Error("IsClosed false on a closed channel")
+	}
+}

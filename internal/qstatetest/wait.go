@@ -179,3 +179,14 @@ func CloseAtCleanup(t testing.TB, what string, c Closer) {
 		}
 	})
 }
+
+// IsClosed reports whether ch is closed, without waiting: the condition of
+// a loop that runs until the test closes its stop channel.
+func IsClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
