@@ -27,6 +27,11 @@ const (
 	// batch that reaches a state whose look-ups may block (state.Blocking)
 	// continues on the pool from that request.
 	Inline
+	// Auto answers a lone request (a batch of one) to a state whose
+	// look-ups never block on the event loop, as Inline does, where a hop
+	// to the pool would only add a wake-up; larger batches, forwards and
+	// states that may block go to the pool, as with Pool.
+	Auto
 )
 
 // String returns the mode's flag name ("pool" or "inline").
@@ -36,6 +41,8 @@ func (d Dispatch) String() string {
 		return "pool"
 	case Inline:
 		return "inline"
+	case Auto:
+		return "auto"
 	}
 	return fmt.Sprintf("Dispatch(%d)", int(d))
 }
@@ -50,8 +57,10 @@ func (d *Dispatch) UnmarshalText(b []byte) error {
 		*d = Pool
 	case "inline":
 		*d = Inline
+	case "auto":
+		*d = Auto
 	default:
-		return fmt.Errorf("%w: unknown dispatch mode %q (want pool or inline)", ErrConfig, b)
+		return fmt.Errorf("%w: unknown dispatch mode %q (want auto, pool or inline)", ErrConfig, b)
 	}
 	return nil
 }
@@ -136,7 +145,7 @@ func (c Config) Validate() error {
 	if c.Registry == nil {
 		p.Addf("Registry is nil")
 	}
-	if c.Dispatch != Pool && c.Dispatch != Inline {
+	if c.Dispatch != Pool && c.Dispatch != Inline && c.Dispatch != Auto {
 		p.Addf("unknown Dispatch %d", int(c.Dispatch))
 	}
 	configcheck.NonNegative(p, "PoolSize", c.PoolSize)

@@ -80,9 +80,10 @@ func (e *Endpoint) serve(t *task) {
 	switch {
 	case e.h.closed.Load():
 		t.reject(e.closing, false)
-	case e.h.cfg.Dispatch == Inline:
+	case e.h.cfg.Dispatch == Inline || (e.h.cfg.Dispatch == Auto && t.lone()):
 		// Look up on the event loop until a state whose look-ups may block
-		// (state.Blocking): the rest of the batch goes to the pool.
+		// (state.Blocking) or a forward: the rest of the batch goes to the
+		// pool.
 		t.onLoop = true
 		out, failed, handoff := t.answer()
 		t.onLoop = false
@@ -100,6 +101,12 @@ func (e *Endpoint) serve(t *task) {
 		e.invoke(e.h.pool.Load(), t)
 	}
 }
+
+// lone reports whether t is a lone request: a batch of one, on a
+// connection with nothing else in flight or waiting to be written (first,
+// with ServeParts). Auto dispatch answers it on the event loop, where a
+// hop to the pool would only add a wake-up.
+func (t *task) lone() bool { return t.n == 1 && (t.limit < 0 || t.first) }
 
 // invoke hands t to a pool worker, or answers it at once with a failure
 // when the pool is full or closed.
@@ -618,6 +625,10 @@ func (t *task) proxyLookup(id int64, body []byte) result {
 	if !owner.Local() {
 		if e.h.cfg.Forwarder == nil {
 			return result{id: id, payload: e.noKeyGroup, kind: ResultUnknownKeyGroup}
+		}
+		if t.onLoop {
+			t.handoff = true // a forward may block: a worker sends it
+			return result{}
 		}
 		// Forwarded after the batch's look-ups, concurrently with its other forwards.
 		t.fwds = append(t.fwds, remoteRequest{i: len(t.res), owner: owner, job: registry.JobID(req.JobID),
