@@ -17,24 +17,30 @@ type Dispatch int
 
 // The dispatch modes.
 const (
-	// Pool runs each batch's look-ups on the handler's ants pool (the zero
-	// value, and the default): the event loop only hands the batch over, so
-	// a slow state or a forwarded request never stalls other connections.
-	Pool Dispatch = iota
+	// Auto (the zero value, and the default) runs a batch's look-ups on
+	// the pool as Pool does, except a lone request: a batch of one on a
+	// connection with nothing else in flight or waiting to be written
+	// (ServeParts' first; with ServeBatch, any batch of one). That one is
+	// looked up on the event loop, as Inline does, when its state never
+	// blocks, since a hop to the pool would only add a wake-up (and a
+	// second thread's wake-up) to a few hundred nanoseconds of look-up. A
+	// forward or a state whose look-ups may block still goes to the pool.
+	// Measured in BENCHMARKS.md ("One writer per socket and dispatch"):
+	// 1x1 -48% server CPU per request, 50x1 -20%, pipelined loads as Pool.
+	Auto Dispatch = iota
+	// Pool runs each batch's look-ups on the handler's ants pool: the
+	// event loop only hands the batch over, so a slow state or a forwarded
+	// request never stalls other connections.
+	Pool
 	// Inline runs look-ups on the event loop that read the batch and
 	// answers before ServeBatch returns, for states whose Get never
 	// blocks (the heap states of package state); it saves the handoff. A
 	// batch that reaches a state whose look-ups may block (state.Blocking)
 	// continues on the pool from that request.
 	Inline
-	// Auto answers a lone request (a batch of one) to a state whose
-	// look-ups never block on the event loop, as Inline does, where a hop
-	// to the pool would only add a wake-up; larger batches, forwards and
-	// states that may block go to the pool, as with Pool.
-	Auto
 )
 
-// String returns the mode's flag name ("pool" or "inline").
+// String returns the mode's flag name ("auto", "pool" or "inline").
 func (d Dispatch) String() string {
 	switch d {
 	case Pool:
@@ -50,7 +56,7 @@ func (d Dispatch) String() string {
 // MarshalText implements encoding.TextMarshaler.
 func (d Dispatch) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
-// UnmarshalText implements encoding.TextUnmarshaler ("pool" or "inline").
+// UnmarshalText implements encoding.TextUnmarshaler ("auto", "pool" or "inline").
 func (d *Dispatch) UnmarshalText(b []byte) error {
 	switch strings.ToLower(string(b)) {
 	case "pool":
@@ -96,7 +102,7 @@ type Config struct {
 	// Registry maps KvStateIDs and (job, state name) to states. Required.
 	Registry *registry.Registry
 
-	// Dispatch says where look-ups run; zero is Pool.
+	// Dispatch says where look-ups run; zero is Auto.
 	Dispatch Dispatch
 
 	// PoolSize bounds the pool's workers: when all are busy a batch is
@@ -152,7 +158,7 @@ func (c Config) Validate() error {
 	configcheck.NonNegative(p, "PoolExpiry", c.PoolExpiry)
 	configcheck.NonNegative(p, "RequestTimeout", c.RequestTimeout)
 	if c.Forwarder != nil && c.Dispatch == Inline {
-		p.Addf("a Forwarder may block: it needs Pool dispatch, not Inline")
+		p.Addf("a Forwarder may block: it needs Auto or Pool dispatch, not Inline")
 	}
 	return p.Err()
 }

@@ -473,6 +473,10 @@ type blockingState struct {
 	release chan struct{}
 }
 
+// MayBlock says Get blocks (state.Blocking): no dispatch mode runs it on
+// an event loop.
+func (b *blockingState) MayBlock() bool { return true }
+
 func (b *blockingState) Get([]byte) ([]byte, bool, error) {
 	b.entered <- struct{}{}
 	<-b.release

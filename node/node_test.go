@@ -168,6 +168,10 @@ type blockingState struct {
 	once    sync.Once
 }
 
+// MayBlock says Get blocks (state.Blocking): no dispatch mode runs it on
+// an event loop.
+func (b *blockingState) MayBlock() bool { return true }
+
 func (b *blockingState) Get([]byte) ([]byte, bool, error) {
 	b.once.Do(func() { close(b.entered) })
 	<-b.release
