@@ -1,9 +1,9 @@
 package bench
 
 import (
+	"cmp"
 	"encoding"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/dataset"
+	"github.com/qstate/qstate/internal/configcheck"
 )
 
 // Protocol is the wire protocol the harness speaks.
@@ -246,48 +247,22 @@ type Progress struct {
 
 // withDefaults returns a copy of c with zero fields filled in.
 func (c Config) withDefaults() Config {
-	if c.Addr == "" {
-		c.Addr = DefaultAddr
-	}
-	if c.JobID == "" {
-		c.JobID = dataset.SyntheticJobID
-	}
-	if c.StateName == "" {
-		c.StateName = dataset.SyntheticState
-	}
-	if c.Conns == 0 {
-		c.Conns = DefaultConns
-	}
-	if c.Pipeline == 0 {
-		c.Pipeline = DefaultPipeline
-	}
-	if c.Keys == 0 {
-		c.Keys = DefaultKeys
-	}
-	if c.ZipfS == 0 {
-		c.ZipfS = DefaultZipfS
-	}
-	if c.ValueSize == 0 {
-		c.ValueSize = DefaultValueSize
-	}
+	c.Addr = cmp.Or(c.Addr, DefaultAddr)
+	c.JobID = cmp.Or(c.JobID, dataset.SyntheticJobID)
+	c.StateName = cmp.Or(c.StateName, dataset.SyntheticState)
+	c.Conns = cmp.Or(c.Conns, DefaultConns)
+	c.Pipeline = cmp.Or(c.Pipeline, DefaultPipeline)
+	c.Keys = cmp.Or(c.Keys, DefaultKeys)
+	c.ZipfS = cmp.Or(c.ZipfS, DefaultZipfS)
+	c.ValueSize = cmp.Or(c.ValueSize, DefaultValueSize)
 	if c.Duration == 0 && c.Requests == 0 {
 		c.Duration = DefaultDuration
 	}
-	if c.DialTimeout == 0 {
-		c.DialTimeout = DefaultDialTimeout
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.DrainTimeout == 0 {
-		c.DrainTimeout = DefaultDrainTimeout
-	}
-	if c.MaxFrameLen == 0 {
-		c.MaxFrameLen = codec.DefaultMaxFrameLen
-	}
-	if c.ProgressInterval == 0 {
-		c.ProgressInterval = DefaultProgressInterval
-	}
+	c.DialTimeout = cmp.Or(c.DialTimeout, DefaultDialTimeout)
+	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
+	c.DrainTimeout = cmp.Or(c.DrainTimeout, DefaultDrainTimeout)
+	c.MaxFrameLen = cmp.Or(c.MaxFrameLen, codec.DefaultMaxFrameLen)
+	c.ProgressInterval = cmp.Or(c.ProgressInterval, DefaultProgressInterval)
 	return c
 }
 
@@ -295,77 +270,74 @@ func (c Config) withDefaults() Config {
 // error; each wraps ErrConfig.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	var errs []error
-	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...))
-	}
+	p := configcheck.New(ErrConfig)
 	if c.Protocol != Flink && c.Protocol != RESP {
-		bad("unknown protocol %d", int(c.Protocol))
+		p.Addf("unknown protocol %d", int(c.Protocol))
 	}
 	if c.Dist != Uniform && c.Dist != Zipf {
-		bad("unknown distribution %d", int(c.Dist))
+		p.Addf("unknown distribution %d", int(c.Dist))
 	}
 	if _, err := parseID(c.JobID); err != nil {
-		bad("job id: %v", err)
+		p.Addf("job id: %v", err)
 	}
 	if c.Internal {
 		if c.Protocol != Flink {
-			bad("internal requests are a Flink protocol feature, not %s", c.Protocol)
+			p.Addf("internal requests are a Flink protocol feature, not %s", c.Protocol)
 		}
 		if c.KvStateID == "" {
-			bad("internal requests need a KvStateID")
+			p.Addf("internal requests need a KvStateID")
 		} else if _, err := parseID(c.KvStateID); err != nil {
-			bad("kv state id: %v", err)
+			p.Addf("kv state id: %v", err)
 		}
 	}
 	if c.Preload && c.Protocol != RESP {
-		bad("preload is for the RESP protocol only (the Flink server holds its dataset)")
+		p.Addf("preload is for the RESP protocol only (the Flink server holds its dataset)")
 	}
 	if len(c.StateName) > MaxStateNameLen {
-		bad("state name of %d bytes, limit %d", len(c.StateName), MaxStateNameLen)
+		p.Addf("state name of %d bytes, limit %d", len(c.StateName), MaxStateNameLen)
 	}
 	if c.Conns < 1 || c.Conns > MaxConns {
-		bad("conns %d, want 1..%d", c.Conns, MaxConns)
+		p.Addf("conns %d, want 1..%d", c.Conns, MaxConns)
 	}
 	if c.Pipeline < 1 || c.Pipeline > MaxPipeline {
-		bad("pipeline %d, want 1..%d", c.Pipeline, MaxPipeline)
+		p.Addf("pipeline %d, want 1..%d", c.Pipeline, MaxPipeline)
 	}
 	if c.Keys < 1 || c.Keys > MaxKeys {
-		bad("keys %d, want 1..%d", c.Keys, MaxKeys)
+		p.Addf("keys %d, want 1..%d", c.Keys, MaxKeys)
 	}
 	if c.Dist == Zipf && (!(c.ZipfS > 0) || math.IsInf(c.ZipfS, 0)) {
-		bad("zipf exponent %v, want > 0", c.ZipfS)
+		p.Addf("zipf exponent %v, want > 0", c.ZipfS)
 	}
 	if c.ValueSize < 0 || c.ValueSize > MaxValueSize {
-		bad("value size %d, want 0..%d", c.ValueSize, MaxValueSize)
+		p.Addf("value size %d, want 0..%d", c.ValueSize, MaxValueSize)
 	}
 	if c.Warmup < 0 {
-		bad("negative warmup %v", c.Warmup)
+		p.Addf("negative warmup %v", c.Warmup)
 	}
 	if c.Duration < 0 {
-		bad("negative duration %v", c.Duration)
+		p.Addf("negative duration %v", c.Duration)
 	}
 	if c.Requests < 0 {
-		bad("negative request count %d", c.Requests)
+		p.Addf("negative request count %d", c.Requests)
 	}
 	if c.ServerPID < 0 {
-		bad("negative server pid %d", c.ServerPID)
+		p.Addf("negative server pid %d", c.ServerPID)
 	}
 	for _, d := range []struct {
 		name string
 		v    time.Duration
 	}{{"dial timeout", c.DialTimeout}, {"timeout", c.Timeout}, {"drain timeout", c.DrainTimeout}, {"progress interval", c.ProgressInterval}} {
 		if d.v < 0 {
-			bad("negative %s %v", d.name, d.v)
+			p.Addf("negative %s %v", d.name, d.v)
 		}
 	}
 	if c.MaxFrameLen < 0 {
-		bad("negative max frame length %d", c.MaxFrameLen)
+		p.Addf("negative max frame length %d", c.MaxFrameLen)
 	}
 	if c.Verify && c.MaxFrameLen > 0 && c.ValueSize+64 > c.MaxFrameLen {
-		bad("value size %d does not fit max frame length %d", c.ValueSize, c.MaxFrameLen)
+		p.Addf("value size %d does not fit max frame length %d", c.ValueSize, c.MaxFrameLen)
 	}
-	return errors.Join(errs...)
+	return p.Err()
 }
 
 // parseID parses a 32-hex-digit JobID or KvStateID into its 16 wire bytes

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -64,18 +65,10 @@ type Config struct {
 
 // withDefaults returns a copy of cfg with zero fields filled in.
 func (cfg Config) withDefaults() Config {
-	if cfg.DialTimeout == 0 {
-		cfg.DialTimeout = DefaultDialTimeout
-	}
-	if cfg.MaxFrameLen == 0 {
-		cfg.MaxFrameLen = codec.DefaultMaxFrameLen
-	}
-	if cfg.MaxInFlight == 0 {
-		cfg.MaxInFlight = DefaultMaxInFlight
-	}
-	if cfg.ReadBufferSize == 0 {
-		cfg.ReadBufferSize = DefaultReadBufferSize
-	}
+	cfg.DialTimeout = cmp.Or(cfg.DialTimeout, DefaultDialTimeout)
+	cfg.MaxFrameLen = cmp.Or(cfg.MaxFrameLen, codec.DefaultMaxFrameLen)
+	cfg.MaxInFlight = cmp.Or(cfg.MaxInFlight, DefaultMaxInFlight)
+	cfg.ReadBufferSize = cmp.Or(cfg.ReadBufferSize, DefaultReadBufferSize)
 	if cfg.MaxFrameLen >= minFrameLen && cfg.ReadBufferSize > cfg.MaxFrameLen+codec.LengthLen {
 		cfg.ReadBufferSize = cfg.MaxFrameLen + codec.LengthLen
 	}

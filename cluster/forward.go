@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/qstate/qstate/client"
 	"github.com/qstate/qstate/codec"
+	"github.com/qstate/qstate/internal/configcheck"
 	"github.com/qstate/qstate/registry"
 )
 
@@ -78,18 +80,10 @@ type ForwarderConfig struct {
 
 // withDefaults returns a copy of c with every zero field set to its default.
 func (c ForwarderConfig) withDefaults() ForwarderConfig {
-	if c.MaxAttempts == 0 {
-		c.MaxAttempts = DefaultMaxAttempts
-	}
-	if c.Backoff == 0 {
-		c.Backoff = DefaultBackoff
-	}
-	if c.MaxBackoff == 0 {
-		c.MaxBackoff = max(DefaultMaxBackoff, c.Backoff)
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
+	c.MaxAttempts = cmp.Or(c.MaxAttempts, DefaultMaxAttempts)
+	c.Backoff = cmp.Or(c.Backoff, DefaultBackoff)
+	c.MaxBackoff = cmp.Or(c.MaxBackoff, max(DefaultMaxBackoff, c.Backoff))
+	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
 	return c
 }
 
@@ -97,23 +91,16 @@ func (c ForwarderConfig) withDefaults() ForwarderConfig {
 // wraps ErrConfig.
 func (c ForwarderConfig) Validate() error {
 	c = c.withDefaults()
-	var errs []error
-	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...))
-	}
+	p := configcheck.New(ErrConfig)
 	if c.MaxAttempts < 1 || c.MaxAttempts > maxAttemptsLimit {
-		bad("MaxAttempts %d is not in [1, %d]", c.MaxAttempts, maxAttemptsLimit)
+		p.Addf("MaxAttempts %d is not in [1, %d]", c.MaxAttempts, maxAttemptsLimit)
 	}
-	if c.Backoff < 0 {
-		bad("Backoff %v is negative", c.Backoff)
-	}
+	configcheck.NonNegative(p, "Backoff", c.Backoff)
 	if c.MaxBackoff < c.Backoff {
-		bad("MaxBackoff %v is below Backoff %v", c.MaxBackoff, c.Backoff)
+		p.Addf("MaxBackoff %v is below Backoff %v", c.MaxBackoff, c.Backoff)
 	}
-	if c.Timeout < 0 {
-		bad("Timeout %v is negative", c.Timeout)
-	}
-	return errors.Join(errs...)
+	configcheck.NonNegative(p, "Timeout", c.Timeout)
+	return p.Err()
 }
 
 // Forwarder answers proxy requests for key groups other nodes own, as

@@ -1,13 +1,14 @@
 package etcddir
 
 import (
+	"cmp"
 	"errors"
-	"fmt"
 	"net"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/qstate/qstate/internal/configcheck"
 	"github.com/qstate/qstate/registry"
 )
 
@@ -72,18 +73,10 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.Cluster == "" {
-		c.Cluster = DefaultCluster
-	}
-	if c.TTL == 0 {
-		c.TTL = DefaultTTL
-	}
-	if c.DialTimeout == 0 {
-		c.DialTimeout = DefaultDialTimeout
-	}
-	if c.SyncInterval == 0 {
-		c.SyncInterval = DefaultSyncInterval
-	}
+	c.Cluster = cmp.Or(c.Cluster, DefaultCluster)
+	c.TTL = cmp.Or(c.TTL, DefaultTTL)
+	c.DialTimeout = cmp.Or(c.DialTimeout, DefaultDialTimeout)
+	c.SyncInterval = cmp.Or(c.SyncInterval, DefaultSyncInterval)
 	return c
 }
 
@@ -91,39 +84,32 @@ func (c Config) withDefaults() Config {
 // wraps ErrConfig.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	var errs []error
-	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...))
-	}
+	p := configcheck.New(ErrConfig)
 	if len(c.Endpoints) == 0 {
-		bad("no etcd endpoints")
+		p.Addf("no etcd endpoints")
 	}
 	if err := checkName("cluster", c.Cluster); err != nil {
-		bad("%v", err)
+		p.Addf("%v", err)
 	}
 	if err := checkName("node", c.Node); err != nil {
-		bad("%v", err)
+		p.Addf("%v", err)
 	}
 	for _, a := range []struct{ what, addr string }{{"ProxyAddr", c.ProxyAddr}, {"StateAddr", c.StateAddr}} {
 		host, _, err := net.SplitHostPort(a.addr)
 		switch {
 		case err != nil:
-			bad("%s %q is not host:port", a.what, a.addr)
+			p.Addf("%s %q is not host:port", a.what, a.addr)
 		case host == "" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified():
-			bad("%s %q: peers must be able to dial it (not a wildcard)", a.what, a.addr)
+			p.Addf("%s %q: peers must be able to dial it (not a wildcard)", a.what, a.addr)
 		}
 	}
 	if c.Registry == nil {
-		bad("Registry is nil")
+		p.Addf("Registry is nil")
 	}
 	if c.TTL < minTTL {
-		bad("TTL %v is below etcd's minimum of %v", c.TTL, minTTL)
+		p.Addf("TTL %v is below etcd's minimum of %v", c.TTL, minTTL)
 	}
-	if c.DialTimeout < 0 {
-		bad("DialTimeout %v is negative", c.DialTimeout)
-	}
-	if c.SyncInterval < 0 {
-		bad("SyncInterval %v is negative", c.SyncInterval)
-	}
-	return errors.Join(errs...)
+	configcheck.NonNegative(p, "DialTimeout", c.DialTimeout)
+	configcheck.NonNegative(p, "SyncInterval", c.SyncInterval)
+	return p.Err()
 }

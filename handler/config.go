@@ -1,13 +1,14 @@
 package handler
 
 import (
-	"errors"
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/qstate/qstate/internal/configcheck"
 	"github.com/qstate/qstate/registry"
 )
 
@@ -121,15 +122,9 @@ type Config struct {
 
 // withDefaults returns a copy of c with every zero field set to its default.
 func (c Config) withDefaults() Config {
-	if c.PoolSize == 0 {
-		c.PoolSize = DefaultPoolSize
-	}
-	if c.PoolExpiry == 0 {
-		c.PoolExpiry = DefaultPoolExpiry
-	}
-	if c.RequestTimeout == 0 {
-		c.RequestTimeout = DefaultRequestTimeout
-	}
+	c.PoolSize = cmp.Or(c.PoolSize, DefaultPoolSize)
+	c.PoolExpiry = cmp.Or(c.PoolExpiry, DefaultPoolExpiry)
+	c.RequestTimeout = cmp.Or(c.RequestTimeout, DefaultRequestTimeout)
 	return c
 }
 
@@ -137,27 +132,18 @@ func (c Config) withDefaults() Config {
 // wraps ErrConfig.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	var errs []error
-	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...))
-	}
+	p := configcheck.New(ErrConfig)
 	if c.Registry == nil {
-		bad("Registry is nil")
+		p.Addf("Registry is nil")
 	}
 	if c.Dispatch != Pool && c.Dispatch != Inline {
-		bad("unknown Dispatch %d", int(c.Dispatch))
+		p.Addf("unknown Dispatch %d", int(c.Dispatch))
 	}
-	if c.PoolSize < 0 {
-		bad("PoolSize %d is negative", c.PoolSize)
-	}
-	if c.PoolExpiry < 0 {
-		bad("PoolExpiry %v is negative", c.PoolExpiry)
-	}
-	if c.RequestTimeout < 0 {
-		bad("RequestTimeout %v is negative", c.RequestTimeout)
-	}
+	configcheck.NonNegative(p, "PoolSize", c.PoolSize)
+	configcheck.NonNegative(p, "PoolExpiry", c.PoolExpiry)
+	configcheck.NonNegative(p, "RequestTimeout", c.RequestTimeout)
 	if c.Forwarder != nil && c.Dispatch == Inline {
-		bad("a Forwarder may block: it needs Pool dispatch, not Inline")
+		p.Addf("a Forwarder may block: it needs Pool dispatch, not Inline")
 	}
-	return errors.Join(errs...)
+	return p.Err()
 }

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/qstate/qstate/cluster"
 	"github.com/qstate/qstate/handler"
+	"github.com/qstate/qstate/internal/configcheck"
 	"github.com/qstate/qstate/registry"
 	"github.com/qstate/qstate/server"
 )
@@ -105,15 +107,9 @@ type Config struct {
 // withDefaults returns a copy of c with the node's own zero fields set
 // (the servers', handler's and Forwarder's defaults are theirs to apply).
 func (c Config) withDefaults() Config {
-	if c.ProxyAddr == "" {
-		c.ProxyAddr = DefaultAddr
-	}
-	if c.StateAddr == "" {
-		c.StateAddr = DefaultAddr
-	}
-	if c.ShutdownTimeout == 0 {
-		c.ShutdownTimeout = DefaultShutdownTimeout
-	}
+	c.ProxyAddr = cmp.Or(c.ProxyAddr, DefaultAddr)
+	c.StateAddr = cmp.Or(c.StateAddr, DefaultAddr)
+	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout)
 	return c
 }
 
@@ -122,24 +118,21 @@ func (c Config) withDefaults() Config {
 // PoolSize, ...).
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	var errs []error
-	bad := func(field string, err error) {
-		errs = append(errs, fmt.Errorf("%w: %s: %w", ErrConfig, field, err))
-	}
+	p := configcheck.New(ErrConfig)
 	if c.Server.Addr != "" {
-		bad("Server.Addr", errors.New("set ProxyAddr and StateAddr instead"))
+		p.Add("Server.Addr", errors.New("set ProxyAddr and StateAddr instead"))
 	}
 	if c.Server.Name != "" {
-		bad("Server.Name", errors.New("the node names its servers (proxy, state)"))
+		p.Add("Server.Name", errors.New("the node names its servers (proxy, state)"))
 	}
 	shared := c.Server
 	shared.Addr, shared.Name = "", ""
 	if err := shared.Validate(); err != nil {
-		bad("Server", err)
+		p.Add("Server", err)
 	}
 	for field, addr := range map[string]string{"ProxyAddr": c.ProxyAddr, "StateAddr": c.StateAddr} {
 		if err := (server.Config{Addr: addr}).Validate(); err != nil {
-			bad(field, err)
+			p.Add(field, err)
 		}
 	}
 	// handler's errors name the fields (Dispatch, PoolSize,
@@ -150,20 +143,20 @@ func (c Config) Validate() error {
 		hc.Forwarder = directoryForwarder{} // what New makes of it: a Forwarder
 	}
 	if err := hc.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("%w: %w", ErrConfig, err))
+		p.Addf("%w", err)
 	}
 	if c.Directory != nil && c.Forwarder != nil {
-		bad("Forwarder", errors.New("set Directory or Forwarder, not both"))
+		p.Add("Forwarder", errors.New("set Directory or Forwarder, not both"))
 	}
 	if c.ForwardAttempts != 0 {
 		if err := (cluster.ForwarderConfig{MaxAttempts: c.ForwardAttempts}).Validate(); err != nil {
-			bad("ForwardAttempts", err)
+			p.Add("ForwardAttempts", err)
 		}
 	}
 	if c.ShutdownTimeout < 0 {
-		bad("ShutdownTimeout", fmt.Errorf("%v is negative", c.ShutdownTimeout))
+		p.Add("ShutdownTimeout", fmt.Errorf("%v is negative", c.ShutdownTimeout))
 	}
-	return errors.Join(errs...)
+	return p.Err()
 }
 
 // handlerConfig is the handler.Config of the node for reg and fwd.

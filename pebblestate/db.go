@@ -14,6 +14,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/rs/zerolog"
 
+	"github.com/qstate/qstate/internal/configcheck"
 	"github.com/qstate/qstate/registry"
 )
 
@@ -69,20 +70,16 @@ type Options struct {
 
 // Validate reports every problem of o in one error wrapping ErrConfig.
 func (o Options) Validate() error {
-	var errs []error
+	p := configcheck.New(ErrConfig)
 	if o.MaxParallelism < 0 || o.MaxParallelism > registry.MaxParallelismUpperBound {
-		errs = append(errs, fmt.Errorf("%w: MaxParallelism %d not in 0..%d", ErrConfig, o.MaxParallelism, registry.MaxParallelismUpperBound))
+		p.Addf("MaxParallelism %d not in 0..%d", o.MaxParallelism, registry.MaxParallelismUpperBound)
 	}
-	if o.CacheSize < 0 {
-		errs = append(errs, fmt.Errorf("%w: CacheSize %d is negative", ErrConfig, o.CacheSize))
-	}
+	configcheck.NonNegative(p, "CacheSize", o.CacheSize)
 	if _, ok := compressions[o.Compression]; !ok {
-		errs = append(errs, fmt.Errorf("%w: Compression %q is not snappy, zstd or none", ErrConfig, o.Compression))
+		p.Addf("Compression %q is not snappy, zstd or none", o.Compression)
 	}
-	if o.BatchBytes < 0 {
-		errs = append(errs, fmt.Errorf("%w: BatchBytes %d is negative", ErrConfig, o.BatchBytes))
-	}
-	return errors.Join(errs...)
+	configcheck.NonNegative(p, "BatchBytes", o.BatchBytes)
+	return p.Err()
 }
 
 // compressions maps Options.Compression to Pebble's profiles.
