@@ -19,6 +19,9 @@
 #   SIZES ["8 1024"]  value sizes (bytes)             LOADS ["50x16 4x128 50x1 1x1"]
 #   SERVERS ["pool inline ref flat redis"]  which servers   VERIFY [1]  check every value
 #   QSTATE_ARGS [""]  extra `qstate serve` flags (e.g. "--event-loops 2")
+#   QSTATE_B [""]    a second qstate binary (e.g. built from another commit), served as
+#                    "pool-b" and "inline-b" (add them to SERVERS): A/B in one run
+#   QSTATE_BIN [""]  use this qstate binary instead of building one
 #   PLOT ["8 50x16"]  size and load whose latency plots are drawn (last round), "" for none
 #   PIN [0]          1: pin every server to CPU 0 and the harness to CPU 1 (taskset): a core
 #                    each, less noise; 0: let them share both cores (the default measurement)
@@ -33,7 +36,7 @@ quick=0
 for arg in "$@"; do
   case "$arg" in
     --quick) quick=1 ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
@@ -70,9 +73,17 @@ if [ "$PIN" = 1 ]; then
   srv_pin=(taskset -c 0); cli_pin=(taskset -c 1)
 fi
 
-log "building qstate into $OUT"
-go build -o "$OUT/qstate" ./cmd/qstate
-QSTATE="$OUT/qstate"
+QSTATE_B=${QSTATE_B:-}
+if [ -n "${QSTATE_BIN:-}" ]; then
+  QSTATE=$QSTATE_BIN
+else
+  log "building qstate into $OUT"
+  go build -o "$OUT/qstate" ./cmd/qstate
+  QSTATE="$OUT/qstate"
+fi
+case " $SERVERS " in *" pool-b "*|*" inline-b "*)
+  [ -x "$QSTATE_B" ] || { log "SERVERS names pool-b/inline-b: set QSTATE_B to a qstate binary"; exit 2; } ;;
+esac
 case " $SERVERS " in *" ref "*|*" flat "*)
   log "building kvref into $OUT"
   go build -o "$OUT/kvref" ./internal/kvref/cmd/kvref ;;
@@ -121,10 +132,12 @@ start_server() {
   PID=
   PORT=$(free_port)
   case "$kind" in
-    pool|inline)
+    pool|inline|pool-b|inline-b)
+      bin=$QSTATE
+      case "$kind" in *-b) bin=$QSTATE_B ;; esac
       # shellcheck disable=SC2086 # QSTATE_ARGS is a list of flags
-      "${srv_pin[@]}" "$QSTATE" serve --dataset synthetic --keys "$KEYS" --value-size "$size" \
-        --proxy-addr "127.0.0.1:$PORT" --server-addr "127.0.0.1:$((PORT + 1))" --dispatch "$kind" \
+      "${srv_pin[@]}" "$bin" serve --dataset synthetic --keys "$KEYS" --value-size "$size" \
+        --proxy-addr "127.0.0.1:$PORT" --server-addr "127.0.0.1:$((PORT + 1))" --dispatch "${kind%-b}" \
         --admin "" $QSTATE_ARGS >"$logf" 2>&1 &
       ;;
     ref|flat)
@@ -214,6 +227,8 @@ server_name() {
   case "$1" in
     pool) echo "qstate (pool)" ;;
     inline) echo "qstate (inline)" ;;
+    pool-b) echo "qstate B (pool)" ;;
+    inline-b) echo "qstate B (inline)" ;;
     ref) echo "kvref (Go map)" ;;
     flat) echo "kvref (flat array)" ;;
     redis) echo "redis-server $(redis-server --version | sed -n 's/.*v=\([0-9.]*\).*/\1/p')" ;;

@@ -107,6 +107,9 @@ func newConn(s *Server, nc netConn) *conn {
 	} else {
 		cs.raw = fdWriter(nc.Fd())
 	}
+	if s.testRaw != nil {
+		cs.raw = s.testRaw(cs.raw)
+	}
 	return cs
 }
 

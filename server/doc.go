@@ -111,6 +111,15 @@
 // The requests a worker answered directly are counted off the loop's
 // in-flight count at its next look (collect, settle).
 //
+// It pays: with every batch handed to the loop instead (one Conn.Wake per
+// burst of completions), the server spent 12-17% more CPU per request and
+// served 10-30% fewer requests per second at 4x128, 50x16 and 1x1
+// (BENCHMARKS.md, "One writer per socket and dispatch"). What it relies on
+// in gnet is checked against real gnet, not a fake: a partial direct
+// write on a real socket is finished by the loop before anything later
+// (TestDirectWriteGnetPartial), and a completion after OnClose writes
+// nothing to a descriptor gnet has reused (TestDirectWriteGnetReusedFd).
+//
 // # What we rely on in gnet v2.9.7 (read from its source)
 //
 //   - Conn.Peek(n) and Discard(n) with n <= 0 act on all buffered bytes;
@@ -245,8 +254,10 @@
 //   - I9: answers reach the socket whole and in the order they are handed
 //     over, whoever writes them: a worker writes only while direct is on,
 //     and the rest of a partial direct write is written by the loop before
-//     anything else (TestDirectWritePartial, TestDirectWriteWaitsForGnet);
-//     no write follows OnClose (TestDirectWriteAfterClose); a connection
+//     anything else (TestDirectWritePartial, TestDirectWriteWaitsForGnet,
+//     and on real gnet TestDirectWriteGnetPartial); no write follows
+//     OnClose (TestDirectWriteAfterClose, TestDirectWriteGnetReusedFd on
+//     a reused descriptor); a connection
 //     out of in-flight budget with frames waiting is woken by the
 //     completion that frees budget (TestDirectWriteInFlightBudget).
 //   - I10: limits close or answer, never block or drop silently: the

@@ -130,7 +130,8 @@ type Server struct {
 	lastLimitLog atomic.Int64 // unix nanos of the last conn-limit log line
 	guard        serverGuard  // connection ids, log rate, idle sweeps (idle.go)
 
-	testOnBoot func(gnet.Engine) // tests: called in OnBoot, on Serve's goroutine
+	testOnBoot func(gnet.Engine)         // tests: called in OnBoot, on Serve's goroutine
+	testRaw    func(rawWriter) rawWriter // tests: wraps each connection's socket writer (newConn)
 }
 
 // New returns a server for cfg (defaults applied to a copy) that hands
