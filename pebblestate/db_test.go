@@ -78,7 +78,7 @@ func TestReopen(t *testing.T) {
 			t.Fatalf("value state opened as a map: %v", err)
 		}
 		must(t, d.Close())
-		if _, _, err := (&ValueState[int32, state.VoidNamespace, int64]{base: base[int32, state.VoidNamespace]{d: d}}).d.appendValue(nil, []byte{0, 1}); !errors.Is(err, ErrClosed) {
+		if _, _, err := d.appendValue(nil, []byte{0, 1}); !errors.Is(err, ErrClosed) {
 			t.Fatalf("query after Close: %v", err)
 		}
 	}
