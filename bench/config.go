@@ -6,12 +6,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
-	"strings"
 	"time"
 
 	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/dataset"
 	"github.com/qstate/qstate/internal/configcheck"
+	"github.com/qstate/qstate/internal/enumname"
 )
 
 // Protocol is the wire protocol the harness speaks.
@@ -26,30 +26,17 @@ const (
 )
 
 // String returns the protocol's flag name.
-func (p Protocol) String() string {
-	switch p {
-	case Flink:
-		return "flink"
-	case RESP:
-		return "resp"
-	}
-	return fmt.Sprintf("Protocol(%d)", int(p))
-}
+func (p Protocol) String() string { return protocols.String(p) }
 
 // MarshalText implements encoding.TextMarshaler.
 func (p Protocol) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
 
 // UnmarshalText implements encoding.TextUnmarshaler ("flink" or "resp").
-func (p *Protocol) UnmarshalText(b []byte) error {
-	switch strings.ToLower(string(b)) {
-	case "flink":
-		*p = Flink
-	case "resp", "redis":
-		*p = RESP
-	default:
-		return fmt.Errorf("%w: unknown protocol %q (want flink or resp)", ErrConfig, b)
-	}
-	return nil
+func (p *Protocol) UnmarshalText(b []byte) error { return protocols.UnmarshalText(b, p) }
+
+var protocols = enumname.Table[Protocol]{
+	Type: "Protocol", Names: []string{Flink: "flink", RESP: "resp"}, Aliases: map[string]Protocol{"redis": RESP},
+	IgnoreCase: true, What: "protocol", Err: ErrConfig,
 }
 
 // Dist is the distribution of the keys the harness asks for.
@@ -65,30 +52,17 @@ const (
 )
 
 // String returns the distribution's flag name.
-func (d Dist) String() string {
-	switch d {
-	case Uniform:
-		return "uniform"
-	case Zipf:
-		return "zipf"
-	}
-	return fmt.Sprintf("Dist(%d)", int(d))
-}
+func (d Dist) String() string { return dists.String(d) }
 
 // MarshalText implements encoding.TextMarshaler.
 func (d Dist) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
 // UnmarshalText implements encoding.TextUnmarshaler ("uniform" or "zipf").
-func (d *Dist) UnmarshalText(b []byte) error {
-	switch strings.ToLower(string(b)) {
-	case "uniform":
-		*d = Uniform
-	case "zipf", "zipfian":
-		*d = Zipf
-	default:
-		return fmt.Errorf("%w: unknown distribution %q (want uniform or zipf)", ErrConfig, b)
-	}
-	return nil
+func (d *Dist) UnmarshalText(b []byte) error { return dists.UnmarshalText(b, d) }
+
+var dists = enumname.Table[Dist]{
+	Type: "Dist", Names: []string{Uniform: "uniform", Zipf: "zipf"}, Aliases: map[string]Dist{"zipfian": Zipf},
+	IgnoreCase: true, What: "distribution", Err: ErrConfig,
 }
 
 var (
@@ -222,19 +196,11 @@ const (
 )
 
 // String names the phase.
-func (p Phase) String() string {
-	switch p {
-	case PhaseWarmup:
-		return "warmup"
-	case PhaseMeasure:
-		return "measure"
-	case PhaseDrain:
-		return "drain"
-	case PhaseDone:
-		return "done"
-	}
-	return fmt.Sprintf("Phase(%d)", int(p))
-}
+func (p Phase) String() string { return phases.String(p) }
+
+var phases = enumname.Table[Phase]{Type: "Phase", Names: []string{
+	PhaseWarmup: "warmup", PhaseMeasure: "measure", PhaseDrain: "drain", PhaseDone: "done",
+}}
 
 // Progress is a snapshot handed to Config.Progress.
 type Progress struct {

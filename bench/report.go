@@ -10,6 +10,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/qstate/qstate/internal/enumname"
 )
 
 // ErrorKind says what went wrong with a measured request.
@@ -39,35 +41,28 @@ const (
 )
 
 // String returns the kind's JSON name.
-func (k ErrorKind) String() string {
-	switch k {
-	case KindRequestFailure:
-		return "request_failure"
-	case KindServerFailure:
-		return "server_failure"
-	case KindWrongValue:
-		return "wrong_value"
-	case KindConnection:
-		return "connection"
-	case KindProtocol:
-		return "protocol"
-	}
-	return fmt.Sprintf("ErrorKind(%d)", int(k))
-}
+func (k ErrorKind) String() string { return errorKinds.String(k) }
 
 // MarshalText implements encoding.TextMarshaler.
 func (k ErrorKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
 func (k *ErrorKind) UnmarshalText(b []byte) error {
-	for i := ErrorKind(0); i < numKinds; i++ {
-		if i.String() == string(b) {
-			*k = i
-			return nil
-		}
+	v, err := errorKinds.Parse(string(b))
+	if err != nil {
+		return fmt.Errorf("bench: unknown error kind %q", b)
 	}
-	return fmt.Errorf("bench: unknown error kind %q", b)
+	*k = v
+	return nil
 }
+
+var errorKinds = enumname.Table[ErrorKind]{Type: "ErrorKind", Names: []string{
+	KindRequestFailure: "request_failure",
+	KindServerFailure:  "server_failure",
+	KindWrongValue:     "wrong_value",
+	KindConnection:     "connection",
+	KindProtocol:       "protocol",
+}}
 
 // errorCounts counts errors by kind and class. Adding a class already seen
 // does not allocate.

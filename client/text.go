@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/qstate/qstate/internal/enumname"
 	"github.com/qstate/qstate/state"
 )
 
@@ -27,25 +28,17 @@ const (
 	TypeBytes                   // Java byte[], state.Bytes (not a key type: its hashCode is the identity)
 )
 
-var typeNames = [...]string{TypeInt: "int", TypeLong: "long", TypeString: "string", TypeBoolean: "boolean", TypeDouble: "double", TypeBytes: "bytes"}
+var types = enumname.Table[Type]{
+	Type:  "Type",
+	Names: []string{TypeInt: "int", TypeLong: "long", TypeString: "string", TypeBoolean: "boolean", TypeDouble: "double", TypeBytes: "bytes"},
+	What:  "type", Err: ErrBadArgument,
+}
 
 // String returns the type's name as ParseType takes it.
-func (t Type) String() string {
-	if t >= TypeInt && t <= TypeBytes {
-		return typeNames[t]
-	}
-	return "Type(" + strconv.Itoa(int(t)) + ")"
-}
+func (t Type) String() string { return types.String(t) }
 
 // ParseType returns the Type named s: int, long, string, boolean, double or bytes.
-func ParseType(s string) (Type, error) {
-	for t := TypeInt; t <= TypeBytes; t++ {
-		if typeNames[t] == s {
-			return t, nil
-		}
-	}
-	return 0, fmt.Errorf("%w: unknown type %q (want int, long, string, boolean, double or bytes)", ErrBadArgument, s)
-}
+func ParseType(s string) (Type, error) { return types.Parse(s) }
 
 // Kind is the kind of a queryable state, which decides how its content is
 // laid out.
@@ -58,25 +51,16 @@ const (
 	KindMap                   // MapState: key, null flag, value, repeated
 )
 
-var kindNames = [...]string{KindValue: "value", KindList: "list", KindMap: "map"}
+var kinds = enumname.Table[Kind]{
+	Type: "Kind", Names: []string{KindValue: "value", KindList: "list", KindMap: "map"},
+	What: "state kind", Err: ErrBadArgument,
+}
 
 // String returns the kind's name as ParseKind takes it.
-func (k Kind) String() string {
-	if k >= KindValue && k <= KindMap {
-		return kindNames[k]
-	}
-	return "Kind(" + strconv.Itoa(int(k)) + ")"
-}
+func (k Kind) String() string { return kinds.String(k) }
 
 // ParseKind returns the Kind named s: value, list or map.
-func ParseKind(s string) (Kind, error) {
-	for k := KindValue; k <= KindMap; k++ {
-		if kindNames[k] == s {
-			return k, nil
-		}
-	}
-	return 0, fmt.Errorf("%w: unknown state kind %q (want value, list or map)", ErrBadArgument, s)
-}
+func ParseKind(s string) (Kind, error) { return kinds.Parse(s) }
 
 // ParseJobID parses a JobID as Flink prints it (32 hex digits) into the 16
 // bytes a request carries (PROTOCOL.md §3.1: the same bytes, in order).

@@ -109,7 +109,40 @@ func typedValue(t *testing.T, typ string, raw json.RawMessage, bitsHex string) a
 	return nil
 }
 
-var supportedTypes = map[string]bool{"int": true, "long": true, "string": true, "boolean": true, "double": true, "bytes": true}
+// typedGets runs GetValue (keyed by int 7) and GetList (keyed by string
+// "k") with the value serializer of one type.
+type typedGets struct {
+	value func(t *testing.T, c *Client, addr string) (any, error)
+	list  func(t *testing.T, c *Client, addr string) ([]any, error)
+}
+
+// supported reports whether typ is one of supportedTypes.
+func supported(typ string) bool {
+	_, ok := supportedTypes[typ]
+	return ok
+}
+
+func getsOf[V any](vs state.Serializer[V]) typedGets {
+	return typedGets{
+		value: func(t *testing.T, c *Client, addr string) (any, error) {
+			return GetValue(testCtx(t), c, addr, testJob, "s", state.Int, 7, vs)
+		},
+		list: func(t *testing.T, c *Client, addr string) ([]any, error) {
+			return toAny(GetList(testCtx(t), c, addr, testJob, "s", state.String, "k", vs))
+		},
+	}
+}
+
+// supportedTypes are the types the typed look-ups are tested with, by
+// their names in the vectors.
+var supportedTypes = map[string]typedGets{
+	"int":     getsOf(state.Int),
+	"long":    getsOf(state.Long),
+	"string":  getsOf(state.String),
+	"boolean": getsOf(state.Boolean),
+	"double":  getsOf(state.Double),
+	"bytes":   getsOf(state.Bytes),
+}
 
 func equalValues(a, b any) bool {
 	if fa, ok := a.(float64); ok {
@@ -125,41 +158,20 @@ func equalValues(a, b any) bool {
 
 // getValueAs runs GetValue with the serializer of typ, keyed by int 7.
 func getValueAs(t *testing.T, c *Client, addr, typ string) (any, error) {
-	ctx := testCtx(t)
-	switch typ {
-	case "int":
-		return GetValue(ctx, c, addr, testJob, "s", state.Int, 7, state.Int)
-	case "long":
-		return GetValue(ctx, c, addr, testJob, "s", state.Int, 7, state.Long)
-	case "string":
-		return GetValue(ctx, c, addr, testJob, "s", state.Int, 7, state.String)
-	case "boolean":
-		return GetValue(ctx, c, addr, testJob, "s", state.Int, 7, state.Boolean)
-	case "double":
-		return GetValue(ctx, c, addr, testJob, "s", state.Int, 7, state.Double)
-	case "bytes":
-		return GetValue(ctx, c, addr, testJob, "s", state.Int, 7, state.Bytes)
+	gets, ok := supportedTypes[typ]
+	if !ok {
+		t.Fatalf("type %q", typ)
 	}
-	t.Fatalf("type %q", typ)
-	return nil, nil
+	return gets.value(t, c, addr)
 }
 
+// getListAs runs GetList with the serializer of typ, keyed by string "k".
 func getListAs(t *testing.T, c *Client, addr, typ string) ([]any, error) {
-	ctx := testCtx(t)
-	switch typ {
-	case "int":
-		return toAny(GetList(ctx, c, addr, testJob, "s", state.String, "k", state.Int))
-	case "long":
-		return toAny(GetList(ctx, c, addr, testJob, "s", state.String, "k", state.Long))
-	case "string":
-		return toAny(GetList(ctx, c, addr, testJob, "s", state.String, "k", state.String))
-	case "boolean":
-		return toAny(GetList(ctx, c, addr, testJob, "s", state.String, "k", state.Boolean))
-	case "bytes":
-		return toAny(GetList(ctx, c, addr, testJob, "s", state.String, "k", state.Bytes))
+	gets, ok := supportedTypes[typ]
+	if !ok {
+		t.Fatalf("type %q", typ)
 	}
-	t.Fatalf("type %q", typ)
-	return nil, nil
+	return gets.list(t, c, addr)
 }
 
 func toAny[V any](l []V, err error) ([]any, error) {
@@ -177,7 +189,7 @@ func TestGoldenValues(t *testing.T) {
 	c := newClient(t, Config{})
 	for _, v := range vectors.MustKind(t, "value") {
 		typ := v.Str("value_type")
-		if !supportedTypes[typ] {
+		if !supported(typ) {
 			continue
 		}
 		t.Run(v.Name, func(t *testing.T) {
@@ -284,26 +296,31 @@ func TestGoldenMaps(t *testing.T) {
 	}
 }
 
+// mapGets are GetMap, keyed by long 1, for the map types the vectors use,
+// by "key->value" type names.
+var mapGets = map[string]func(t *testing.T, c *Client, addr string) (map[string]any, error){
+	"string->int":    mapGetOf(state.String, state.Int),
+	"int->string":    mapGetOf(state.Int, state.String),
+	"long->long":     mapGetOf(state.Long, state.Long),
+	"string->bytes":  mapGetOf(state.String, state.Bytes),
+	"int->int":       mapGetOf(state.Int, state.Int),
+	"string->string": mapGetOf(state.String, state.String),
+}
+
+func mapGetOf[MK comparable, MV any](mks state.Serializer[MK], mvs state.Serializer[MV]) func(t *testing.T, c *Client, addr string) (map[string]any, error) {
+	return func(t *testing.T, c *Client, addr string) (map[string]any, error) {
+		return mapAny(GetMap(testCtx(t), c, addr, testJob, "s", state.Long, 1, mks, mvs))
+	}
+}
+
 // getMapAs runs GetMap for the map types the vectors use and returns the
 // entries keyed by fmt.Sprint(key), a nil value for Java's null.
 func getMapAs(t *testing.T, c *Client, addr, kt, vt string) (map[string]any, error) {
-	ctx := testCtx(t)
-	switch kt + "->" + vt {
-	case "string->int":
-		return mapAny(GetMap(ctx, c, addr, testJob, "s", state.Long, 1, state.String, state.Int))
-	case "int->string":
-		return mapAny(GetMap(ctx, c, addr, testJob, "s", state.Long, 1, state.Int, state.String))
-	case "long->long":
-		return mapAny(GetMap(ctx, c, addr, testJob, "s", state.Long, 1, state.Long, state.Long))
-	case "string->bytes":
-		return mapAny(GetMap(ctx, c, addr, testJob, "s", state.Long, 1, state.String, state.Bytes))
-	case "int->int":
-		return mapAny(GetMap(ctx, c, addr, testJob, "s", state.Long, 1, state.Int, state.Int))
-	case "string->string":
-		return mapAny(GetMap(ctx, c, addr, testJob, "s", state.Long, 1, state.String, state.String))
+	get, ok := mapGets[kt+"->"+vt]
+	if !ok {
+		t.Fatalf("map type %s->%s not covered by the test", kt, vt)
 	}
-	t.Fatalf("map type %s->%s not covered by the test", kt, vt)
-	return nil, nil
+	return get(t, c, addr)
 }
 
 func mapAny[K comparable, V any](m map[K]*V, err error) (map[string]any, error) {
@@ -326,7 +343,7 @@ func TestGoldenKeys(t *testing.T) {
 	n := 0
 	for _, v := range vectors.MustKind(t, "request_frame") {
 		typ := v.Str("key_type")
-		if v.Str("namespace_type") != "void" || !supportedTypes[typ] || typ == "bytes" {
+		if v.Str("namespace_type") != "void" || !supported(typ) || typ == "bytes" {
 			continue
 		}
 		n++

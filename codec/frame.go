@@ -3,6 +3,8 @@ package codec
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/qstate/qstate/internal/enumname"
 )
 
 // Version is the protocol version every frame carries (Flink's
@@ -41,19 +43,11 @@ const (
 )
 
 // String returns Flink's name of the type.
-func (t MessageType) String() string {
-	switch t {
-	case Request:
-		return "REQUEST"
-	case RequestResult:
-		return "REQUEST_RESULT"
-	case RequestFailure:
-		return "REQUEST_FAILURE"
-	case ServerFailure:
-		return "SERVER_FAILURE"
-	}
-	return fmt.Sprintf("MessageType(%d)", int32(t))
-}
+func (t MessageType) String() string { return messageTypes.String(t) }
+
+var messageTypes = enumname.Table[MessageType]{Type: "MessageType", Names: []string{
+	Request: "REQUEST", RequestResult: "REQUEST_RESULT", RequestFailure: "REQUEST_FAILURE", ServerFailure: "SERVER_FAILURE",
+}}
 
 // Valid reports whether t is one of the four types.
 func (t MessageType) Valid() bool { return t >= Request && t <= ServerFailure }

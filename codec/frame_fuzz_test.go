@@ -224,6 +224,33 @@ func FuzzDecodeFrame(f *testing.F) {
 	})
 }
 
+// frameFuzzBody decodes body with decode. It returns ok false when decode
+// failed, and fails t unless the error wraps ErrTruncated or
+// ErrNegativeLength. A decoded value must have taken (size) no more than
+// body's bytes, re-encode (enc) to exactly those bytes, and fail to decode
+// with ErrTruncated from one byte fewer.
+func frameFuzzBody[T any](t *testing.T, body []byte, decode func([]byte) (T, error), size func(T) int, enc func([]byte, T) []byte) (v T, ok bool) {
+	t.Helper()
+	v, err := decode(body)
+	if err != nil {
+		if !errors.Is(err, codec.ErrTruncated) && !errors.Is(err, codec.ErrNegativeLength) {
+			t.Fatalf("error %v", err)
+		}
+		return v, false
+	}
+	n := size(v)
+	if n > len(body) {
+		t.Fatalf("decoded %d bytes from %d", n, len(body))
+	}
+	if e := enc(nil, v); !bytes.Equal(e, body[:n]) {
+		t.Fatalf("re-encoded\n%x\nfrom\n%x", e, body[:n])
+	}
+	if _, err := decode(body[: n-1 : n-1]); !errors.Is(err, codec.ErrTruncated) {
+		t.Fatalf("one byte short: %v", err)
+	}
+	return v, true
+}
+
 // FuzzDecodeKvStateRequest: no panic; errors wrap ErrTruncated or
 // ErrNegativeLength; a decoded body views into the input, re-encodes to the
 // bytes it was decoded from, loses a byte into ErrTruncated, and survives a
@@ -231,25 +258,12 @@ func FuzzDecodeFrame(f *testing.F) {
 func FuzzDecodeKvStateRequest(f *testing.F) {
 	frameFuzzAdd(f, "FuzzDecodeKvStateRequest")
 	f.Fuzz(func(t *testing.T, body []byte) {
-		r, err := codec.DecodeKvStateRequest(body)
-		if err != nil {
-			if !errors.Is(err, codec.ErrTruncated) && !errors.Is(err, codec.ErrNegativeLength) {
-				t.Fatalf("error %v", err)
-			}
+		r, ok := frameFuzzBody(t, body, codec.DecodeKvStateRequest, codec.KvStateRequestSize, codec.AppendKvStateRequest)
+		if !ok {
 			return
-		}
-		size := codec.KvStateRequestSize(r)
-		if size > len(body) {
-			t.Fatalf("decoded %d bytes from %d", size, len(body))
 		}
 		frameFuzzView(t, "StateName", body, r.StateName, 20)
 		frameFuzzView(t, "KeyAndNamespace", body, r.KeyAndNamespace, 28+len(r.StateName))
-		if enc := codec.AppendKvStateRequest(nil, r); !bytes.Equal(enc, body[:size]) {
-			t.Fatalf("re-encoded\n%x\nfrom\n%x", enc, body[:size])
-		}
-		if _, err := codec.DecodeKvStateRequest(body[: size-1 : size-1]); !errors.Is(err, codec.ErrTruncated) {
-			t.Fatalf("one byte short: %v", err)
-		}
 		frame := codec.AppendKvStateRequestFrame(nil, 42, r)
 		fr, n, err := codec.DecodeFrame(frame, len(frame))
 		if err != nil || n != len(frame) || fr.Type != codec.Request || fr.RequestID != 42 {
@@ -267,24 +281,11 @@ func FuzzDecodeKvStateRequest(f *testing.F) {
 func FuzzDecodeKvStateInternalRequest(f *testing.F) {
 	frameFuzzAdd(f, "FuzzDecodeKvStateInternalRequest")
 	f.Fuzz(func(t *testing.T, body []byte) {
-		r, err := codec.DecodeKvStateInternalRequest(body)
-		if err != nil {
-			if !errors.Is(err, codec.ErrTruncated) && !errors.Is(err, codec.ErrNegativeLength) {
-				t.Fatalf("error %v", err)
-			}
+		r, ok := frameFuzzBody(t, body, codec.DecodeKvStateInternalRequest, codec.KvStateInternalRequestSize, codec.AppendKvStateInternalRequest)
+		if !ok {
 			return
 		}
-		size := codec.KvStateInternalRequestSize(r)
-		if size > len(body) {
-			t.Fatalf("decoded %d bytes from %d", size, len(body))
-		}
 		frameFuzzView(t, "KeyAndNamespace", body, r.KeyAndNamespace, 20)
-		if enc := codec.AppendKvStateInternalRequest(nil, r); !bytes.Equal(enc, body[:size]) {
-			t.Fatalf("re-encoded\n%x\nfrom\n%x", enc, body[:size])
-		}
-		if _, err := codec.DecodeKvStateInternalRequest(body[: size-1 : size-1]); !errors.Is(err, codec.ErrTruncated) {
-			t.Fatalf("one byte short: %v", err)
-		}
 		frame := codec.AppendKvStateInternalRequestFrame(nil, -3, r)
 		fr, n, err := codec.DecodeFrame(frame, len(frame))
 		if err != nil || n != len(frame) || fr.Type != codec.Request || fr.RequestID != -3 {
@@ -302,24 +303,12 @@ func FuzzDecodeKvStateInternalRequest(f *testing.F) {
 func FuzzDecodeKvStateResponse(f *testing.F) {
 	frameFuzzAdd(f, "FuzzDecodeKvStateResponse")
 	f.Fuzz(func(t *testing.T, body []byte) {
-		c, err := codec.DecodeKvStateResponse(body)
-		if err != nil {
-			if !errors.Is(err, codec.ErrTruncated) && !errors.Is(err, codec.ErrNegativeLength) {
-				t.Fatalf("error %v", err)
-			}
+		c, ok := frameFuzzBody(t, body, codec.DecodeKvStateResponse,
+			func(c []byte) int { return codec.KvStateResponseSize(len(c)) }, codec.AppendKvStateResponse)
+		if !ok {
 			return
 		}
-		size := codec.KvStateResponseSize(len(c))
-		if size > len(body) {
-			t.Fatalf("decoded %d bytes from %d", size, len(body))
-		}
 		frameFuzzView(t, "content", body, c, 4)
-		if enc := codec.AppendKvStateResponse(nil, c); !bytes.Equal(enc, body[:size]) {
-			t.Fatalf("re-encoded\n%x\nfrom\n%x", enc, body[:size])
-		}
-		if _, err := codec.DecodeKvStateResponse(body[: size-1 : size-1]); !errors.Is(err, codec.ErrTruncated) {
-			t.Fatalf("one byte short: %v", err)
-		}
 		frame := codec.AppendResultFrame(nil, 1<<40, c)
 		fr, n, err := codec.DecodeFrame(frame, len(frame))
 		if err != nil || n != len(frame) || fr.Type != codec.RequestResult || fr.RequestID != 1<<40 || len(frame) != codec.ResultFrameSize(len(c)) {

@@ -156,6 +156,37 @@ func TestMetaVector(t *testing.T) {
 	}
 }
 
+// frameTestBytes fails t when an encoder (named what) wrote got where the
+// vector has want.
+func frameTestBytes(t testing.TB, what string, got, want []byte) {
+	t.Helper()
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s:\n got %x\nwant %x", what, frameTestHead(got), frameTestHead(want))
+	}
+}
+
+// frameTestSize fails t when a size function (named what) says got where
+// the vector's bytes are want long.
+func frameTestSize(t testing.TB, what string, got, want int) {
+	t.Helper()
+	if got != want {
+		t.Errorf("%s = %d, want %d", what, got, want)
+	}
+}
+
+// frameTestDecodeGolden checks g's length prefix against the vector's
+// frame_length, decodes g.raw and compares the frame with g; it returns
+// the frame.
+func frameTestDecodeGolden(t testing.TB, v vectors.Vector, g frameTestGolden) codec.Frame {
+	t.Helper()
+	if ln, ok := codec.FrameLength(g.raw); !ok || int64(ln) != v.Int("frame_length") || int(ln) != len(g.raw)-codec.LengthLen {
+		t.Errorf("FrameLength = %d, %v; vector says %d, frame is %d bytes", ln, ok, v.Int("frame_length"), len(g.raw))
+	}
+	f, n, err := codec.DecodeFrame(g.raw, 0)
+	frameTestCheck(t, g, f, n, err)
+	return f
+}
+
 // TestGoldenRequestFrames: our encoders write Flink's KvStateRequest frames
 // byte for byte (I2), and the decoders read back every field.
 func TestGoldenRequestFrames(t *testing.T) {
@@ -173,26 +204,16 @@ func TestGoldenRequestFrames(t *testing.T) {
 			id := v.Int("request_id")
 			wantBody, wantFrame := v.Hex("body_hex"), v.Hex("frame_hex")
 
-			if got := codec.AppendKvStateRequest(nil, r); !bytes.Equal(got, wantBody) {
-				t.Errorf("AppendKvStateRequest:\n got %x\nwant %x", got, wantBody)
-			}
-			if got := codec.KvStateRequestSize(r); got != len(wantBody) {
-				t.Errorf("KvStateRequestSize = %d, want %d", got, len(wantBody))
-			}
+			frameTestBytes(t, "AppendKvStateRequest", codec.AppendKvStateRequest(nil, r), wantBody)
+			frameTestSize(t, "KvStateRequestSize", codec.KvStateRequestSize(r), len(wantBody))
 			prefix := []byte("xyz")
 			got := codec.AppendKvStateRequestFrame(prefix[:3:3], id, r)
 			if !bytes.Equal(got[:3], prefix) || !bytes.Equal(got[3:], wantFrame) {
 				t.Errorf("AppendKvStateRequestFrame:\n got %x\nwant 78797a%x", got, wantFrame)
 			}
-			if got := codec.KvStateRequestFrameSize(r); got != len(wantFrame) {
-				t.Errorf("KvStateRequestFrameSize = %d, want %d", got, len(wantFrame))
-			}
-			if ln, ok := codec.FrameLength(wantFrame); !ok || int64(ln) != v.Int("frame_length") || int(ln) != len(wantFrame)-4 {
-				t.Errorf("FrameLength = %d, %v; vector says %d", ln, ok, v.Int("frame_length"))
-			}
+			frameTestSize(t, "KvStateRequestFrameSize", codec.KvStateRequestFrameSize(r), len(wantFrame))
 
-			f, n, err := codec.DecodeFrame(wantFrame, 0)
-			frameTestCheck(t, frameTestGolden{name: v.Name, raw: wantFrame, typ: codec.Request, id: id, body: wantBody}, f, n, err)
+			f := frameTestDecodeGolden(t, v, frameTestGolden{name: v.Name, raw: wantFrame, typ: codec.Request, id: id, body: wantBody})
 			dr, err := codec.DecodeKvStateRequest(f.Body)
 			if err != nil {
 				t.Fatalf("DecodeKvStateRequest: %v", err)
@@ -219,23 +240,11 @@ func TestGoldenInternalRequestFrames(t *testing.T) {
 			}
 			id := v.Int("request_id")
 			wantBody, wantFrame := v.Hex("body_hex"), v.Hex("frame_hex")
-			if got := codec.AppendKvStateInternalRequest(nil, r); !bytes.Equal(got, wantBody) {
-				t.Errorf("AppendKvStateInternalRequest:\n got %x\nwant %x", got, wantBody)
-			}
-			if got := codec.KvStateInternalRequestSize(r); got != len(wantBody) {
-				t.Errorf("KvStateInternalRequestSize = %d, want %d", got, len(wantBody))
-			}
-			if got := codec.AppendKvStateInternalRequestFrame(nil, id, r); !bytes.Equal(got, wantFrame) {
-				t.Errorf("AppendKvStateInternalRequestFrame:\n got %x\nwant %x", got, wantFrame)
-			}
-			if got := codec.KvStateInternalRequestFrameSize(r); got != len(wantFrame) {
-				t.Errorf("KvStateInternalRequestFrameSize = %d, want %d", got, len(wantFrame))
-			}
-			if ln, _ := codec.FrameLength(wantFrame); int64(ln) != v.Int("frame_length") {
-				t.Errorf("frame length %d, vector says %d", ln, v.Int("frame_length"))
-			}
-			f, n, err := codec.DecodeFrame(wantFrame, 0)
-			frameTestCheck(t, frameTestGolden{name: v.Name, raw: wantFrame, typ: codec.Request, id: id, body: wantBody}, f, n, err)
+			frameTestBytes(t, "AppendKvStateInternalRequest", codec.AppendKvStateInternalRequest(nil, r), wantBody)
+			frameTestSize(t, "KvStateInternalRequestSize", codec.KvStateInternalRequestSize(r), len(wantBody))
+			frameTestBytes(t, "AppendKvStateInternalRequestFrame", codec.AppendKvStateInternalRequestFrame(nil, id, r), wantFrame)
+			frameTestSize(t, "KvStateInternalRequestFrameSize", codec.KvStateInternalRequestFrameSize(r), len(wantFrame))
+			f := frameTestDecodeGolden(t, v, frameTestGolden{name: v.Name, raw: wantFrame, typ: codec.Request, id: id, body: wantBody})
 			dr, err := codec.DecodeKvStateInternalRequest(f.Body)
 			if err != nil {
 				t.Fatalf("DecodeKvStateInternalRequest: %v", err)
@@ -253,31 +262,15 @@ func TestGoldenResponseFrames(t *testing.T) {
 		t.Run(v.Name, func(t *testing.T) {
 			id := v.Int("request_id")
 			content, wantBody, wantFrame := v.Hex("content_hex"), v.Hex("body_hex"), v.Hex("frame_hex")
-			if got := codec.AppendKvStateResponse(nil, content); !bytes.Equal(got, wantBody) {
-				t.Errorf("AppendKvStateResponse:\n got %x\nwant %x", frameTestHead(got), frameTestHead(wantBody))
-			}
-			if got := codec.KvStateResponseSize(len(content)); got != len(wantBody) {
-				t.Errorf("KvStateResponseSize = %d, want %d", got, len(wantBody))
-			}
-			if got := codec.AppendResultFrame(nil, id, content); !bytes.Equal(got, wantFrame) {
-				t.Errorf("AppendResultFrame:\n got %x\nwant %x", frameTestHead(got), frameTestHead(wantFrame))
-			}
+			frameTestBytes(t, "AppendKvStateResponse", codec.AppendKvStateResponse(nil, content), wantBody)
+			frameTestSize(t, "KvStateResponseSize", codec.KvStateResponseSize(len(content)), len(wantBody))
+			frameTestBytes(t, "AppendResultFrame", codec.AppendResultFrame(nil, id, content), wantFrame)
 			// AppendHeader + AppendKvStateResponse is the same frame.
 			got := codec.AppendHeader(nil, codec.RequestResult, id, len(wantBody))
-			if got = codec.AppendKvStateResponse(got, content); !bytes.Equal(got, wantFrame) {
-				t.Errorf("AppendHeader+AppendKvStateResponse differs from Flink's frame")
-			}
-			if got := codec.ResultFrameSize(len(content)); got != len(wantFrame) {
-				t.Errorf("ResultFrameSize = %d, want %d", got, len(wantFrame))
-			}
-			if got := codec.FrameSize(codec.RequestResult, len(wantBody)); got != len(wantFrame) {
-				t.Errorf("FrameSize = %d, want %d", got, len(wantFrame))
-			}
-			if ln, _ := codec.FrameLength(wantFrame); int64(ln) != v.Int("frame_length") {
-				t.Errorf("frame length %d, vector says %d", ln, v.Int("frame_length"))
-			}
-			f, n, err := codec.DecodeFrame(wantFrame, 0)
-			frameTestCheck(t, frameTestGolden{name: v.Name, raw: wantFrame, typ: codec.RequestResult, id: id, body: wantBody}, f, n, err)
+			frameTestBytes(t, "AppendHeader+AppendKvStateResponse", codec.AppendKvStateResponse(got, content), wantFrame)
+			frameTestSize(t, "ResultFrameSize", codec.ResultFrameSize(len(content)), len(wantFrame))
+			frameTestSize(t, "FrameSize", codec.FrameSize(codec.RequestResult, len(wantBody)), len(wantFrame))
+			f := frameTestDecodeGolden(t, v, frameTestGolden{name: v.Name, raw: wantFrame, typ: codec.RequestResult, id: id, body: wantBody})
 			c, err := codec.DecodeKvStateResponse(f.Body)
 			if err != nil || !bytes.Equal(c, content) {
 				t.Errorf("DecodeKvStateResponse = %x, %v; want %x", frameTestHead(c), err, frameTestHead(content))
@@ -293,17 +286,9 @@ func TestGoldenFailureFrames(t *testing.T) {
 		t.Run(v.Name, func(t *testing.T) {
 			id := v.Int("request_id")
 			payload, wantFrame := v.Hex("payload_hex"), v.Hex("frame_hex")
-			if got := codec.AppendRequestFailureFrame(nil, id, payload); !bytes.Equal(got, wantFrame) {
-				t.Errorf("AppendRequestFailureFrame:\n got %x\nwant %x", frameTestHead(got), frameTestHead(wantFrame))
-			}
-			if got := codec.RequestFailureFrameSize(len(payload)); got != len(wantFrame) {
-				t.Errorf("RequestFailureFrameSize = %d, want %d", got, len(wantFrame))
-			}
-			if ln, _ := codec.FrameLength(wantFrame); int64(ln) != v.Int("frame_length") {
-				t.Errorf("frame length %d, vector says %d", ln, v.Int("frame_length"))
-			}
-			f, n, err := codec.DecodeFrame(wantFrame, 0)
-			frameTestCheck(t, frameTestGolden{name: v.Name, raw: wantFrame, typ: codec.RequestFailure, id: id, body: payload}, f, n, err)
+			frameTestBytes(t, "AppendRequestFailureFrame", codec.AppendRequestFailureFrame(nil, id, payload), wantFrame)
+			frameTestSize(t, "RequestFailureFrameSize", codec.RequestFailureFrameSize(len(payload)), len(wantFrame))
+			frameTestDecodeGolden(t, v, frameTestGolden{name: v.Name, raw: wantFrame, typ: codec.RequestFailure, id: id, body: payload})
 		})
 	}
 	for _, v := range frameTestKind(t, "server_failure_frame") {
@@ -312,22 +297,12 @@ func TestGoldenFailureFrames(t *testing.T) {
 				t.Fatalf("vector: SERVER_FAILURE with a request id")
 			}
 			payload, wantFrame := v.Hex("payload_hex"), v.Hex("frame_hex")
-			if got := codec.AppendServerFailureFrame(nil, payload); !bytes.Equal(got, wantFrame) {
-				t.Errorf("AppendServerFailureFrame:\n got %x\nwant %x", frameTestHead(got), frameTestHead(wantFrame))
-			}
+			frameTestBytes(t, "AppendServerFailureFrame", codec.AppendServerFailureFrame(nil, payload), wantFrame)
 			// The request id argument of AppendHeader is ignored for SERVER_FAILURE.
 			got := append(codec.AppendHeader(nil, codec.ServerFailure, 12345, len(payload)), payload...)
-			if !bytes.Equal(got, wantFrame) {
-				t.Errorf("AppendHeader(ServerFailure, id 12345) wrote a request id")
-			}
-			if got := codec.ServerFailureFrameSize(len(payload)); got != len(wantFrame) {
-				t.Errorf("ServerFailureFrameSize = %d, want %d", got, len(wantFrame))
-			}
-			if ln, _ := codec.FrameLength(wantFrame); int64(ln) != v.Int("frame_length") {
-				t.Errorf("frame length %d, vector says %d", ln, v.Int("frame_length"))
-			}
-			f, n, err := codec.DecodeFrame(wantFrame, 0)
-			frameTestCheck(t, frameTestGolden{name: v.Name, raw: wantFrame, typ: codec.ServerFailure, body: payload}, f, n, err)
+			frameTestBytes(t, "AppendHeader(ServerFailure, id 12345)", got, wantFrame)
+			frameTestSize(t, "ServerFailureFrameSize", codec.ServerFailureFrameSize(len(payload)), len(wantFrame))
+			frameTestDecodeGolden(t, v, frameTestGolden{name: v.Name, raw: wantFrame, typ: codec.ServerFailure, body: payload})
 		})
 	}
 }

@@ -42,7 +42,7 @@ func TestJavaInterop(t *testing.T) {
 	if err := os.Mkdir(features, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	javaPrograms.Run(t, javaTimeout, nil, "WriteFeatures", features)
+	javatest.TestData.Run(t, javaTimeout, nil, "WriteFeatures", features)
 
 	// Our payloads.
 	ours := ourPayloads()
@@ -125,9 +125,6 @@ func TestJavaInterop(t *testing.T) {
 	})
 }
 
-// javaPrograms are the programs and Flink stubs of testdata/java.
-var javaPrograms = javatest.New(filepath.Join("testdata", "java"))
-
 // javaTimeout bounds one run of a Java program.
 const javaTimeout = 3 * time.Minute
 
@@ -200,7 +197,7 @@ func readJava(t *testing.T, files []string) map[string]*javaResult {
 	if err := os.WriteFile(list, []byte(strings.Join(files, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := javaPrograms.Run(t, javaTimeout, nil, "ReadPayloads", "-list", list)
+	out := javatest.TestData.Run(t, javaTimeout, nil, "ReadPayloads", "-list", list)
 	results := map[string]*javaResult{}
 	var cur *javaResult
 	sc := bufio.NewScanner(bytes.NewReader(out))
@@ -274,4 +271,5 @@ func describe(c []JavaException) string {
 	return b.String()
 }
 
+// The Java of javatest.TestData (testdata/java) is the programs and Flink stubs TestJavaInterop runs.
 func TestMain(m *testing.M) { javatest.Main(m) }

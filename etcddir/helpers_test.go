@@ -12,11 +12,9 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/qstate/qstate/cluster"
 	"github.com/qstate/qstate/dataset"
-	"github.com/qstate/qstate/handler"
 	"github.com/qstate/qstate/internal/qstatetest"
-	"github.com/qstate/qstate/internal/servertest"
+	"github.com/qstate/qstate/node"
 	"github.com/qstate/qstate/registry"
 	"github.com/qstate/qstate/server"
 	"github.com/qstate/qstate/state"
@@ -77,16 +75,15 @@ func (d *lateDir) Owner(ctx context.Context, job registry.JobID, name string, ke
 }
 
 // testNode is one qstate node in process: registry with the synthetic keys
-// of its ranges, forwarder, handler, its two servers on free loopback
-// ports, and its membership in etcd.
+// of its ranges, a node.Node serving it on free loopback ports (with the
+// Forwarder it creates from the cluster's directory), and its membership in
+// etcd.
 type testNode struct {
 	name         string
 	reg          *registry.Registry
 	st           *countingState
-	fwd          *cluster.Forwarder
-	h            *handler.Handler
+	node         *node.Node
 	proxy, state *server.Server
-	stopServers  []func() // servertest.Start's
 	member       *Node
 	log          *qstatetest.Buffer
 
@@ -111,25 +108,18 @@ func startNode(t testing.TB, endpoint, name string, ranges ...registry.KeyGroupR
 	dir := &lateDir{}
 	// More attempts than the default: a range moving between nodes costs a
 	// retry or two while the views catch up, and the CI machine is slow.
-	n.fwd, err = cluster.NewForwarder(cluster.ForwarderConfig{Directory: dir, MaxAttempts: 8, Timeout: 5 * time.Second})
+	n.node, err = node.New(n.reg, node.Config{ProxyAddr: "127.0.0.1:0", StateAddr: "127.0.0.1:0",
+		Server: server.Config{EventLoops: 1}, Directory: dir, ForwardAttempts: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.h, err = handler.New(handler.Config{Registry: n.reg, Forwarder: n.fwd})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, port := range []struct {
-		s  **server.Server
-		ep *handler.Endpoint
-	}{{&n.proxy, n.h.Proxy()}, {&n.state, n.h.StateServer()}} {
-		var stop func()
-		*port.s, stop = servertest.Start(t, server.Config{Name: name, EventLoops: 1}, port.ep)
-		n.stopServers = append(n.stopServers, stop)
-	}
-	t.Cleanup(func() { n.stop(t, false) }) // before the servers' own cleanups: the member leaves first
+	t.Cleanup(func() { n.stop(t, false) })
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
+	if err := n.node.Start(ctx); err != nil {
+		t.Fatalf("node %s: Start: %v", name, err)
+	}
+	n.proxy, n.state = n.node.Servers()
 	n.member, err = Start(ctx, Config{Endpoints: []string{endpoint}, Cluster: "test", Node: name,
 		ProxyAddr: n.proxy.Addr().String(), StateAddr: n.state.Addr().String(), Registry: n.reg,
 		TTL: testTTL, SyncInterval: 200 * time.Millisecond, DialTimeout: 2 * time.Second,
@@ -141,8 +131,8 @@ func startNode(t testing.TB, endpoint, name string, ranges ...registry.KeyGroupR
 	return n
 }
 
-// stop shuts the node down; crash leaves its lease to expire (as a killed
-// process does) instead of revoking it, and closes its ports at once.
+// stop shuts the node down, the member leaving first; crash leaves its
+// lease to expire (as a killed process does) instead of revoking it.
 func (n *testNode) stop(t testing.TB, crash bool) {
 	n.stopOnce.Do(func() {
 		if n.member != nil {
@@ -152,15 +142,12 @@ func (n *testNode) stop(t testing.TB, crash bool) {
 				t.Errorf("node %s: Close: %v", n.name, err)
 			}
 		}
-		for _, stop := range n.stopServers {
-			stop() // Shutdown, and Serve returned ErrServerClosed
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), qstatetest.Timeout)
 		defer cancel()
-		if err := n.h.Close(ctx); err != nil {
-			t.Errorf("node %s: handler Close: %v", n.name, err)
+		// ErrNodeClosed: a Start that failed has shut the node down.
+		if err := n.node.Shutdown(ctx); err != nil && !errors.Is(err, node.ErrNodeClosed) {
+			t.Errorf("node %s: Shutdown: %v", n.name, err)
 		}
-		_ = n.fwd.Close()
 	})
 }
 

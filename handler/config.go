@@ -2,13 +2,12 @@ package handler
 
 import (
 	"cmp"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/qstate/qstate/internal/configcheck"
+	"github.com/qstate/qstate/internal/enumname"
 	"github.com/qstate/qstate/registry"
 )
 
@@ -41,34 +40,17 @@ const (
 )
 
 // String returns the mode's flag name ("auto", "pool" or "inline").
-func (d Dispatch) String() string {
-	switch d {
-	case Pool:
-		return "pool"
-	case Inline:
-		return "inline"
-	case Auto:
-		return "auto"
-	}
-	return fmt.Sprintf("Dispatch(%d)", int(d))
-}
+func (d Dispatch) String() string { return dispatches.String(d) }
 
 // MarshalText implements encoding.TextMarshaler.
 func (d Dispatch) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
 // UnmarshalText implements encoding.TextUnmarshaler ("auto", "pool" or "inline").
-func (d *Dispatch) UnmarshalText(b []byte) error {
-	switch strings.ToLower(string(b)) {
-	case "pool":
-		*d = Pool
-	case "inline":
-		*d = Inline
-	case "auto":
-		*d = Auto
-	default:
-		return fmt.Errorf("%w: unknown dispatch mode %q (want auto, pool or inline)", ErrConfig, b)
-	}
-	return nil
+func (d *Dispatch) UnmarshalText(b []byte) error { return dispatches.UnmarshalText(b, d) }
+
+var dispatches = enumname.Table[Dispatch]{
+	Type: "Dispatch", Names: []string{Auto: "auto", Pool: "pool", Inline: "inline"},
+	IgnoreCase: true, What: "dispatch mode", Err: ErrConfig,
 }
 
 // Defaults for the zero fields of Config, with the reason for each value.

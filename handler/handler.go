@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/qstate/qstate/codec"
+	"github.com/qstate/qstate/internal/enumname"
 	"github.com/qstate/qstate/registry"
 )
 
@@ -29,15 +30,9 @@ const (
 )
 
 // String returns "proxy" or "state".
-func (p Port) String() string {
-	switch p {
-	case ProxyPort:
-		return "proxy"
-	case StatePort:
-		return "state"
-	}
-	return fmt.Sprintf("Port(%d)", int(p))
-}
+func (p Port) String() string { return ports.String(p) }
+
+var ports = enumname.Table[Port]{Type: "Port", Names: []string{ProxyPort: "proxy", StatePort: "state"}}
 
 // serverName is the name Flink puts in the failures this port raises itself.
 func (p Port) serverName() string {

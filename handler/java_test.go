@@ -2,7 +2,6 @@ package handler
 
 import (
 	"context"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,9 +13,7 @@ import (
 	"github.com/qstate/qstate/server"
 )
 
-// javaClient is testdata/java: QueryClient and the Flink classes it reads.
-var javaClient = javatest.New(filepath.Join("testdata", "java"))
-
+// The Java of javatest.TestData (testdata/java) is QueryClient and the Flink classes it reads.
 func TestMain(m *testing.M) { javatest.Main(m) }
 
 // TestJavaClient: a Java program that speaks the protocol as Flink's
@@ -48,7 +45,7 @@ func runJavaClient(t *testing.T, cfg Config) {
 	addr := n.proxy.Addr()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := javaClient.Command(ctx, t, "QueryClient",
+	cmd := javatest.TestData.Command(ctx, t, "QueryClient",
 		addr.IP.String(), strconv.Itoa(addr.Port), dataset.SyntheticJobID, dataset.SyntheticState,
 		strconv.Itoa(testKeys), strconv.Itoa(testValueSize))
 	out, err := cmd.CombinedOutput()

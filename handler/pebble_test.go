@@ -2,18 +2,15 @@ package handler
 
 import (
 	"bytes"
-	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2/vfs"
-	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
-
 	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/dataset"
+	"github.com/qstate/qstate/internal/pebbletest"
 	"github.com/qstate/qstate/internal/qstatetest"
 	"github.com/qstate/qstate/pebblestate"
 	"github.com/qstate/qstate/registry"
@@ -49,29 +46,22 @@ func pebbleRegistry(t *testing.T, opts pebblestate.Options) *registry.Registry {
 // again, the next request on the same connection gets its value (inline
 // dispatch: the look-ups still run on the pool).
 func TestTCPDiskReadFailure(t *testing.T) {
-	var failing atomic.Bool
-	errIO := errors.New("injected: input/output error")
-	fs := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
-		if failing.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsRead && strings.HasSuffix(op.Path, ".sst") {
-			return errIO
-		}
-		return nil
-	}))
+	fs := pebbletest.NewFailingReads()
 	r := pebbleRegistry(t, pebblestate.Options{FS: fs, CacheSize: 1 << 20})
 	n := startNode(t, Config{Registry: r, Dispatch: Inline}, server.Config{})
 	c := dialAddr(t, n.proxy.Addr())
 	defer c.Close()
 
-	failing.Store(true)
+	fs.Fail.Store(true)
 	if _, err := c.Write(proxyFrame(1, 700)); err != nil {
 		t.Fatal(err)
 	}
 	f, _ := qstatetest.MustReadFrame(t, c)
 	exc := failure(t, f)
-	if f.RequestID != 1 || !strings.Contains(exc.Message, errIO.Error()) {
+	if f.RequestID != 1 || !strings.Contains(exc.Message, pebbletest.ErrRead.Error()) {
 		t.Fatalf("answer to a failed read: id %d %s %q", f.RequestID, exc.Class, exc.Message)
 	}
-	failing.Store(false)
+	fs.Fail.Store(false)
 	if _, err := c.Write(proxyFrame(2, 700)); err != nil {
 		t.Fatalf("connection closed after the failure: %v", err)
 	}
@@ -94,8 +84,8 @@ func TestSlowDiskFillsThePool(t *testing.T) {
 	var slow atomic.Bool
 	gate := make(chan struct{})
 	entered := make(chan struct{}, 1)
-	fs := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
-		if slow.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsRead && strings.HasSuffix(op.Path, ".sst") {
+	fs := pebbletest.OnSSTRead(func() error {
+		if slow.Load() {
 			select {
 			case entered <- struct{}{}:
 			default:
@@ -103,7 +93,7 @@ func TestSlowDiskFillsThePool(t *testing.T) {
 			<-gate
 		}
 		return nil
-	}))
+	})
 	r := pebbleRegistry(t, pebblestate.Options{FS: fs, CacheSize: 1 << 20})
 	var release sync.Once
 	open := func() { slow.Store(false); release.Do(func() { close(gate) }) }

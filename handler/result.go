@@ -2,9 +2,9 @@ package handler
 
 import (
 	"errors"
-	"strconv"
 
 	"github.com/qstate/qstate/codec"
+	"github.com/qstate/qstate/internal/enumname"
 )
 
 // Result says how a request was answered (Stats.Results).
@@ -42,27 +42,18 @@ const (
 // String returns the result's metric label: "ok", "missing_key",
 // "unknown_state", "unknown_key_group", "bad_request", "error", "overload"
 // or "shutdown".
-func (r Result) String() string {
-	switch r {
-	case ResultOK:
-		return "ok"
-	case ResultMissingKey:
-		return "missing_key"
-	case ResultUnknownState:
-		return "unknown_state"
-	case ResultUnknownKeyGroup:
-		return "unknown_key_group"
-	case ResultBadRequest:
-		return "bad_request"
-	case ResultError:
-		return "error"
-	case ResultOverload:
-		return "overload"
-	case ResultShutdown:
-		return "shutdown"
-	}
-	return "Result(" + strconv.Itoa(int(r)) + ")"
-}
+func (r Result) String() string { return results.String(r) }
+
+var results = enumname.Table[Result]{Type: "Result", Names: []string{
+	ResultOK:              "ok",
+	ResultMissingKey:      "missing_key",
+	ResultUnknownState:    "unknown_state",
+	ResultUnknownKeyGroup: "unknown_key_group",
+	ResultBadRequest:      "bad_request",
+	ResultError:           "error",
+	ResultOverload:        "overload",
+	ResultShutdown:        "shutdown",
+}}
 
 // resultOf classifies a failure relayed from another node by its Java
 // class, the specific classes first: Flink's UnknownKeyOrNamespace and

@@ -6,13 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/vfs"
-	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 
+	"github.com/qstate/qstate/internal/pebbletest"
 	"github.com/qstate/qstate/state"
 )
 
@@ -80,7 +78,7 @@ func TestReopen(t *testing.T) {
 			t.Fatalf("value state opened as a map: %v", err)
 		}
 		must(t, d.Close())
-		if _, _, err := (&ValueState[int32, state.VoidNamespace, int64]{base: base[int32, state.VoidNamespace]{d: d}}).d.appendValue(nil, []byte{0, 1}); !errors.Is(err, ErrClosed) {
+		if _, _, err := d.appendValue(nil, []byte{0, 1}); !errors.Is(err, ErrClosed) {
 			t.Fatalf("query after Close: %v", err)
 		}
 	}
@@ -186,24 +184,17 @@ func TestOpenBadDirectories(t *testing.T) {
 // TestReadFault: a failing disk read fails that look-up with an error
 // that says so; once the disk reads again, the same look-up answers (P5).
 func TestReadFault(t *testing.T) {
-	var failing atomic.Bool
-	errIO := errors.New("injected: input/output error")
-	fs := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
-		if failing.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsRead && strings.HasSuffix(op.Path, ".sst") {
-			return errIO
-		}
-		return nil
-	}))
+	fs := pebbletest.NewFailingReads()
 	d, _ := openTemp(t, Options{FS: fs, CacheSize: 1 << 20})
 	fill(t, d, 1000)
 	must(t, d.Flush()) // into sstables: reads go to the files
 	vs, err := NewValueState(d, "v", state.Int, state.Void, state.Long)
 	must(t, err)
-	failing.Store(true)
+	fs.Fail.Store(true)
 	failed := 0
 	for k := range int32(1000) {
 		if _, _, err := vs.Get(intKN(k)); err != nil {
-			if !errors.Is(err, errIO) {
+			if !errors.Is(err, pebbletest.ErrRead) {
 				t.Fatalf("key %d: error %v does not wrap the disk's", k, err)
 			}
 			failed++
@@ -212,7 +203,7 @@ func TestReadFault(t *testing.T) {
 	if failed == 0 {
 		t.Fatal("no look-up failed while the disk failed")
 	}
-	failing.Store(false)
+	fs.Fail.Store(false)
 	checkFilled(t, d, 1000)
 	t.Logf("%d of 1000 look-ups failed while reads failed", failed)
 }

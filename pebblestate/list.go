@@ -14,7 +14,7 @@ import (
 // merge joins the operands with the separator, so appending never reads
 // the list. An empty list is no state. Methods are safe for concurrent use.
 type ListState[K, N, T any] struct {
-	base[K, N]
+	oneKey[K, N]
 	es state.Serializer[T]
 }
 
@@ -29,14 +29,6 @@ func NewListState[K, N, T any](d *DB, name string, ks state.KeySerializer[K], ns
 		return nil, err
 	}
 	return s, nil
-}
-
-// Get implements state.KvState (a copy; see AppendGet).
-func (s *ListState[K, N, T]) Get(kn []byte) ([]byte, bool, error) { return get(s.AppendGet, kn) }
-
-// AppendGet implements state.Appender: one Pebble Get (merged), copied into dst.
-func (s *ListState[K, N, T]) AppendGet(dst, kn []byte) ([]byte, bool, error) {
-	return s.appendGet(dst, kn)
 }
 
 // Add appends v to the list of key in namespace n.
@@ -79,26 +71,18 @@ func (s *ListState[K, N, T]) Elements(key K, n N) (out []T, err error) {
 	return out, err
 }
 
-// Clear removes the list of key in namespace n.
-func (s *ListState[K, N, T]) Clear(key K, n N) error {
-	k := s.taskKey(nil, key, n)
-	return s.d.write(func(b *pebble.Batch) error { return b.Delete(k, nil) })
-}
-
 // In returns s bound to namespace n.
-func (s *ListState[K, N, T]) In(n N) ListIn[K, N, T] { return ListIn[K, N, T]{s, n} }
+func (s *ListState[K, N, T]) In(n N) ListIn[K, N, T] {
+	return ListIn[K, N, T]{bound[K, N, *ListState[K, N, T]]{s, n}}
+}
 
 // Void returns s bound to the VoidNamespace; it panics unless N is VoidNamespace.
 func (s *ListState[K, N, T]) Void() ListIn[K, N, T] { return s.In(mustVoid[N]()) }
 
 // ListIn is a ListState bound to one namespace (see ListState.Void).
 type ListIn[K, N, T any] struct {
-	s *ListState[K, N, T]
-	n N
+	bound[K, N, *ListState[K, N, T]]
 }
-
-// State returns the underlying ListState (to register it).
-func (l ListIn[K, N, T]) State() *ListState[K, N, T] { return l.s }
 
 // Add appends v to the list of key.
 func (l ListIn[K, N, T]) Add(key K, v T) error { return l.s.Add(key, l.n, v) }
@@ -111,6 +95,3 @@ func (l ListIn[K, N, T]) Update(key K, vs []T) error { return l.s.Update(key, l.
 
 // Elements returns the list of key.
 func (l ListIn[K, N, T]) Elements(key K) ([]T, error) { return l.s.Elements(key, l.n) }
-
-// Clear removes the list of key.
-func (l ListIn[K, N, T]) Clear(key K) error { return l.s.Clear(key, l.n) }

@@ -125,19 +125,17 @@ func (s *MapState[K, N, UK, UV]) Clear(key K, n N) error {
 }
 
 // In returns s bound to namespace n.
-func (s *MapState[K, N, UK, UV]) In(n N) MapIn[K, N, UK, UV] { return MapIn[K, N, UK, UV]{s, n} }
+func (s *MapState[K, N, UK, UV]) In(n N) MapIn[K, N, UK, UV] {
+	return MapIn[K, N, UK, UV]{bound[K, N, *MapState[K, N, UK, UV]]{s, n}}
+}
 
 // Void returns s bound to the VoidNamespace; it panics unless N is VoidNamespace.
 func (s *MapState[K, N, UK, UV]) Void() MapIn[K, N, UK, UV] { return s.In(mustVoid[N]()) }
 
 // MapIn is a MapState bound to one namespace (see MapState.Void).
 type MapIn[K, N any, UK comparable, UV any] struct {
-	s *MapState[K, N, UK, UV]
-	n N
+	bound[K, N, *MapState[K, N, UK, UV]]
 }
-
-// State returns the underlying MapState (to register it).
-func (m MapIn[K, N, UK, UV]) State() *MapState[K, N, UK, UV] { return m.s }
 
 // Put sets user key uk to uv in the map of key.
 func (m MapIn[K, N, UK, UV]) Put(key K, uk UK, uv UV) error { return m.s.Put(key, m.n, uk, uv) }
@@ -157,6 +155,3 @@ func (m MapIn[K, N, UK, UV]) Lookup(key K, uk UK) (UV, bool, error) {
 
 // Entries returns the map of key.
 func (m MapIn[K, N, UK, UV]) Entries(key K) (map[UK]UV, error) { return m.s.Entries(key, m.n) }
-
-// Clear removes the map of key.
-func (m MapIn[K, N, UK, UV]) Clear(key K) error { return m.s.Clear(key, m.n) }

@@ -36,8 +36,7 @@ func readModifyWrite[V any](d *DB, key []byte, s state.Serializer[V], f func(old
 // write under the task's write lock: the function must not call the DB).
 // The stored value, the query's answer, is the reduced value's bytes.
 type ReducingState[K, N, V any] struct {
-	base[K, N]
-	vs     state.Serializer[V]
+	valueBase[K, N, V]
 	reduce state.ReduceFunc[V]
 }
 
@@ -46,19 +45,12 @@ func NewReducingState[K, N, V any](d *DB, name string, ks state.KeySerializer[K]
 	if vs == nil || reduce == nil {
 		return nil, fmt.Errorf("%w: nil value serializer or reduce function", ErrConfig)
 	}
-	s := &ReducingState[K, N, V]{vs: vs, reduce: reduce}
+	s := &ReducingState[K, N, V]{reduce: reduce}
+	s.vs = vs
 	if err := s.init(d, name, kindReducing, ks, ns); err != nil {
 		return nil, err
 	}
 	return s, nil
-}
-
-// Get implements state.KvState (a copy; see AppendGet).
-func (s *ReducingState[K, N, V]) Get(kn []byte) ([]byte, bool, error) { return get(s.AppendGet, kn) }
-
-// AppendGet implements state.Appender: one Pebble Get, copied into dst.
-func (s *ReducingState[K, N, V]) AppendGet(dst, kn []byte) ([]byte, bool, error) {
-	return s.appendGet(dst, kn)
 }
 
 // Add folds v into the value of key in namespace n (the first value is
@@ -72,47 +64,28 @@ func (s *ReducingState[K, N, V]) Add(key K, n N, v V) error {
 	})
 }
 
-// Value returns the reduced value of key in namespace n.
-func (s *ReducingState[K, N, V]) Value(key K, n N) (V, bool, error) {
-	return readValue(s.d, s.taskKey(nil, key, n), s.vs)
-}
-
-// Clear removes the value of key in namespace n.
-func (s *ReducingState[K, N, V]) Clear(key K, n N) error {
-	k := s.taskKey(nil, key, n)
-	return s.d.write(func(b *pebble.Batch) error { return b.Delete(k, nil) })
-}
-
 // In returns s bound to namespace n.
-func (s *ReducingState[K, N, V]) In(n N) ReducingIn[K, N, V] { return ReducingIn[K, N, V]{s, n} }
+func (s *ReducingState[K, N, V]) In(n N) ReducingIn[K, N, V] {
+	return ReducingIn[K, N, V]{bindValue[K, N, V](s, n)}
+}
 
 // Void returns s bound to the VoidNamespace; it panics unless N is VoidNamespace.
 func (s *ReducingState[K, N, V]) Void() ReducingIn[K, N, V] { return s.In(mustVoid[N]()) }
 
 // ReducingIn is a ReducingState bound to one namespace.
 type ReducingIn[K, N, V any] struct {
-	s *ReducingState[K, N, V]
-	n N
+	boundValue[K, N, V, *ReducingState[K, N, V]]
 }
-
-// State returns the underlying ReducingState (to register it).
-func (r ReducingIn[K, N, V]) State() *ReducingState[K, N, V] { return r.s }
 
 // Add folds v into the value of key.
 func (r ReducingIn[K, N, V]) Add(key K, v V) error { return r.s.Add(key, r.n, v) }
-
-// Value returns the reduced value of key.
-func (r ReducingIn[K, N, V]) Value(key K) (V, bool, error) { return r.s.Value(key, r.n) }
-
-// Clear removes the value of key.
-func (r ReducingIn[K, N, V]) Clear(key K) error { return r.s.Clear(key, r.n) }
 
 // AggregatingState is an AggregatingState on a DB. The stored value, the
 // query's answer, is the accumulator's bytes (as in Flink: the Java client
 // calls getResult itself). The aggregate function runs under the task's
 // write lock and must not call the DB.
 type AggregatingState[K, N, IN, ACC, OUT any] struct {
-	base[K, N]
+	oneKey[K, N]
 	as  state.Serializer[ACC]
 	agg state.AggregateFunction[IN, ACC, OUT]
 }
@@ -128,16 +101,6 @@ func NewAggregatingState[K, N, IN, ACC, OUT any](d *DB, name string, ks state.Ke
 		return nil, err
 	}
 	return s, nil
-}
-
-// Get implements state.KvState (a copy; see AppendGet).
-func (s *AggregatingState[K, N, IN, ACC, OUT]) Get(kn []byte) ([]byte, bool, error) {
-	return get(s.AppendGet, kn)
-}
-
-// AppendGet implements state.Appender: one Pebble Get, copied into dst.
-func (s *AggregatingState[K, N, IN, ACC, OUT]) AppendGet(dst, kn []byte) ([]byte, bool, error) {
-	return s.appendGet(dst, kn)
 }
 
 // Add adds in to the accumulator of key in namespace n, creating it first
@@ -160,15 +123,9 @@ func (s *AggregatingState[K, N, IN, ACC, OUT]) Result(key K, n N) (out OUT, ok b
 	return out, ok, err
 }
 
-// Clear removes the accumulator of key in namespace n.
-func (s *AggregatingState[K, N, IN, ACC, OUT]) Clear(key K, n N) error {
-	k := s.taskKey(nil, key, n)
-	return s.d.write(func(b *pebble.Batch) error { return b.Delete(k, nil) })
-}
-
 // In returns s bound to namespace n.
 func (s *AggregatingState[K, N, IN, ACC, OUT]) In(n N) AggregatingIn[K, N, IN, ACC, OUT] {
-	return AggregatingIn[K, N, IN, ACC, OUT]{s, n}
+	return AggregatingIn[K, N, IN, ACC, OUT]{bound[K, N, *AggregatingState[K, N, IN, ACC, OUT]]{s, n}}
 }
 
 // Void returns s bound to the VoidNamespace; it panics unless N is VoidNamespace.
@@ -178,13 +135,7 @@ func (s *AggregatingState[K, N, IN, ACC, OUT]) Void() AggregatingIn[K, N, IN, AC
 
 // AggregatingIn is an AggregatingState bound to one namespace.
 type AggregatingIn[K, N, IN, ACC, OUT any] struct {
-	s *AggregatingState[K, N, IN, ACC, OUT]
-	n N
-}
-
-// State returns the underlying AggregatingState (to register it).
-func (a AggregatingIn[K, N, IN, ACC, OUT]) State() *AggregatingState[K, N, IN, ACC, OUT] {
-	return a.s
+	bound[K, N, *AggregatingState[K, N, IN, ACC, OUT]]
 }
 
 // Add adds in to the accumulator of key.
@@ -194,9 +145,6 @@ func (a AggregatingIn[K, N, IN, ACC, OUT]) Add(key K, in IN) error { return a.s.
 func (a AggregatingIn[K, N, IN, ACC, OUT]) Result(key K) (OUT, bool, error) {
 	return a.s.Result(key, a.n)
 }
-
-// Clear removes the accumulator of key.
-func (a AggregatingIn[K, N, IN, ACC, OUT]) Clear(key K) error { return a.s.Clear(key, a.n) }
 
 // Compile-time checks: every state is a KvState, an Appender and Blocking.
 var (

@@ -45,8 +45,7 @@ func getStored(b *pebble.Batch, key []byte, fn func(raw []byte) error) (found bo
 // Methods are safe for concurrent use; writes go to the task's batch and
 // queries see them once committed (DB.Commit).
 type ValueState[K, N, V any] struct {
-	base[K, N]
-	vs state.Serializer[V]
+	valueBase[K, N, V]
 }
 
 // NewValueState returns the ValueState name of d, empty or as the store
@@ -55,19 +54,12 @@ func NewValueState[K, N, V any](d *DB, name string, ks state.KeySerializer[K], n
 	if vs == nil {
 		return nil, fmt.Errorf("%w: nil value serializer", ErrConfig)
 	}
-	s := &ValueState[K, N, V]{vs: vs}
+	s := new(ValueState[K, N, V])
+	s.vs = vs
 	if err := s.init(d, name, kindValue, ks, ns); err != nil {
 		return nil, err
 	}
 	return s, nil
-}
-
-// Get implements state.KvState (a copy; see AppendGet).
-func (s *ValueState[K, N, V]) Get(kn []byte) ([]byte, bool, error) { return get(s.AppendGet, kn) }
-
-// AppendGet implements state.Appender: one Pebble Get, copied into dst.
-func (s *ValueState[K, N, V]) AppendGet(dst, kn []byte) ([]byte, bool, error) {
-	return s.appendGet(dst, kn)
 }
 
 // Update sets the value of key in namespace n.
@@ -77,40 +69,21 @@ func (s *ValueState[K, N, V]) Update(key K, n N, v V) error {
 	return s.d.write(func(b *pebble.Batch) error { return b.Set(k, val, nil) })
 }
 
-// Value returns the value of key in namespace n; ok is false when there is none.
-func (s *ValueState[K, N, V]) Value(key K, n N) (v V, ok bool, err error) {
-	return readValue(s.d, s.taskKey(nil, key, n), s.vs)
-}
-
-// Clear removes the value of key in namespace n.
-func (s *ValueState[K, N, V]) Clear(key K, n N) error {
-	k := s.taskKey(nil, key, n)
-	return s.d.write(func(b *pebble.Batch) error { return b.Delete(k, nil) })
-}
-
 // In returns s bound to namespace n.
-func (s *ValueState[K, N, V]) In(n N) ValueIn[K, N, V] { return ValueIn[K, N, V]{s, n} }
+func (s *ValueState[K, N, V]) In(n N) ValueIn[K, N, V] {
+	return ValueIn[K, N, V]{bindValue[K, N, V](s, n)}
+}
 
 // Void returns s bound to the VoidNamespace; it panics unless N is VoidNamespace.
 func (s *ValueState[K, N, V]) Void() ValueIn[K, N, V] { return s.In(mustVoid[N]()) }
 
 // ValueIn is a ValueState bound to one namespace (see ValueState.Void).
 type ValueIn[K, N, V any] struct {
-	s *ValueState[K, N, V]
-	n N
+	boundValue[K, N, V, *ValueState[K, N, V]]
 }
-
-// State returns the underlying ValueState (to register it).
-func (v ValueIn[K, N, V]) State() *ValueState[K, N, V] { return v.s }
 
 // Update sets the value of key.
 func (v ValueIn[K, N, V]) Update(key K, val V) error { return v.s.Update(key, v.n, val) }
-
-// Value returns the value of key; ok is false when there is none.
-func (v ValueIn[K, N, V]) Value(key K) (V, bool, error) { return v.s.Value(key, v.n) }
-
-// Clear removes the value of key.
-func (v ValueIn[K, N, V]) Clear(key K) error { return v.s.Clear(key, v.n) }
 
 // mustVoid returns the zero N and panics unless N is VoidNamespace (a
 // programming error, as with the heap states).

@@ -21,7 +21,7 @@ type AggregateFunction[IN, ACC, OUT any] interface {
 // the accumulator's bytes, not the result, as in Flink (the Java client
 // calls getResult itself). Methods are safe for concurrent use.
 type AggregatingState[K, N, IN, ACC, OUT any] struct {
-	b   base[K, N, ACC]
+	base[K, N, ACC]
 	as  Serializer[ACC]
 	agg AggregateFunction[IN, ACC, OUT]
 }
@@ -33,54 +33,29 @@ func NewAggregatingState[K, N, IN, ACC, OUT any](ks KeySerializer[K], ns Seriali
 		panic("state: nil accumulator serializer or aggregate function")
 	}
 	s := &AggregatingState[K, N, IN, ACC, OUT]{as: as, agg: agg}
-	s.b.init(ks, ns)
+	s.init(ks, ns)
 	return s
 }
-
-// Get implements KvState.
-func (s *AggregatingState[K, N, IN, ACC, OUT]) Get(keyAndNamespace []byte) ([]byte, bool, error) {
-	return s.b.get(keyAndNamespace)
-}
-
-// GetBatch implements BatchGetter: Get for every key of ls, their memory
-// misses overlapped.
-func (s *AggregatingState[K, N, IN, ACC, OUT]) GetBatch(ls []Lookup) { s.b.getBatch(ls) }
 
 // Add adds in to the accumulator of key in namespace n, creating it first
 // when there is none.
 func (s *AggregatingState[K, N, IN, ACC, OUT]) Add(key K, n N, in IN) {
-	kb := s.b.key(key, n)
-	defer s.b.release(kb)
-	s.b.mutate(kb,
-		func(e *entry[ACC]) {
-			acc := s.agg.Add(in, e.data)
-			bl := newBlob(s.as, acc)
-			e.data = acc
-			e.pub.Store(bl)
-		},
-		func() (ACC, *blob, bool) {
-			acc := s.agg.Add(in, s.agg.CreateAccumulator())
-			return acc, newBlob(s.as, acc), true
-		})
+	s.fold(key, n, s.as,
+		func() ACC { return s.agg.Add(in, s.agg.CreateAccumulator()) },
+		func(acc ACC) ACC { return s.agg.Add(in, acc) })
 }
 
 // Result returns the result for the accumulator of key in namespace n.
 func (s *AggregatingState[K, N, IN, ACC, OUT]) Result(key K, n N) (out OUT, ok bool) {
-	kb := s.b.key(key, n)
-	defer s.b.release(kb)
-	ok = s.b.read(kb, func(e *entry[ACC]) { out = s.agg.Result(e.data) })
+	kb := s.key(key, n)
+	defer s.release(kb)
+	ok = s.read(kb, func(e *entry[ACC]) { out = s.agg.Result(e.data) })
 	return out, ok
 }
 
-// Clear removes the accumulator of key in namespace n.
-func (s *AggregatingState[K, N, IN, ACC, OUT]) Clear(key K, n N) { s.b.clear(key, n) }
-
-// Len returns the number of keys and namespaces with an accumulator.
-func (s *AggregatingState[K, N, IN, ACC, OUT]) Len() int { return s.b.t.len() }
-
 // In returns s bound to namespace n.
 func (s *AggregatingState[K, N, IN, ACC, OUT]) In(n N) AggregatingIn[K, N, IN, ACC, OUT] {
-	return AggregatingIn[K, N, IN, ACC, OUT]{s, n}
+	return AggregatingIn[K, N, IN, ACC, OUT]{bound[K, N, *AggregatingState[K, N, IN, ACC, OUT]]{s, n}}
 }
 
 // Void returns s bound to the VoidNamespace; it panics unless N is VoidNamespace.
@@ -91,18 +66,11 @@ func (s *AggregatingState[K, N, IN, ACC, OUT]) Void() AggregatingIn[K, N, IN, AC
 // AggregatingIn is an AggregatingState bound to one namespace (see
 // AggregatingState.Void).
 type AggregatingIn[K, N, IN, ACC, OUT any] struct {
-	s *AggregatingState[K, N, IN, ACC, OUT]
-	n N
+	bound[K, N, *AggregatingState[K, N, IN, ACC, OUT]]
 }
-
-// State returns the underlying AggregatingState (to register it).
-func (a AggregatingIn[K, N, IN, ACC, OUT]) State() *AggregatingState[K, N, IN, ACC, OUT] { return a.s }
 
 // Add adds in to the accumulator of key.
 func (a AggregatingIn[K, N, IN, ACC, OUT]) Add(key K, in IN) { a.s.Add(key, a.n, in) }
 
 // Result returns the result for the accumulator of key.
 func (a AggregatingIn[K, N, IN, ACC, OUT]) Result(key K) (OUT, bool) { return a.s.Result(key, a.n) }
-
-// Clear removes the accumulator of key.
-func (a AggregatingIn[K, N, IN, ACC, OUT]) Clear(key K) { a.s.Clear(key, a.n) }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,16 +15,14 @@ import (
 	"github.com/qstate/qstate/internal/javatest"
 )
 
-// javaPrograms is testdata/java (HashCodes).
-var javaPrograms = javatest.New(filepath.Join("testdata", "java"))
-
+// The Java of javatest.TestData (testdata/java) is HashCodes.
 func TestMain(m *testing.M) { javatest.Main(m) }
 
 // runJava runs class with input on stdin and returns its output lines. It
 // skips the test when no JDK is installed (CI installs one).
 func runJava(t *testing.T, class, input string) []string {
 	t.Helper()
-	out := javaPrograms.Run(t, time.Minute, strings.NewReader(input), class)
+	out := javatest.TestData.Run(t, time.Minute, strings.NewReader(input), class)
 	var lines []string
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {

@@ -12,7 +12,7 @@ import "slices"
 // append touches), so a stream of Adds costs amortized O(element), not
 // O(list).
 type ListState[K, N, T any] struct {
-	b  base[K, N, []T]
+	base[K, N, []T]
 	es Serializer[T]
 }
 
@@ -23,18 +23,9 @@ func NewListState[K, N, T any](ks KeySerializer[K], ns Serializer[N], es Seriali
 		panic("state: nil element serializer")
 	}
 	s := &ListState[K, N, T]{es: es}
-	s.b.init(ks, ns)
+	s.init(ks, ns)
 	return s
 }
-
-// Get implements KvState.
-func (s *ListState[K, N, T]) Get(keyAndNamespace []byte) ([]byte, bool, error) {
-	return s.b.get(keyAndNamespace)
-}
-
-// GetBatch implements BatchGetter: Get for every key of ls, their memory
-// misses overlapped.
-func (s *ListState[K, N, T]) GetBatch(ls []Lookup) { s.b.getBatch(ls) }
 
 // Add appends v to the list of key in namespace n.
 func (s *ListState[K, N, T]) Add(key K, n N, v T) {
@@ -50,9 +41,9 @@ func (s *ListState[K, N, T]) addAll(key K, n N, vs ...T) {
 	if len(vs) == 0 {
 		return
 	}
-	kb := s.b.key(key, n)
-	defer s.b.release(kb)
-	s.b.mutate(kb,
+	kb := s.key(key, n)
+	defer s.release(kb)
+	s.mutate(kb,
 		func(e *entry[[]T]) {
 			// I1: the published slice is the longest ever published from its
 			// array (every Update starts a fresh one), so appending past it
@@ -73,9 +64,9 @@ func (s *ListState[K, N, T]) Update(key K, n N, vs []T) {
 	}
 	bl := &blob{b: AppendList(nil, s.es, vs)}
 	elems := slices.Clone(vs)
-	kb := s.b.key(key, n)
-	defer s.b.release(kb)
-	s.b.mutate(kb,
+	kb := s.key(key, n)
+	defer s.release(kb)
+	s.mutate(kb,
 		func(e *entry[[]T]) { e.data = elems; e.pub.Store(bl) },
 		func() ([]T, *blob, bool) { return elems, bl, true })
 }
@@ -83,32 +74,24 @@ func (s *ListState[K, N, T]) Update(key K, n N, vs []T) {
 // Elements returns a copy of the list of key in namespace n (nil when there
 // is none).
 func (s *ListState[K, N, T]) Elements(key K, n N) (out []T) {
-	kb := s.b.key(key, n)
-	defer s.b.release(kb)
-	s.b.read(kb, func(e *entry[[]T]) { out = slices.Clone(e.data) })
+	kb := s.key(key, n)
+	defer s.release(kb)
+	s.read(kb, func(e *entry[[]T]) { out = slices.Clone(e.data) })
 	return out
 }
 
-// Clear removes the list of key in namespace n.
-func (s *ListState[K, N, T]) Clear(key K, n N) { s.b.clear(key, n) }
-
-// Len returns the number of keys and namespaces with a non-empty list.
-func (s *ListState[K, N, T]) Len() int { return s.b.t.len() }
-
 // In returns s bound to namespace n.
-func (s *ListState[K, N, T]) In(n N) ListIn[K, N, T] { return ListIn[K, N, T]{s, n} }
+func (s *ListState[K, N, T]) In(n N) ListIn[K, N, T] {
+	return ListIn[K, N, T]{bound[K, N, *ListState[K, N, T]]{s, n}}
+}
 
 // Void returns s bound to the VoidNamespace; it panics unless N is VoidNamespace.
 func (s *ListState[K, N, T]) Void() ListIn[K, N, T] { return s.In(mustVoid[N]()) }
 
 // ListIn is a ListState bound to one namespace (see ListState.Void).
 type ListIn[K, N, T any] struct {
-	s *ListState[K, N, T]
-	n N
+	bound[K, N, *ListState[K, N, T]]
 }
-
-// State returns the underlying ListState (to register it).
-func (l ListIn[K, N, T]) State() *ListState[K, N, T] { return l.s }
 
 // Add appends v to the list of key.
 func (l ListIn[K, N, T]) Add(key K, v T) { l.s.Add(key, l.n, v) }
@@ -121,6 +104,3 @@ func (l ListIn[K, N, T]) Update(key K, vs []T) { l.s.Update(key, l.n, vs) }
 
 // Elements returns a copy of the list of key.
 func (l ListIn[K, N, T]) Elements(key K) []T { return l.s.Elements(key, l.n) }
-
-// Clear removes the list of key.
-func (l ListIn[K, N, T]) Clear(key K) { l.s.Clear(key, l.n) }

@@ -12,7 +12,7 @@ package state
 // its segment into a new buffer (memcpy, no re-serialization of the other
 // entries).
 type MapState[K, N any, UK comparable, UV any] struct {
-	b   base[K, N, *mapData[UK, UV]]
+	base[K, N, *mapData[UK, UV]]
 	uks Serializer[UK]
 	uvs Serializer[UV]
 }
@@ -39,18 +39,9 @@ func NewMapState[K, N any, UK comparable, UV any](ks KeySerializer[K], ns Serial
 		panic("state: nil user key or user value serializer")
 	}
 	s := &MapState[K, N, UK, UV]{uks: uks, uvs: uvs}
-	s.b.init(ks, ns)
+	s.init(ks, ns)
 	return s
 }
-
-// Get implements KvState.
-func (s *MapState[K, N, UK, UV]) Get(keyAndNamespace []byte) ([]byte, bool, error) {
-	return s.b.get(keyAndNamespace)
-}
-
-// GetBatch implements BatchGetter: Get for every key of ls, their memory
-// misses overlapped.
-func (s *MapState[K, N, UK, UV]) GetBatch(ls []Lookup) { s.b.getBatch(ls) }
 
 func (s *MapState[K, N, UK, UV]) appendSeg(dst []byte, uk UK, uv UV) []byte {
 	dst = s.uks.Append(dst, uk)
@@ -60,9 +51,9 @@ func (s *MapState[K, N, UK, UV]) appendSeg(dst []byte, uk UK, uv UV) []byte {
 
 // Put sets user key uk to uv in the map of key in namespace n.
 func (s *MapState[K, N, UK, UV]) Put(key K, n N, uk UK, uv UV) {
-	kb := s.b.key(key, n)
-	defer s.b.release(kb)
-	s.b.mutate(kb,
+	kb := s.key(key, n)
+	defer s.release(kb)
+	s.mutate(kb,
 		func(e *entry[*mapData[UK, UV]]) { s.put(e, uk, uv) },
 		func() (*mapData[UK, UV], *blob, bool) {
 			buf := s.appendSeg(nil, uk, uv)
@@ -109,16 +100,16 @@ func (s *MapState[K, N, UK, UV]) PutAll(key K, n N, m map[UK]UV) {
 // Remove deletes user key uk from the map of key in namespace n; removing
 // the last entry clears the state.
 func (s *MapState[K, N, UK, UV]) Remove(key K, n N, uk UK) {
-	kb := s.b.key(key, n)
-	defer s.b.release(kb)
-	s.b.read(kb, func(e *entry[*mapData[UK, UV]]) {
+	kb := s.key(key, n)
+	defer s.release(kb)
+	s.read(kb, func(e *entry[*mapData[UK, UV]]) {
 		d := e.data
 		me := d.idx[uk]
 		if me == nil {
 			return
 		}
 		if len(d.ents) == 1 {
-			s.b.t.remove(e)
+			s.t.remove(e)
 			return
 		}
 		old := e.pub.Load().b
@@ -138,9 +129,9 @@ func (s *MapState[K, N, UK, UV]) Remove(key K, n N, uk UK) {
 
 // Lookup returns the value of user key uk in the map of key in namespace n.
 func (s *MapState[K, N, UK, UV]) Lookup(key K, n N, uk UK) (uv UV, ok bool) {
-	kb := s.b.key(key, n)
-	defer s.b.release(kb)
-	s.b.read(kb, func(e *entry[*mapData[UK, UV]]) {
+	kb := s.key(key, n)
+	defer s.release(kb)
+	s.read(kb, func(e *entry[*mapData[UK, UV]]) {
 		if me := e.data.idx[uk]; me != nil {
 			uv, ok = me.uv, true
 		}
@@ -151,9 +142,9 @@ func (s *MapState[K, N, UK, UV]) Lookup(key K, n N, uk UK) (uv UV, ok bool) {
 // Entries returns a copy of the map of key in namespace n (nil when there
 // is none).
 func (s *MapState[K, N, UK, UV]) Entries(key K, n N) (out map[UK]UV) {
-	kb := s.b.key(key, n)
-	defer s.b.release(kb)
-	s.b.read(kb, func(e *entry[*mapData[UK, UV]]) {
+	kb := s.key(key, n)
+	defer s.release(kb)
+	s.read(kb, func(e *entry[*mapData[UK, UV]]) {
 		out = make(map[UK]UV, len(e.data.ents))
 		for _, me := range e.data.ents {
 			out[me.uk] = me.uv
@@ -162,26 +153,18 @@ func (s *MapState[K, N, UK, UV]) Entries(key K, n N) (out map[UK]UV) {
 	return out
 }
 
-// Clear removes the map of key in namespace n.
-func (s *MapState[K, N, UK, UV]) Clear(key K, n N) { s.b.clear(key, n) }
-
-// Len returns the number of keys and namespaces with a non-empty map.
-func (s *MapState[K, N, UK, UV]) Len() int { return s.b.t.len() }
-
 // In returns s bound to namespace n.
-func (s *MapState[K, N, UK, UV]) In(n N) MapIn[K, N, UK, UV] { return MapIn[K, N, UK, UV]{s, n} }
+func (s *MapState[K, N, UK, UV]) In(n N) MapIn[K, N, UK, UV] {
+	return MapIn[K, N, UK, UV]{bound[K, N, *MapState[K, N, UK, UV]]{s, n}}
+}
 
 // Void returns s bound to the VoidNamespace; it panics unless N is VoidNamespace.
 func (s *MapState[K, N, UK, UV]) Void() MapIn[K, N, UK, UV] { return s.In(mustVoid[N]()) }
 
 // MapIn is a MapState bound to one namespace (see MapState.Void).
 type MapIn[K, N any, UK comparable, UV any] struct {
-	s *MapState[K, N, UK, UV]
-	n N
+	bound[K, N, *MapState[K, N, UK, UV]]
 }
-
-// State returns the underlying MapState (to register it).
-func (m MapIn[K, N, UK, UV]) State() *MapState[K, N, UK, UV] { return m.s }
 
 // Put sets user key uk to uv in the map of key.
 func (m MapIn[K, N, UK, UV]) Put(key K, uk UK, uv UV) { m.s.Put(key, m.n, uk, uv) }
@@ -197,6 +180,3 @@ func (m MapIn[K, N, UK, UV]) Lookup(key K, uk UK) (UV, bool) { return m.s.Lookup
 
 // Entries returns a copy of the map of key.
 func (m MapIn[K, N, UK, UV]) Entries(key K) map[UK]UV { return m.s.Entries(key, m.n) }
-
-// Clear removes the map of key.
-func (m MapIn[K, N, UK, UV]) Clear(key K) { m.s.Clear(key, m.n) }

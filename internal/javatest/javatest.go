@@ -55,6 +55,11 @@ type Program struct {
 	err     error  // a compile failure
 }
 
+// TestData is the Program of the Java below testdata/java of the package
+// under test (go test runs a package's tests in its directory): where
+// every package keeps its Java stubs and programs.
+var TestData = New(filepath.Join("testdata", "java"))
+
 // New returns the Program of every .java file below dir (walked
 // recursively, so stubs in package directories come along).
 func New(dir string) *Program { return &Program{src: dir} }

@@ -7,20 +7,18 @@ import (
 	"time"
 )
 
-var echo = New("testdata/java")
-
 func TestMain(m *testing.M) { Main(m) }
 
 // TestRun: the program compiles once, runs with arguments and standard
 // input, and its output comes back.
 func TestRun(t *testing.T) {
-	out := echo.Run(t, time.Minute, strings.NewReader("hello\nwörld\n"), "Echo", "a", "b c")
+	out := TestData.Run(t, time.Minute, strings.NewReader("hello\nwörld\n"), "Echo", "a", "b c")
 	want := "ARG a\nARG b c\nIN HELLO\nIN WÖRLD\n"
 	if string(out) != want {
 		t.Errorf("output %q, want %q", out, want)
 	}
-	first := echo.Classes(t)
-	if again := echo.Classes(t); again != first {
+	first := TestData.Classes(t)
+	if again := TestData.Classes(t); again != first {
 		t.Errorf("compiled twice: %s, then %s", first, again)
 	}
 	if _, err := os.Stat(first + "/Echo.class"); err != nil {
@@ -30,7 +28,7 @@ func TestRun(t *testing.T) {
 
 // TestCommandFailure: a program that fails shows its exit status.
 func TestCommandFailure(t *testing.T) {
-	cmd := echo.Command(t.Context(), t, "Echo", "fail")
+	cmd := TestData.Command(t.Context(), t, "Echo", "fail")
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "asked to fail") {
 		t.Errorf("err %v, output %q: want exit status 3", err, out)
