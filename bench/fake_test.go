@@ -3,7 +3,7 @@ package bench
 import (
 	"bufio"
 	"encoding/binary"
-	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"sync"
@@ -263,29 +263,15 @@ func (f *fakeRESP) serve(c *qstatetest.Conn) {
 }
 
 func readRESPArray(r *bufio.Reader) ([][]byte, error) {
-	line, err := r.ReadString('\n')
+	n, err := readRESPHeader(r, '*', 1, 16, "an array")
 	if err != nil {
 		return nil, err
 	}
-	if len(line) < 4 || line[0] != '*' {
-		return nil, errors.New("not an array")
-	}
-	n, err := strconv.Atoi(line[1 : len(line)-2])
-	if err != nil || n < 1 || n > 16 {
-		return nil, errors.New("bad array length")
-	}
 	args := make([][]byte, n)
 	for i := range args {
-		line, err := r.ReadString('\n')
+		l, err := readRESPHeader(r, '$', 0, 1<<26, "a bulk string")
 		if err != nil {
 			return nil, err
-		}
-		if len(line) < 4 || line[0] != '$' {
-			return nil, errors.New("not a bulk string")
-		}
-		l, err := strconv.Atoi(line[1 : len(line)-2])
-		if err != nil || l < 0 || l > 1<<26 {
-			return nil, errors.New("bad bulk length")
 		}
 		b := make([]byte, l+2)
 		if _, err := io.ReadFull(r, b); err != nil {
@@ -294,4 +280,21 @@ func readRESPArray(r *bufio.Reader) ([][]byte, error) {
 		args[i] = b[:l]
 	}
 	return args, nil
+}
+
+// readRESPHeader reads the line "<kind><n>\r\n" that starts a RESP array
+// or bulk string (what) and returns n, which must be in [lo, hi].
+func readRESPHeader(r *bufio.Reader, kind byte, lo, hi int, what string) (int, error) {
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return 0, err
+	}
+	if len(line) < 4 || line[0] != kind {
+		return 0, fmt.Errorf("not %s", what)
+	}
+	n, err := strconv.Atoi(line[1 : len(line)-2])
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("bad length of %s", what)
+	}
+	return n, nil
 }

@@ -39,6 +39,19 @@ func benchGetPut(b *testing.B, n int, get func(int) []byte, put func([]byte)) {
 	}
 }
 
+// benchGetPutParallel is benchGetPut (without its sink, which would race)
+// from GOMAXPROCS goroutines at once.
+func benchGetPutParallel(b *testing.B, n int, get func(int) []byte, put func([]byte)) {
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			buf := get(n)
+			buf = append(buf, 1)
+			put(buf)
+		}
+	})
+}
+
 // BenchmarkGetPut: one Get, a write, one Put, as an encoder uses it.
 func BenchmarkGetPut(b *testing.B) {
 	for _, n := range benchSizes {
@@ -48,16 +61,7 @@ func BenchmarkGetPut(b *testing.B) {
 
 func BenchmarkGetPutParallel(b *testing.B) {
 	for _, n := range benchSizes {
-		b.Run(sizeName(n), func(b *testing.B) {
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					buf := bufpool.Get(n)
-					buf = append(buf, 1)
-					bufpool.Put(buf)
-				}
-			})
-		})
+		b.Run(sizeName(n), func(b *testing.B) { benchGetPutParallel(b, n, bufpool.Get, bufpool.Put) })
 	}
 }
 
@@ -130,16 +134,7 @@ func BenchmarkCompare(b *testing.B) {
 	for _, n := range []int{1 << 10, 64 << 10} {
 		for _, im := range impls {
 			b.Run(im.name+"/"+sizeName(n), func(b *testing.B) { benchGetPut(b, n, im.get, im.put) })
-			b.Run(im.name+"/parallel/"+sizeName(n), func(b *testing.B) {
-				b.ReportAllocs()
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						buf := im.get(n)
-						buf = append(buf, 1)
-						im.put(buf)
-					}
-				})
-			})
+			b.Run(im.name+"/parallel/"+sizeName(n), func(b *testing.B) { benchGetPutParallel(b, n, im.get, im.put) })
 		}
 	}
 }

@@ -90,16 +90,22 @@ func TestForwardOK(t *testing.T) {
 	}
 }
 
+// staleFirst is a fake state server's answer: UnknownKvStateIdException to
+// the first stale requests, value to the later ones.
+func staleFirst(stale int64, value string) func(n int64, req codec.KvStateInternalRequest) ([]byte, *codec.JavaException, bool) {
+	return func(n int64, req codec.KvStateInternalRequest) ([]byte, *codec.JavaException, bool) {
+		if n <= stale {
+			return nil, codec.NewUnknownKvStateID(codec.ServerName, req.KvStateID), true
+		}
+		return []byte(value), nil, true
+	}
+}
+
 // TestForwardRetriesStaleID: the state server first answers
 // UnknownKvStateIdException, then the value: the Forwarder retries the
 // owner the directory names and succeeds (K4).
 func TestForwardRetriesStaleID(t *testing.T) {
-	srv := newFakeStateServer(t, func(n int64, req codec.KvStateInternalRequest) ([]byte, *codec.JavaException, bool) {
-		if n == 1 {
-			return nil, codec.NewUnknownKvStateID(codec.ServerName, req.KvStateID), true
-		}
-		return []byte("value"), nil, true
-	})
+	srv := newFakeStateServer(t, staleFirst(1, "value"))
 	owner := registry.Owner{ID: fwdID, Addr: srv.addr()}
 	dir := &fakeDirectory{owner: owner}
 	f := newForwarder(t, ForwarderConfig{Directory: dir, Backoff: time.Millisecond})
@@ -314,12 +320,7 @@ func TestForwardNoTimeForBackoff(t *testing.T) {
 // TestForwardDirectoryErrors: a directory that knows no owner ends the
 // retries; one that fails transiently leaves the previous owner in place.
 func TestForwardDirectoryErrors(t *testing.T) {
-	srv := newFakeStateServer(t, func(n int64, req codec.KvStateInternalRequest) ([]byte, *codec.JavaException, bool) {
-		if n < 3 {
-			return nil, codec.NewUnknownKvStateID(codec.ServerName, req.KvStateID), true
-		}
-		return []byte("v"), nil, true
-	})
+	srv := newFakeStateServer(t, staleFirst(2, "v"))
 	owner := registry.Owner{ID: fwdID, Addr: srv.addr()}
 
 	dir := &fakeDirectory{err: ErrNoOwner}

@@ -249,7 +249,7 @@ func TestTCPOverloadFlood(t *testing.T) {
 	n := startNode(t, Config{Registry: r, PoolSize: 1}, server.Config{})
 	slowConn := dialAddr(t, n.proxy.Addr())
 	slowConn.Write(slowFrame(1))
-	qstatetest.Recv(t, bs.entered, qstatetest.Timeout, "the slow request at the state")
+	qstatetest.Recv(t, bs.Entered, qstatetest.Timeout, "the slow request at the state")
 
 	flood := dialAddr(t, n.proxy.Addr())
 	const total = 2000
@@ -277,7 +277,7 @@ func TestTCPOverloadFlood(t *testing.T) {
 	if st := n.h.Proxy().Stats(); st.Overloaded != total {
 		t.Fatalf("overloaded %d, want %d", st.Overloaded, total)
 	}
-	close(bs.release)
+	bs.Release()
 	if f, _ := readFrame(t, slowConn); f.Type != codec.RequestResult || f.RequestID != 1 {
 		t.Fatalf("slow request: %+v", f)
 	}
@@ -327,7 +327,7 @@ func TestTCPShutdownInFlight(t *testing.T) {
 	c := qstatetest.Dial(t, s.Addr().String())
 	defer c.Close()
 	c.Write(slowFrame(7))
-	qstatetest.Recv(t, bs.entered, ioTimeout, "the request at the state")
+	qstatetest.Recv(t, bs.Entered, ioTimeout, "the request at the state")
 	var wg sync.WaitGroup
 	var closeErr error
 	wg.Go(func() {
@@ -336,7 +336,7 @@ func TestTCPShutdownInFlight(t *testing.T) {
 		defer cancel()
 		closeErr = h.Close(ctx)
 	})
-	close(bs.release)
+	bs.Release()
 	if f, _ := readFrame(t, c); f.RequestID != 7 || f.Type != codec.RequestResult {
 		t.Fatalf("in-flight request: %+v", f)
 	}

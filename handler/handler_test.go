@@ -467,23 +467,11 @@ func TestStatePort(t *testing.T) {
 	}
 }
 
-// blockingState is a KvState whose Get waits for release (a slow backend).
-type blockingState struct {
-	entered chan struct{}
-	release chan struct{}
-}
-
-func (b *blockingState) Get([]byte) ([]byte, bool, error) {
-	b.entered <- struct{}{}
-	<-b.release
-	return []byte{42}, true, nil
-}
-
-// registerSlow registers, in r, a blockingState under the synthetic job
+// registerSlow registers, in r, a qstatetest.BlockingState under the synthetic job
 // and the name "slow" (key groups 0..127 of 128) and returns it.
-func registerSlow(t testing.TB, r *registry.Registry) *blockingState {
+func registerSlow(t testing.TB, r *registry.Registry) *qstatetest.BlockingState {
 	t.Helper()
-	bs := &blockingState{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	bs := qstatetest.NewBlockingState([]byte{42}, 1)
 	if _, err := r.Register(syntheticJob, "slow", registry.KeyGroupRange{Start: 0, End: 127}, 128, bs); err != nil {
 		t.Fatal(err)
 	}
@@ -492,7 +480,7 @@ func registerSlow(t testing.TB, r *registry.Registry) *blockingState {
 
 // newSlowHandler returns a handler over a registry that holds only the
 // "slow" state, for tests that close the handler themselves.
-func newSlowHandler(t testing.TB) (*Handler, *blockingState) {
+func newSlowHandler(t testing.TB) (*Handler, *qstatetest.BlockingState) {
 	t.Helper()
 	r := registry.New()
 	bs := registerSlow(t, r)
@@ -511,7 +499,7 @@ func slowFrame(id int64) []byte {
 // busyPool returns a handler over the synthetic dataset and a "slow"
 // state whose pool of one worker is busy with a request for the slow state
 // (id 100): it answers on slowDone once bs is released.
-func busyPool(t testing.TB) (h *Handler, bs *blockingState, slowDone chan []byte) {
+func busyPool(t testing.TB) (h *Handler, bs *qstatetest.BlockingState, slowDone chan []byte) {
 	t.Helper()
 	r := registry.New()
 	bs = registerSlow(t, r)
@@ -521,7 +509,7 @@ func busyPool(t testing.TB) (h *Handler, bs *blockingState, slowDone chan []byte
 	h, _ = newHandler(t, Config{Registry: r, PoolSize: 1})
 	slowDone = make(chan []byte, 1)
 	h.Proxy().ServeBatch(slowFrame(100), 1, func(out []byte) { slowDone <- out })
-	qstatetest.Recv(t, bs.entered, qstatetest.Timeout, "the only worker busy with the slow request")
+	qstatetest.Recv(t, bs.Entered, qstatetest.Timeout, "the only worker busy with the slow request")
 	return h, bs, slowDone
 }
 
@@ -545,7 +533,7 @@ func TestOverload(t *testing.T) {
 			t.Fatalf("pool running %d of %d", running, capacity)
 		}
 	}
-	close(bs.release)
+	bs.Release()
 	if out := qstatetest.Recv(t, slowDone, qstatetest.Timeout, "the slow answer"); len(out) == 0 {
 		t.Fatal("slow request not answered")
 	}
@@ -595,14 +583,14 @@ func TestCloseReleasesPool(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	h.Proxy().ServeBatch(slow, 1, func([]byte) { wg.Done() })
-	qstatetest.Recv(t, bs.entered, qstatetest.Timeout, "the slow request at the state")
+	qstatetest.Recv(t, bs.Entered, qstatetest.Timeout, "the slow request at the state")
 	closed := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		closed <- h.Close(ctx)
 	}()
-	close(bs.release)
+	bs.Release()
 	wg.Wait()
 	if err := qstatetest.Recv(t, closed, qstatetest.Timeout, "Close to return"); err != nil {
 		t.Fatal(err)

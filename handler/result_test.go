@@ -108,7 +108,7 @@ func TestResultsByKind(t *testing.T) {
 func TestResultsOverload(t *testing.T) {
 	h, bs, slowDone := busyPool(t)
 	serve(t, h.Proxy(), proxyFrame(1, 1), proxyFrame(2, 2), proxyFrame(3, 3))
-	close(bs.release)
+	bs.Release()
 	putBuf(qstatetest.Recv(t, slowDone, qstatetest.Timeout, "the slow answer"))
 	st := h.Proxy().Stats()
 	if st.Results[ResultOverload] != 3 || st.Results[ResultOK] != 1 || st.Overloaded != 3 {

@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/qstate/qstate/client"
 	"github.com/qstate/qstate/codec"
@@ -21,8 +19,6 @@ import (
 	"github.com/qstate/qstate/server"
 	"github.com/qstate/qstate/state"
 )
-
-const ioTimeout = qstatetest.Timeout
 
 // node is a qstate node in process, with its metrics served over HTTP.
 type node struct {
@@ -85,7 +81,7 @@ func TestEndToEndCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), qstatetest.Timeout)
 	defer cancel()
 	job, _ := client.ParseJobID(dataset.SyntheticJobID)
 	kvID, _ := dataset.SyntheticKvStateID(n.reg)
@@ -128,11 +124,7 @@ func TestEndToEndCounts(t *testing.T) {
 		check("state", handler.ResultUnknownState, err, codec.ErrUnknownKvStateID)
 	}
 	// One request whose body does not decode, on a connection of its own.
-	c, err := net.DialTimeout("tcp", proxy, ioTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = c.SetDeadline(time.Now().Add(ioTimeout))
+	c := qstatetest.Dial(t, proxy)
 	bad := codec.AppendHeader(nil, codec.Request, 1, 3)
 	bad = append(bad, 1, 2, 3)
 	if _, err := c.Write(bad); err != nil {
@@ -232,12 +224,7 @@ func TestEndToEndBytes(t *testing.T) {
 			JobID: job, StateName: []byte(dataset.SyntheticState), KeyHash: k, KeyAndNamespace: intKey(k),
 		})
 	}
-	c, err := net.DialTimeout("tcp", n.proxy.Addr().String(), ioTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(ioTimeout))
+	c := qstatetest.Dial(t, n.proxy.Addr().String())
 	if _, err := c.Write(out); err != nil {
 		t.Fatal(err)
 	}

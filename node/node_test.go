@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -161,25 +160,12 @@ func TestServesBothPorts(t *testing.T) {
 	}
 }
 
-// blockingState answers once released; it tells when a Get has begun.
-type blockingState struct {
-	entered chan struct{}
-	release chan struct{}
-	once    sync.Once
-}
-
-func (b *blockingState) Get([]byte) ([]byte, bool, error) {
-	b.once.Do(func() { close(b.entered) })
-	<-b.release
-	return []byte{0, 0, 0, 1, 42}, true, nil
-}
-
 // TestShutdownAnswersInFlight: Shutdown lets a request already dispatched
 // be answered and written before it returns, refuses new connections
 // meanwhile, and afterwards Start, Serve and Shutdown say ErrNodeClosed (N3).
 func TestShutdownAnswersInFlight(t *testing.T) {
 	reg := registry.New()
-	bs := &blockingState{entered: make(chan struct{}), release: make(chan struct{})}
+	bs := qstatetest.NewBlockingState([]byte{0, 0, 0, 1, 42}, 1)
 	all := registry.KeyGroupRange{Start: 0, End: registry.DefaultMaxParallelism - 1}
 	if _, err := reg.Register(syntheticJob, "slow", all, registry.DefaultMaxParallelism, bs); err != nil {
 		t.Fatal(err)
@@ -197,7 +183,7 @@ func TestShutdownAnswersInFlight(t *testing.T) {
 		v, err := c.GetKvState(queryCtx(t), proxy.String(), syntheticJob, "slow", 1, []byte{0, 0, 0, 1, 0x2a, 0})
 		answered <- answer{v, err}
 	}()
-	qstatetest.Recv(t, bs.entered, qstatetest.Timeout, "the request to reach the state")
+	qstatetest.Recv(t, bs.Entered, qstatetest.Timeout, "the request to reach the state")
 
 	stopped := make(chan error, 1)
 	go func() {
@@ -223,7 +209,7 @@ func TestShutdownAnswersInFlight(t *testing.T) {
 		t.Fatalf("Shutdown returned (%v) before the request in flight was answered", err)
 	default:
 	}
-	close(bs.release)
+	bs.Release()
 	a := qstatetest.Recv(t, answered, qstatetest.Timeout, "the answer to the request in flight")
 	if a.err != nil || !bytes.Equal(a.v, []byte{0, 0, 0, 1, 42}) {
 		t.Errorf("request in flight = %x, %v; want its value", a.v, a.err)

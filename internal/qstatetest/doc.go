@@ -4,7 +4,8 @@
 // DialWindow), waits that fail the test with a message when what they wait
 // for does not happen in time (Recv, Events, Buffer, Eventually, Retry),
 // the condition of a loop that runs until a stop channel closes
-// (IsClosed), and the start and stop of a server-like value (Serve).
+// (IsClosed), a state whose look-ups wait until the test releases them
+// (BlockingState), and the start and stop of a server-like value (Serve).
 //
 // It is for tests only: nothing in the product imports it. It imports
 // codec, so codec's own tests (package codec) cannot use it, and not

@@ -150,3 +150,30 @@ func TestIsClosed(t *testing.T) {
 		t.Error("IsClosed false on a closed channel")
 	}
 }
+
+// TestBlockingState: a Get reports that it began and does not answer
+// before Release; then it answers the value.
+func TestBlockingState(t *testing.T) {
+	bs := NewBlockingState([]byte{42}, 1)
+	type answer struct {
+		v     []byte
+		found bool
+		err   error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		v, found, err := bs.Get(nil)
+		answered <- answer{v, found, err}
+	}()
+	Recv(t, bs.Entered, Timeout, "the Get to begin")
+	select {
+	case a := <-answered:
+		t.Fatalf("Get answered %v before Release", a)
+	default:
+	}
+	bs.Release()
+	bs.Release() // idempotent
+	if a := Recv(t, answered, Timeout, "the Get to answer"); !bytes.Equal(a.v, []byte{42}) || !a.found || a.err != nil {
+		t.Errorf("Get = %v", a)
+	}
+}
