@@ -64,19 +64,14 @@ func (s Tuple3Serializer[A, B, C]) Append(dst []byte, v Tuple3[A, B, C]) []byte 
 	return s.F2.Append(s.F1.Append(s.F0.Append(dst, v.F0), v.F1), v.F2)
 }
 
-// first2 is the serializer of the first two fields: a Tuple3 is
-// serialized as a Tuple2 of them followed by F2.
-func (s Tuple3Serializer[A, B, C]) first2() Tuple2Serializer[A, B] {
-	return Tuple2Serializer[A, B]{s.F0, s.F1}
-}
-
 // Read reads the fields in order.
 func (s Tuple3Serializer[A, B, C]) Read(b []byte) (v Tuple3[A, B, C], rest []byte, err error) {
-	t, rest, err := s.first2().Read(b)
-	if err != nil {
+	if v.F0, rest, err = s.F0.Read(b); err != nil {
 		return v, b, err
 	}
-	v.F0, v.F1 = t.F0, t.F1
+	if v.F1, rest, err = s.F1.Read(rest); err != nil {
+		return v, b, err
+	}
 	if v.F2, rest, err = s.F2.Read(rest); err != nil {
 		return v, b, err
 	}
@@ -85,7 +80,11 @@ func (s Tuple3Serializer[A, B, C]) Read(b []byte) (v Tuple3[A, B, C], rest []byt
 
 // Skip steps over the three fields (see Skipper).
 func (s Tuple3Serializer[A, B, C]) Skip(b []byte) ([]byte, bool, error) {
-	rest, r01, err := s.first2().Skip(b)
+	rest, r0, err := skipOne(s.F0, b)
+	if err != nil {
+		return b, false, err
+	}
+	rest, r1, err := skipOne(s.F1, rest)
 	if err != nil {
 		return b, false, err
 	}
@@ -93,7 +92,7 @@ func (s Tuple3Serializer[A, B, C]) Skip(b []byte) ([]byte, bool, error) {
 	if err != nil {
 		return b, false, err
 	}
-	return rest, r01 || r2, nil
+	return rest, r0 || r1 || r2, nil
 }
 
 type tuple2Key[A, B any] struct {
