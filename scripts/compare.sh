@@ -126,7 +126,7 @@ start_server() {
   PID=
   PORT=$(free_port)
   case "$kind" in
-    pool|inline|pool-b|inline-b)
+    pool|inline|auto|pool-b|inline-b|auto-b)
       bin=$QSTATE
       case "$kind" in *-b) bin=$QSTATE_B ;; esac
       # shellcheck disable=SC2086 # QSTATE_ARGS is a list of flags
@@ -217,6 +217,8 @@ server_name() {
   case "$1" in
     pool) echo "qstate (pool)" ;;
     inline) echo "qstate (inline)" ;;
+    auto) echo "qstate (auto)" ;;
+    auto-b) echo "qstate B (auto)" ;;
     pool-b) echo "qstate B (pool)" ;;
     inline-b) echo "qstate B (inline)" ;;
     ref) echo "kvref (Go map)" ;;
