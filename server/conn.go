@@ -33,6 +33,7 @@ type netConn interface {
 // gnet connection gets an fdWriter.
 type rawWriter interface {
 	rawWrite(p []byte) (int, error)
+	rawWritev(bs [][]byte) (int, error)
 }
 
 // fdWriter writes to a socket descriptor. The socket is non-blocking: a
@@ -40,6 +41,8 @@ type rawWriter interface {
 type fdWriter int
 
 func (fd fdWriter) rawWrite(p []byte) (int, error) { return unix.Write(int(fd), p) }
+
+func (fd fdWriter) rawWritev(bs [][]byte) (int, error) { return unix.Writev(int(fd), bs) }
 
 // maxIov is the most answer buffers one write gathers (writev). Up to
 // eight, golang.org/x/sys builds the iovec array on the stack.
@@ -201,6 +204,11 @@ func (cs *conn) finish(b *batch) {
 	cs.guard.finished++
 	if len(b.segs) > 0 {
 		cs.queueSegs(b)
+		for off := b.off; off > 0; { // what a worker wrote of it directly (I9: the queue was empty)
+			k := min(off, len(cs.queue[0].b)-cs.qoff)
+			cs.consume(k)
+			off -= k
+		}
 	} else if out := b.out; len(out) > b.off {
 		if b.off > 0 {
 			cs.qoff = b.off
@@ -223,8 +231,8 @@ func (cs *conn) finish(b *batch) {
 
 // queueSegs queues the answers of a batch with lent bytes: its segments
 // in order, the pieces of b.out and the lent values between them; the
-// last entry gives b.out back (event loop). Such a batch is never written
-// directly, so nothing of it has been written yet.
+// last entry gives b.out back (event loop). What a worker wrote of it
+// directly (b.off) is then taken off the queue, which held nothing else.
 func (cs *conn) queueSegs(b *batch) {
 	last := len(b.segs) - 1
 	for i, seg := range b.segs {
@@ -301,7 +309,10 @@ func (cs *conn) held() bool {
 // high watermark: answers up to HighWatermark go whole (several at once
 // through writev), larger ones in HighWatermark-sized chunks, after the
 // kernel has taken what it could of them directly while gnet held nothing
-// (so gnet never holds more than a chunk of them, I5). It returns false
+// (so gnet never holds more than a chunk of them, I5); with lent values
+// queued, up to maxIov entries go to the kernel in one writev that way,
+// so that an answer's header and its lent value leave together. It
+// returns false
 // when a write failed (gnet has then closed the connection, or the caller
 // closes it).
 func (cs *conn) flush() bool {
@@ -324,11 +335,20 @@ func (cs *conn) flush() bool {
 			break
 		}
 		head := cs.queue[0].b[cs.qoff:]
-		if len(head) > cfg.HighWatermark && ob == 0 {
+		if ob == 0 && (len(head) > cfg.HighWatermark || cs.lent > 0) {
 			// gnet holds nothing: the kernel takes what it can of the whole
-			// answer in one system call (all of it, for a reader that keeps
-			// up), gnet nothing; the rest goes on in chunks below.
-			n, err := cs.raw.rawWrite(head)
+			// answer (or of up to maxIov entries of the queue, lent values
+			// and the headers between them) in one system call (all of it,
+			// for a reader that keeps up), gnet nothing; the rest goes on in
+			// chunks below.
+			var n int
+			var err error
+			if k := cs.gather(head); k == 1 {
+				n, err = cs.raw.rawWrite(head)
+			} else {
+				n, err = cs.raw.rawWritev(cs.iov[:k])
+			}
+			clear(cs.iov[:maxIov])
 			if err != nil && err != unix.EAGAIN {
 				if err != unix.EPIPE && err != unix.ECONNRESET {
 					cs.setReason(CloseWriteError)
@@ -337,7 +357,11 @@ func (cs *conn) flush() bool {
 			}
 			if n > 0 {
 				cs.s.ctr.bytesOut.Add(int64(n))
-				cs.consume(n)
+				for n > 0 { // over the entries it took
+					k := min(n, len(cs.queue[0].b)-cs.qoff)
+					cs.consume(k)
+					n -= k
+				}
 				continue
 			}
 		}
@@ -385,6 +409,17 @@ func (cs *conn) flush() bool {
 		cs.s.ctr.observeOutbound(cs.nc.OutboundBuffered())
 	}
 	return true
+}
+
+// gather puts the queue's first entries, head first (the rest of the first
+// one), into cs.iov and returns how many: up to maxIov (event loop).
+func (cs *conn) gather(head []byte) int {
+	k := min(maxIov, len(cs.queue))
+	cs.iov[0] = head
+	for i := 1; i < k; i++ {
+		cs.iov[i] = cs.queue[i].b
+	}
+	return k
 }
 
 // consume drops the first n bytes of the queue's head, which the kernel
@@ -831,19 +866,20 @@ func (cs *conn) complete(b *batch) {
 		cs.s.batches.release(b)
 		return
 	}
-	if cs.direct && len(b.segs) > 0 {
-		// Lent bytes are large: the loop writes them, in chunks, and later
-		// completions queue behind them (I9: a partial direct write's rest
-		// must be the first thing the loop queues).
-		cs.direct = false
-	}
 	if cs.direct {
-		n := len(b.out)
-		if n > 0 {
+		n, size := len(b.out), len(b.out)
+		if len(b.segs) > 0 { // lent values: the headers and values in one writev
+			size = 0
+			for _, seg := range b.segs {
+				size += len(seg)
+			}
+			n, _ = cs.raw.rawWritev(b.segs)
+			n = max(n, 0)
+		} else if n > 0 {
 			n, _ = cs.raw.rawWrite(b.out) // an error is the loop's to handle: it retries through gnet
 			n = max(n, 0)
 		}
-		if n == len(b.out) && (b.isPart || b.answered == b.n) {
+		if n == size && (b.isPart || b.answered == b.n) {
 			cs.answered += b.owes()
 			cs.unreserved += b.limit
 			cs.answeredB++
@@ -855,7 +891,7 @@ func (cs *conn) complete(b *batch) {
 			}
 			return
 		}
-		if n < len(b.out) {
+		if n < size {
 			cs.direct = false // the loop writes the rest first (I9)
 		}
 		b.off = n

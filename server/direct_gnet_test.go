@@ -62,6 +62,18 @@ func (w recordingWriter) rawWrite(p []byte) (int, error) {
 	return n, err
 }
 
+func (w recordingWriter) rawWritev(bs [][]byte) (int, error) {
+	n := 0
+	for _, b := range bs {
+		n += len(b)
+	}
+	k, err := w.w.rawWritev(bs)
+	w.r.mu.Lock()
+	w.r.writes = append(w.r.writes, rawWriteRec{conn: w.conn, fromTask: goid() == w.r.task, want: n, n: max(k, 0)})
+	w.r.mu.Unlock()
+	return k, err
+}
+
 func (r *rawRecorder) wrap(w rawWriter) rawWriter {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -119,7 +119,7 @@
 // backpressure, error handling and close reasons remain the loop's.
 // The requests a worker answered directly are counted off the loop's
 // in-flight count at its next look (collect, settle). A batch with lent
-// values is never written directly: the loop writes it, in chunks.
+// values is written the same way, its pieces and values in one writev.
 //
 // It pays: with every batch handed to the loop instead (one Conn.Wake per
 // burst of completions), the server spent 12-17% more CPU per request and
@@ -276,9 +276,9 @@
 //     anything else (TestDirectWritePartial, TestDirectWriteWaitsForGnet,
 //     and on real gnet TestDirectWriteGnetPartial); no write follows
 //     OnClose (TestDirectWriteAfterClose, TestDirectWriteGnetReusedFd on
-//     a reused descriptor); a completed batch with lent values turns
-//     direct writes off, so later batches queue behind it
-//     (TestLentBatchThenPartialDirect); a connection
+//     a reused descriptor); a batch with lent values is written the same
+//     way, headers and values in one writev, and the rest of a partial
+//     one goes out first too (TestLentBatchThenPartialDirect); a connection
 //     out of in-flight budget with frames waiting is woken by the
 //     completion that frees budget (TestDirectWriteInFlightBudget).
 //   - I10: limits close or answer, never block or drop silently: the

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -94,6 +95,9 @@ func (f *fakeConn) Writev(bs [][]byte) (int, error) {
 	}
 	return n, nil
 }
+
+// rawWritev is rawWrite of the buffers joined.
+func (f *fakeConn) rawWritev(bs [][]byte) (int, error) { return f.rawWrite(bytes.Join(bs, nil)) }
 
 // rawWrite is a direct write: it takes p, or its first rawMax bytes.
 func (f *fakeConn) rawWrite(p []byte) (int, error) {
