@@ -831,7 +831,13 @@ func (cs *conn) complete(b *batch) {
 		cs.s.batches.release(b)
 		return
 	}
-	if cs.direct && len(b.segs) == 0 { // lent bytes are large: the loop writes them, in chunks
+	if cs.direct && len(b.segs) > 0 {
+		// Lent bytes are large: the loop writes them, in chunks, and later
+		// completions queue behind them (I9: a partial direct write's rest
+		// must be the first thing the loop queues).
+		cs.direct = false
+	}
+	if cs.direct {
 		n := len(b.out)
 		if n > 0 {
 			n, _ = cs.raw.rawWrite(b.out) // an error is the loop's to handle: it retries through gnet

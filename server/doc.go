@@ -276,7 +276,9 @@
 //     anything else (TestDirectWritePartial, TestDirectWriteWaitsForGnet,
 //     and on real gnet TestDirectWriteGnetPartial); no write follows
 //     OnClose (TestDirectWriteAfterClose, TestDirectWriteGnetReusedFd on
-//     a reused descriptor); a connection
+//     a reused descriptor); a completed batch with lent values turns
+//     direct writes off, so later batches queue behind it
+//     (TestLentBatchThenPartialDirect); a connection
 //     out of in-flight budget with frames waiting is woken by the
 //     completion that frees budget (TestDirectWriteInFlightBudget).
 //   - I10: limits close or answer, never block or drop silently: the

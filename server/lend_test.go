@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/qstate/qstate/codec"
+	"github.com/qstate/qstate/internal/qstatetest"
 )
 
 // TestLentAnswersQueued: the answers of a PartHandler that lends large
@@ -91,5 +92,61 @@ func TestLentValuesBoundMemory(t *testing.T) {
 		if got, err := codec.DecodeKvStateResponse(f.Body); err != nil || f.RequestID != int64(i) || !bytes.Equal(got, want) {
 			t.Fatalf("answer %d: id %d, %d bytes, %v", i, f.RequestID, len(got), err)
 		}
+	}
+}
+
+// heldParts is a PartHandler that keeps every batch until the test
+// answers it (off the loop, like a pool worker), lending as its echo does.
+type heldParts struct {
+	echo  echoHandler
+	calls []heldPartCall
+}
+
+type heldPartCall struct {
+	reqs []byte
+	n    int
+	done func([]byte, [][]byte, int, int)
+}
+
+func (h *heldParts) ServeBatch([]byte, int, func([]byte)) {
+	panic("heldParts: ServeBatch called on a PartHandler")
+}
+
+func (h *heldParts) ServeParts(reqs []byte, n int, _ int, _ bool, _ func([]byte, [][]byte, int), done func([]byte, [][]byte, int, int)) {
+	h.calls = append(h.calls, heldPartCall{reqs: reqs, n: n, done: done})
+}
+
+func (h *heldParts) answer(i int) {
+	c := h.calls[i]
+	out, segs := h.echo.answerLending(c.reqs, c.n, h.echo.lend)
+	c.done(out, segs, c.n, 0)
+}
+
+// TestLentBatchThenPartialDirect: a completed batch with lent values turns
+// direct writes off, so a later batch's worker does not write past it: the
+// answers go out in the order the batches completed, none cut (I9).
+func TestLentBatchThenPartialDirect(t *testing.T) {
+	h := &heldParts{echo: echoHandler{lend: 1000}}
+	_, fc, cs := fakeServe(t, Config{}, h, true)
+	first := append(requestFrame(0, []byte("ab")), requestFrame(1, sizedBody(5000))...)
+	second := framesFrom(2, 3)
+	fc.feed(first)
+	cs.serve()
+	fc.feed(second)
+	cs.serve()
+	if len(h.calls) != 2 {
+		t.Fatalf("%d batches dispatched, want 2", len(h.calls))
+	}
+	fc.rawMax = 7 // a direct write would take 7 bytes
+	h.answer(0)   // lent: queued for the loop
+	h.answer(1)   // must queue behind it, not write
+	if fc.raw != 0 {
+		t.Fatalf("%d direct writes after a lent batch was queued", fc.raw)
+	}
+	qstatetest.Recv(t, fc.wakes, qstatetest.Timeout, "a wake of the loop")
+	cs.serve()
+	want := append((&echoHandler{}).answer(first, 2), (&echoHandler{}).answer(second, 3)...)
+	if !bytes.Equal(fc.out, want) {
+		t.Fatalf("written %d bytes, want the %d of both batches' answers in order", len(fc.out), len(want))
 	}
 }
