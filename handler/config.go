@@ -16,10 +16,21 @@ type Dispatch int
 
 // The dispatch modes.
 const (
-	// Pool runs each batch's look-ups on the handler's ants pool (the zero
-	// value, and the default): the event loop only hands the batch over, so
-	// a slow state or a forwarded request never stalls other connections.
-	Pool Dispatch = iota
+	// Auto (the zero value, and the default) runs a batch's look-ups on
+	// the pool as Pool does, except a lone request: a batch of one on a
+	// connection with nothing else in flight or waiting to be written
+	// (ServeParts' first; with ServeBatch, any batch of one). That one is
+	// looked up on the event loop, as Inline does, when its state never
+	// blocks, since a hop to the pool would only add a wake-up (and a
+	// second thread's wake-up) to a few hundred nanoseconds of look-up. A
+	// forward or a state whose look-ups may block still goes to the pool.
+	// Measured in BENCHMARKS.md ("One writer per socket and dispatch"):
+	// 1x1 -48% server CPU per request, 50x1 -20%, pipelined loads as Pool.
+	Auto Dispatch = iota
+	// Pool runs each batch's look-ups on the handler's ants pool: the
+	// event loop only hands the batch over, so a slow state or a forwarded
+	// request never stalls other connections.
+	Pool
 	// Inline runs look-ups on the event loop that read the batch and
 	// answers before ServeBatch returns, for states whose Get never
 	// blocks (the heap states of package state); it saves the handoff. A
@@ -28,17 +39,17 @@ const (
 	Inline
 )
 
-// String returns the mode's flag name ("pool" or "inline").
+// String returns the mode's flag name ("auto", "pool" or "inline").
 func (d Dispatch) String() string { return dispatches.String(d) }
 
 // MarshalText implements encoding.TextMarshaler.
 func (d Dispatch) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
-// UnmarshalText implements encoding.TextUnmarshaler ("pool" or "inline").
+// UnmarshalText implements encoding.TextUnmarshaler ("auto", "pool" or "inline").
 func (d *Dispatch) UnmarshalText(b []byte) error { return dispatches.UnmarshalText(b, d) }
 
 var dispatches = enumname.Table[Dispatch]{
-	Type: "Dispatch", Names: []string{Pool: "pool", Inline: "inline"},
+	Type: "Dispatch", Names: []string{Auto: "auto", Pool: "pool", Inline: "inline"},
 	IgnoreCase: true, What: "dispatch mode", Err: ErrConfig,
 }
 
@@ -73,7 +84,7 @@ type Config struct {
 	// Registry maps KvStateIDs and (job, state name) to states. Required.
 	Registry *registry.Registry
 
-	// Dispatch says where look-ups run; zero is Pool.
+	// Dispatch says where look-ups run; zero is Auto.
 	Dispatch Dispatch
 
 	// PoolSize bounds the pool's workers: when all are busy a batch is
@@ -122,14 +133,14 @@ func (c Config) Validate() error {
 	if c.Registry == nil {
 		p.Addf("Registry is nil")
 	}
-	if c.Dispatch != Pool && c.Dispatch != Inline {
+	if c.Dispatch != Pool && c.Dispatch != Inline && c.Dispatch != Auto {
 		p.Addf("unknown Dispatch %d", int(c.Dispatch))
 	}
 	configcheck.NonNegative(p, "PoolSize", c.PoolSize)
 	configcheck.NonNegative(p, "PoolExpiry", c.PoolExpiry)
 	configcheck.NonNegative(p, "RequestTimeout", c.RequestTimeout)
 	if c.Forwarder != nil && c.Dispatch == Inline {
-		p.Addf("a Forwarder may block: it needs Pool dispatch, not Inline")
+		p.Addf("a Forwarder may block: it needs Auto or Pool dispatch, not Inline")
 	}
 	return p.Err()
 }

@@ -11,7 +11,9 @@
 // Pool dispatch ServeBatch only hands the batch over; with Inline it runs
 // look-ups that never block, and hands the rest of a batch to the pool,
 // made on first need, at the first state that says its look-ups may block,
-// state.Blocking: a disk store); queue without bound (a full pool
+// state.Blocking: a disk store, or at a forward; Auto, the default, does
+// what Inline does for a lone request and what Pool does for the rest);
+// queue without bound (a full pool
 // refuses a batch at once, each request answered with a RuntimeException
 // saying the server is overloaded); allocate per request in steady state
 // (a missing key answers with codec's cached payload); log per request;
@@ -50,7 +52,12 @@
 //   - out (done's argument): a bufpool buffer sized exactly for the
 //     answers; it becomes the caller's.
 //   - Values returned by a KvState are immutable (state.KvState); the
-//     handler copies each once, into out, and keeps no reference after.
+//     handler copies each once, into out, and keeps no reference after,
+//     except with ServeParts (the server) a value of at least lendMin
+//     (16 KiB) that a state other than an Appender returned: it is lent,
+//     not copied (segs of server.PartHandler: out holds its header, the
+//     server writes the value from the state's own bytes), so a large
+//     answer costs the server no copy however many connections wait.
 //     A state.Appender (a store on disk) appends its answer to the task's
 //     scratch buffer instead, reused from batch to batch (kept up to 1
 //     MiB); results view it until the batch is encoded.

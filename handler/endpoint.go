@@ -2,6 +2,7 @@ package handler
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"math"
 	"sync"
@@ -50,8 +51,9 @@ func (e *Endpoint) ConnOpened() { e.ctr.conns.Add(1) }
 func (e *Endpoint) ConnClosed() { e.ctr.conns.Add(-1) }
 
 // ServeBatch answers the n whole REQUEST frames in reqs (server.Handler):
-// on the pool (the default), or before returning with Inline dispatch or
-// when the pool refuses the batch. reqs is read until done is called.
+// on the pool, or before returning with Inline dispatch, a lone request
+// with Auto dispatch (the default) or when the pool refuses the batch.
+// reqs is read until done is called.
 func (e *Endpoint) ServeBatch(reqs []byte, n int, done func(out []byte)) {
 	t := e.h.tasks.get()
 	t.ep, t.reqs, t.n, t.done, t.start = e, reqs, n, done, time.Now()
@@ -67,7 +69,12 @@ func (e *Endpoint) ServeBatch(reqs []byte, n int, done func(out []byte)) {
 // itself go to part as soon as the batch's look-ups are done, and each
 // forwarded request's answer as soon as its owner answers: none waits for
 // another request's owner.
-func (e *Endpoint) ServeParts(reqs []byte, n int, limit int, first bool, part func(out []byte, k int), done func(out []byte, answered, need int)) {
+//
+// A value of at least lendMin bytes that a heap state holds (immutable
+// once published) is lent to the server instead of copied into out: the
+// answer's header goes into out, and segs says where the value goes
+// (server.PartHandler).
+func (e *Endpoint) ServeParts(reqs []byte, n int, limit int, first bool, part func(out []byte, segs [][]byte, k int), done func(out []byte, segs [][]byte, answered, need int)) {
 	t := e.h.tasks.get()
 	t.ep, t.reqs, t.n, t.doneN, t.part, t.start = e, reqs, n, done, part, time.Now()
 	t.limit, t.first = max(limit, 0), first
@@ -80,9 +87,10 @@ func (e *Endpoint) serve(t *task) {
 	switch {
 	case e.h.closed.Load():
 		t.reject(e.closing, false)
-	case e.h.cfg.Dispatch == Inline:
+	case e.h.cfg.Dispatch == Inline || (e.h.cfg.Dispatch == Auto && t.lone()):
 		// Look up on the event loop until a state whose look-ups may block
-		// (state.Blocking): the rest of the batch goes to the pool.
+		// (state.Blocking) or a forward: the rest of the batch goes to the
+		// pool.
 		t.onLoop = true
 		out, failed, handoff := t.answer()
 		t.onLoop = false
@@ -100,6 +108,12 @@ func (e *Endpoint) serve(t *task) {
 		e.invoke(e.h.pool.Load(), t)
 	}
 }
+
+// lone reports whether t is a lone request: a batch of one, on a
+// connection with nothing else in flight or waiting to be written (first,
+// with ServeParts). Auto dispatch answers it on the event loop, where a
+// hop to the pool would only add a wake-up.
+func (t *task) lone() bool { return t.n == 1 && (t.limit < 0 || t.first) }
 
 // invoke hands t to a pool worker, or answers it at once with a failure
 // when the pool is full or closed.
@@ -135,12 +149,13 @@ type task struct {
 	scratch []byte
 
 	// ServeParts only (limit -1 and nil funcs for ServeBatch).
-	doneN    func(out []byte, answered, need int)
-	part     func(out []byte, k int)
-	limit    int  // answer bytes the batch may build; -1: no limit
-	first    bool // answer the first request whatever its size
-	answered int  // requests answered (the rest are deferred)
-	need     int  // answer size of the first deferred request
+	doneN    func(out []byte, segs [][]byte, answered, need int)
+	part     func(out []byte, segs [][]byte, k int)
+	segs     [][]byte // the answers being handed over, with lent values (lend); empty between batches
+	limit    int      // answer bytes the batch may build; -1: no limit
+	first    bool     // answer the first request whatever its size
+	answered int      // requests answered (the rest are deferred)
+	need     int      // answer size of the first deferred request
 
 	// Look-ups repeat within a batch (a client queries one state): the
 	// last location and state found are reused for equal keys, which saves
@@ -195,6 +210,7 @@ type result struct {
 	ok      bool
 	content []byte // answer content when ok: immutable state bytes, or forwarded (owned)
 	owned   bool   // content came from a Forwarder: give it to bufpool after encoding
+	lent    bool   // content is a heap state's published value: never written again, may be lent
 	payload []byte // Java-serialized failure when !ok
 	kind    Result // how it was answered (ResultOK when ok)
 	fwd     bool   // waiting for its forward (ServeParts sends the others first)
@@ -208,6 +224,39 @@ func (r *result) size() int {
 		return codec.ResultFrameSize(len(r.content))
 	}
 	return codec.RequestFailureFrameSize(len(r.payload))
+}
+
+// lendMin is the smallest value ServeParts lends to the server instead of
+// copying it (server.PartHandler): below it a copy costs less than the
+// extra entries of the server's queue and of its writev.
+const lendMin = 16 << 10
+
+// lends reports whether t lends r's value to the server (ServeParts).
+func (t *task) lends(r *result) bool {
+	return t.doneN != nil && r.ok && r.lent && len(r.content) >= lendMin
+}
+
+// encodeAt appends r's answer to out, whose answers from mark on are not
+// in t.segs yet; a lent value goes to t.segs (after the piece of out
+// before it) instead of into out. It returns out and the new mark.
+func (t *task) encodeAt(out []byte, mark int, r *result) ([]byte, int) {
+	if !t.lends(r) {
+		return r.encode(out), mark
+	}
+	out = codec.AppendHeader(out, codec.RequestResult, r.id, codec.KvStateResponseSize(len(r.content)))
+	out = binary.BigEndian.AppendUint32(out, uint32(len(r.content)))
+	t.segs = append(t.segs, out[mark:], r.content)
+	r.content = nil
+	return out, len(out)
+}
+
+// builtSize is the bytes of out r's answer takes (its header alone when
+// its value is lent).
+func (t *task) builtSize(r *result) int {
+	if t.lends(r) {
+		return codec.ResultFrameSize(0)
+	}
+	return r.size()
 }
 
 // encode appends r's answer frame to out and drops r's bytes (owned ones
@@ -244,7 +293,8 @@ func (t *task) run() {
 }
 
 // finish records statistics, releases the task and calls done with the
-// answers to t.answered requests.
+// answers to t.answered requests (and the segments of lent values: done
+// copies them before the task is released).
 func (t *task) finish(out []byte, failed, overloaded int) {
 	e, n, done, doneN, need := t.ep, t.answered, t.done, t.doneN, t.need
 	lat := time.Since(t.start)
@@ -253,12 +303,19 @@ func (t *task) finish(out []byte, failed, overloaded int) {
 	if o := e.h.cfg.Observer; o != nil {
 		o.ObserveBatch(e.port, n, failed, lat)
 	}
-	e.h.tasks.put(t)
-	if doneN != nil {
-		doneN(out, n, need)
+	if doneN == nil {
+		e.h.tasks.put(t)
+		done(out)
 		return
 	}
-	done(out)
+	var segs [][]byte
+	if len(t.segs) > 0 {
+		segs = t.segs
+	}
+	doneN(out, segs, n, need)
+	clear(t.segs) // drop the lent values
+	t.segs = t.segs[:0]
+	e.h.tasks.put(t)
 }
 
 // answer looks up every request from t.next on and encodes the answers
@@ -275,6 +332,8 @@ func (t *task) answer() (out []byte, failed int, handoff bool) {
 			}
 			t.res = t.res[:0]
 			t.forget()
+			clear(t.segs)
+			t.segs = t.segs[:0]
 			payload := codec.MustAppendThrowable(nil, codec.NewInternalError(t.ep.port.serverName(), "answering the request"))
 			out, failed, handoff = t.encodeAll(payload)
 			t.answered, t.need = failed, 0
@@ -333,18 +392,22 @@ func (t *task) answer() (out []byte, failed int, handoff bool) {
 			t.kinds[r.kind]++
 		}
 		if !r.sent {
-			size += r.size()
+			size += t.builtSize(r)
 		}
 	}
 	if size > 0 {
 		out = bufpool.Get(size)
 	}
+	mark := 0
 	for i := range t.res {
 		r := &t.res[i]
 		if !r.sent {
-			out = r.encode(out)
+			out, mark = t.encodeAt(out, mark, r)
 		}
 		*r = result{} // drop references to state bytes
+	}
+	if len(t.segs) > 0 {
+		t.segs = append(t.segs, out[mark:])
 	}
 	t.res = t.res[:0]
 	t.forget()
@@ -357,21 +420,27 @@ func (t *task) sendLocal() {
 	size, k := 0, 0
 	for i := range t.res {
 		if r := &t.res[i]; !r.fwd {
-			size += r.size()
+			size += t.builtSize(r)
 			k++
 		}
 	}
 	if k == 0 {
 		return
 	}
-	out := bufpool.Get(size)
+	out, mark := bufpool.Get(size), 0
 	for i := range t.res {
 		if r := &t.res[i]; !r.fwd {
-			out = r.encode(out)
+			out, mark = t.encodeAt(out, mark, r)
 			r.sent = true
 		}
 	}
-	t.part(out, k)
+	var segs [][]byte
+	if len(t.segs) > 0 {
+		segs = append(t.segs, out[mark:])
+	}
+	t.part(out, segs, k)
+	clear(t.segs) // the server copied them
+	t.segs = t.segs[:0]
 }
 
 // sendOne hands the answer of request i to part (ServeParts; a forward's,
@@ -380,7 +449,7 @@ func (t *task) sendOne(i int) {
 	r := &t.res[i]
 	out := r.encode(bufpool.Get(r.size()))
 	r.sent = true
-	t.part(out, 1)
+	t.part(out, nil, 1)
 }
 
 // forget clears the look-up cache, the forwards and the scratch answers at
@@ -619,6 +688,10 @@ func (t *task) proxyLookup(id int64, body []byte) result {
 		if e.h.cfg.Forwarder == nil {
 			return result{id: id, payload: e.noKeyGroup, kind: ResultUnknownKeyGroup}
 		}
+		if t.onLoop {
+			t.handoff = true // a forward may block: a worker sends it
+			return result{}
+		}
 		// Forwarded after the batch's look-ups, concurrently with its other forwards.
 		t.fwds = append(t.fwds, remoteRequest{i: len(t.res), owner: owner, job: registry.JobID(req.JobID),
 			name: req.StateName, kv: req.KeyAndNamespace, keyHash: req.KeyHash})
@@ -673,7 +746,7 @@ func (t *task) get(id int64, kvID registry.KvStateID, keyAndNamespace []byte) re
 		// cached bytes, no allocation.
 		return result{id: id, payload: codec.UnknownKeyOrNamespacePayload(codec.ServerName), kind: ResultMissingKey}
 	}
-	return result{id: id, ok: true, content: v}
+	return result{id: id, ok: true, content: v, lent: t.lastApp == nil}
 }
 
 // forward asks the Forwarder for a key group another node owns.

@@ -101,7 +101,7 @@ func New(cfg Config) (*Handler, error) {
 	h := &Handler{cfg: cfg, reg: cfg.Registry, log: cfg.Logger.With().Str("component", "handler").Logger()}
 	h.proxy.init(h, ProxyPort)
 	h.state.init(h, StatePort)
-	if cfg.Dispatch == Pool {
+	if cfg.Dispatch != Inline {
 		if _, err := h.workers(); err != nil {
 			return nil, err
 		}

@@ -55,7 +55,8 @@ type Config struct {
 	// (the node passes Logger).
 	Server server.Config
 
-	// Dispatch says where look-ups run: handler.Pool (the zero value) or
+	// Dispatch says where look-ups run: handler.Auto (the zero value: the
+	// pool, but a lone request on the event loop), handler.Pool or
 	// handler.Inline (not with a Forwarder or Directory).
 	Dispatch handler.Dispatch
 

@@ -408,13 +408,21 @@ func (d *DB) read(fn func(b *pebble.Batch) error) error {
 // Commit applies the task's batched writes: queries see them from then
 // on. A failed commit drops the batch (the task restores from its last
 // checkpoint, as with Flink's RocksDB backend).
-func (d *DB) Commit() error {
+func (d *DB) Commit() error { return d.committed(nil) }
+
+// committed commits the batch and then, still under the write lock (no
+// write slips in between), runs then unless it is nil: Commit, Flush and
+// Checkpoint.
+func (d *DB) committed(then func() error) error {
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
 	if d.wclosed {
 		return ErrClosed
 	}
-	return d.commitLocked()
+	if err := d.commitLocked(); err != nil || then == nil {
+		return err
+	}
+	return then()
 }
 
 func (d *DB) commitLocked() error {
@@ -432,42 +440,30 @@ func (d *DB) commitLocked() error {
 // Flush commits the batch and writes the memtable to disk, so that
 // everything committed survives a crash without a WAL.
 func (d *DB) Flush() error {
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
-	if d.wclosed {
-		return ErrClosed
-	}
-	if err := d.commitLocked(); err != nil {
-		return err
-	}
-	if err := d.db.Flush(); err != nil {
-		return fmt.Errorf("pebblestate: flush: %w", err)
-	}
-	return nil
+	return d.committed(func() error {
+		if err := d.db.Flush(); err != nil {
+			return fmt.Errorf("pebblestate: flush: %w", err)
+		}
+		return nil
+	})
 }
 
 // Checkpoint commits the batch and writes a consistent copy of the store
 // into dir, which must not exist (hard links where the file system allows,
 // so it is cheap). Open(dir) reads the copy: a task runtime's snapshot.
 func (d *DB) Checkpoint(dir string) error {
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
-	if d.wclosed {
-		return ErrClosed
-	}
-	if err := d.commitLocked(); err != nil {
-		return err
-	}
-	if !d.opts.WAL {
-		// Without a WAL the memtable is not in the checkpoint's files.
-		if err := d.db.Flush(); err != nil {
-			return fmt.Errorf("pebblestate: checkpoint %s: flush: %w", dir, err)
+	return d.committed(func() error {
+		if !d.opts.WAL {
+			// Without a WAL the memtable is not in the checkpoint's files.
+			if err := d.db.Flush(); err != nil {
+				return fmt.Errorf("pebblestate: checkpoint %s: flush: %w", dir, err)
+			}
 		}
-	}
-	if err := d.db.Checkpoint(dir, pebble.WithFlushedWAL()); err != nil {
-		return fmt.Errorf("pebblestate: checkpoint %s: %w", dir, err)
-	}
-	return nil
+		if err := d.db.Checkpoint(dir, pebble.WithFlushedWAL()); err != nil {
+			return fmt.Errorf("pebblestate: checkpoint %s: %w", dir, err)
+		}
+		return nil
+	})
 }
 
 // Close commits the batch, flushes (without a WAL, so that a reopen finds

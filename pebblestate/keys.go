@@ -138,24 +138,34 @@ func putScratch(s *scratch) {
 // appendGet appends the stored value of the query kn to dst (KvState's
 // answer for value-like states and lists: the bytes are Flink's).
 func (b *base[K, N]) appendGet(dst, kn []byte) ([]byte, bool, error) {
-	s := getScratch()
-	defer putScratch(s)
-	var err error
-	if s.key, err = b.queryKey(s.key[:0], kn); err != nil {
+	s, err := b.queryScratch(kn)
+	if err != nil {
 		return dst, false, err
 	}
+	defer putScratch(s)
 	return b.d.appendValue(dst, s.key)
+}
+
+// queryScratch returns pooled scratch whose key is the stored key of the
+// query kn (see queryKey); the caller puts it back.
+func (b *base[K, N]) queryScratch(kn []byte) (*scratch, error) {
+	s := getScratch()
+	var err error
+	if s.key, err = b.queryKey(s.key[:0], kn); err != nil {
+		putScratch(s)
+		return nil, err
+	}
+	return s, nil
 }
 
 // appendScan appends, for every key under the query kn's prefix, the rest
 // of the key after the prefix and the value (a map's content).
 func (b *base[K, N]) appendScan(dst, kn []byte) ([]byte, bool, error) {
-	s := getScratch()
-	defer putScratch(s)
-	var err error
-	if s.key, err = b.queryKey(s.key[:0], kn); err != nil {
+	s, err := b.queryScratch(kn)
+	if err != nil {
 		return dst, false, err
 	}
+	defer putScratch(s)
 	s.upper = appendSuccessor(s.upper[:0], s.key)
 	s.io.LowerBound, s.io.UpperBound = s.key, s.upper
 	return b.d.appendScan(dst, len(s.key), &s.io)

@@ -164,6 +164,17 @@ func (r *Registry) add(reg *registration, id KvStateID) error {
 	return nil
 }
 
+// addNew adds reg under the caller-chosen id, which must not be registered
+// already (RegisterWithID, RegisterRemote).
+func (r *Registry) addNew(reg *registration, id KvStateID) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.load().reg(id) != nil {
+		return fmt.Errorf("%w: %s", ErrDuplicateKvStateID, id)
+	}
+	return r.add(reg, id)
+}
+
 // RegisterWithID registers s, held by this node, as Register does, but
 // under the KvStateID id that the caller chose (a cluster layer whose peers
 // must know the ID in advance derives it from the cluster description)
@@ -173,12 +184,7 @@ func (r *Registry) RegisterWithID(job JobID, name string, kgr KeyGroupRange, max
 	if s == nil {
 		return ErrNilState
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.load().reg(id) != nil {
-		return fmt.Errorf("%w: %s", ErrDuplicateKvStateID, id)
-	}
-	return r.add(&registration{job: job, name: name, kgr: kgr, maxP: maxParallelism, state: s}, id)
+	return r.addNew(&registration{job: job, name: name, kgr: kgr, maxP: maxParallelism, state: s}, id)
 }
 
 // RegisterRemote records that the key groups kgr of state name of job are
@@ -188,12 +194,7 @@ func (r *Registry) RegisterRemote(job JobID, name string, kgr KeyGroupRange, max
 	if addr == "" {
 		return ErrNoAddr
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.load().reg(id) != nil {
-		return fmt.Errorf("%w: %s", ErrDuplicateKvStateID, id)
-	}
-	return r.add(&registration{job: job, name: name, kgr: kgr, maxP: maxParallelism, addr: addr}, id)
+	return r.addNew(&registration{job: job, name: name, kgr: kgr, maxP: maxParallelism, addr: addr}, id)
 }
 
 // with checks reg and returns a snapshot of old with it added under id.

@@ -36,14 +36,7 @@ go build -o "$OUT/qstate" ./cmd/qstate
 Q="$OUT/qstate"
 E="http://127.0.0.1:$PORT"
 
-declare -A pids=()
-stop_all() {
-  for name in "${!pids[@]}"; do
-    kill "${pids[$name]}" 2>/dev/null || true
-    wait "${pids[$name]}" 2>/dev/null || true
-  done
-  pids=()
-}
+. scripts/procs.sh
 trap stop_all EXIT INT TERM
 
 start_etcd() {
@@ -52,7 +45,7 @@ start_etcd() {
     --listen-peer-urls "http://127.0.0.1:$((PORT+1))" --initial-advertise-peer-urls "http://127.0.0.1:$((PORT+1))" \
     --initial-cluster "demo=http://127.0.0.1:$((PORT+1))" \
     --heartbeat-interval 50 --election-timeout 500 >>"$OUT/etcd.log" 2>&1 &
-  pids[etcd]=$!
+  track etcd $!
   for _ in $(seq 100); do
     "$Q" cluster status --etcd-endpoints "$E" --cluster-name demo --timeout 200ms >/dev/null 2>&1 && return
     sleep 0.1
@@ -64,7 +57,7 @@ start_node() { # start_node NAME INDEX KEYGROUPS
   "$Q" serve --etcd-endpoints "$E" --cluster-name demo --node "$1" --dataset synthetic --key-groups "$3" \
     --etcd-ttl "$TTL" --proxy-addr "127.0.0.1:$((PORT+10*$2))" --server-addr "127.0.0.1:$((PORT+10*$2+1))" \
     --admin "" --log-format json >>"$OUT/node-$1.log" 2>&1 &
-  pids[$1]=$!
+  track "$1" $!
 }
 
 status() { "$Q" cluster status --etcd-endpoints "$E" --cluster-name demo; }
@@ -105,7 +98,7 @@ for k in 1 2 3; do query "$k"; done
 verify "three nodes" --requests 50000
 
 log "killing node c (SIGKILL): its lease ends after $TTL"
-kill -9 "${pids[c]}"; wait "${pids[c]}" 2>/dev/null || true; unset 'pids[c]'
+stop_proc c KILL
 killed=$(date +%s.%N)
 wait_status "NO LIVE NODE holds key groups 86-127"
 log "node c's key groups uncovered $(echo "$(date +%s.%N) - $killed" | bc 2>/dev/null || echo '?') s after the kill"
@@ -123,7 +116,7 @@ wait_status "every key group is held"
 verify "node c restarted" --requests 50000
 
 log "stopping etcd for ${OUTAGE}s while the benchmark runs"
-kill -9 "${pids[etcd]}"; wait "${pids[etcd]}" 2>/dev/null || true; unset 'pids[etcd]'
+stop_proc etcd KILL
 verify "etcd down ${OUTAGE}s" --duration "${OUTAGE}s"
 start_etcd
 for _ in $(seq 200); do # each node logs that etcd is back (lease kept, or registered with a new one)

@@ -89,15 +89,9 @@ case " $SERVERS " in *" ref "*|*" flat "*)
   go build -o "$OUT/kvref" ./internal/kvref/cmd/kvref ;;
 esac
 
-# Servers we started, stopped by PID on exit.
-declare -A running=()
-cleanup() {
-  for pid in "${!running[@]}"; do
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-}
-trap cleanup EXIT
+# Servers we started (named by their PID), stopped by PID on exit.
+. scripts/procs.sh
+trap stop_all EXIT
 trap 'exit 130' INT TERM
 
 # free_port prints a TCP port nothing on 127.0.0.1 answers on, nor on the next
@@ -132,7 +126,7 @@ start_server() {
   PID=
   PORT=$(free_port)
   case "$kind" in
-    pool|inline|pool-b|inline-b)
+    pool|inline|auto|pool-b|inline-b|auto-b)
       bin=$QSTATE
       case "$kind" in *-b) bin=$QSTATE_B ;; esac
       # shellcheck disable=SC2086 # QSTATE_ARGS is a list of flags
@@ -152,15 +146,11 @@ start_server() {
     *) log "unknown server $kind"; return 1 ;;
   esac
   PID=$!
-  running[$PID]=1
+  track "$PID" "$PID"
   wait_port "$PORT" "$PID"
 }
 
-stop_server() {
-  kill "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-  unset "running[$1]"
-}
+stop_server() { stop_proc "$1"; }
 
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -227,6 +217,8 @@ server_name() {
   case "$1" in
     pool) echo "qstate (pool)" ;;
     inline) echo "qstate (inline)" ;;
+    auto) echo "qstate (auto)" ;;
+    auto-b) echo "qstate B (auto)" ;;
     pool-b) echo "qstate B (pool)" ;;
     inline-b) echo "qstate B (inline)" ;;
     ref) echo "kvref (Go map)" ;;

@@ -25,12 +25,13 @@ const (
 // rest of its batch: no requests, only out and the count k of answers.
 type batch struct {
 	cs     *conn
-	in     []byte // whole REQUEST frames (bufpool), read by the handler until done
-	n      int    // frames in in (a part: answers in out)
-	out    []byte // answers (bufpool), set by done
-	off    int    // bytes of out a worker wrote directly before handing the rest to the loop
-	limit  int    // answer bytes the handler may build (reserved on the connection until finish)
-	isPart bool   // a part of another batch's answers (no requests)
+	in     []byte   // whole REQUEST frames (bufpool), read by the handler until done
+	n      int      // frames in in (a part: answers in out)
+	out    []byte   // answers (bufpool), set by done
+	segs   [][]byte // with lent bytes: the answers in order, pieces of out and lent values (PartHandler)
+	off    int      // bytes of out a worker wrote directly before handing the rest to the loop
+	limit  int      // answer bytes the handler may build (reserved on the connection until finish)
+	isPart bool     // a part of another batch's answers (no requests)
 	state  atomic.Int32
 	parted atomic.Int32 // requests answered by parts so far
 	// answered and need are set by done: requests answered in all (parts
@@ -38,18 +39,19 @@ type batch struct {
 	// the first deferred one.
 	answered, need int
 
-	done   func(out []byte)                     // b.answer, bound once so dispatch does not allocate
-	doneN  func(out []byte, answered, need int) // b.answerN, the same for a PartHandler
-	partFn func(out []byte, k int)              // b.answerPart
+	done   func(out []byte)                                    // b.answer, bound once so dispatch does not allocate
+	doneN  func(out []byte, segs [][]byte, answered, need int) // b.answerN, the same for a PartHandler
+	partFn func(out []byte, segs [][]byte, k int)              // b.answerPart
 }
 
 // answer is the done callback of a plain Handler (any goroutine): every
 // request is answered.
-func (b *batch) answer(out []byte) { b.answerN(out, b.n, 0) }
+func (b *batch) answer(out []byte) { b.answerN(out, nil, b.n, 0) }
 
 // answerN is the done callback of a PartHandler (any goroutine).
-func (b *batch) answerN(out []byte, answered, need int) {
+func (b *batch) answerN(out []byte, segs [][]byte, answered, need int) {
 	b.out = out
+	b.segs = append(b.segs[:0], segs...)
 	b.answered = min(max(answered, int(b.parted.Load())), b.n)
 	b.need = need
 	if b.state.CompareAndSwap(batchServing, batchEarly) {
@@ -64,7 +66,7 @@ func (b *batch) answerN(out []byte, answered, need int) {
 // answerPart takes answers to k requests of the batch, handed over
 // before the rest (any goroutine, before done): they go out as a batch of
 // their own.
-func (b *batch) answerPart(out []byte, k int) {
+func (b *batch) answerPart(out []byte, segs [][]byte, k int) {
 	if k <= 0 {
 		if out != nil {
 			bufpool.Put(out)
@@ -73,6 +75,7 @@ func (b *batch) answerPart(out []byte, k int) {
 	}
 	b.parted.Add(int32(k))
 	p := b.cs.s.batches.getPart(b.cs, out, k)
+	p.segs = append(p.segs[:0], segs...)
 	b.cs.complete(p)
 }
 
@@ -114,6 +117,8 @@ func (b *batch) keepDeferred() {
 	b.in = b.in[:k]
 	b.n -= b.answered
 	b.out, b.off, b.answered, b.limit = nil, 0, 0, 0
+	clear(b.segs)
+	b.segs = b.segs[:0]
 	b.parted.Store(0)
 	b.state.Store(batchIdle)
 }
@@ -174,7 +179,8 @@ func (p *batchPool) release(b *batch) {
 	if b.out != nil {
 		bufpool.Put(b.out)
 	}
-	b.cs, b.in, b.n, b.out, b.off, b.limit, b.isPart = nil, nil, 0, nil, 0, 0, false
+	clear(b.segs) // drop the lent bytes
+	b.cs, b.in, b.n, b.out, b.off, b.limit, b.isPart, b.segs = nil, nil, 0, nil, 0, 0, false, b.segs[:0]
 	b.answered, b.need = 0, 0
 	b.parted.Store(0)
 	b.state.Store(batchIdle)

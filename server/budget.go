@@ -65,7 +65,7 @@ func DefaultMaxBufferedTotal() int64 {
 // account brings the connection's share of Server.buffered up to date
 // (event loop, after each pass; release takes it back).
 func (cs *conn) account() {
-	n := int64(cs.queued + cs.qoff + cs.nc.OutboundBuffered() + cs.nc.InboundBuffered())
+	n := int64(cs.queued + cs.qoff - cs.lent + cs.nc.OutboundBuffered() + cs.nc.InboundBuffered())
 	for _, b := range cs.deferred {
 		n += int64(len(b.in))
 	}

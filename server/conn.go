@@ -45,6 +45,15 @@ func (fd fdWriter) rawWrite(p []byte) (int, error) { return unix.Write(int(fd), 
 // eight, golang.org/x/sys builds the iovec array on the stack.
 const maxIov = 8
 
+// qent is an entry of a connection's queue: bytes to write, and the
+// bufpool buffer to give back once they are written (nil: none, or a later
+// entry gives it back). Lent entries are bytes a PartHandler lent (a
+// state's immutable value, PartHandler): written, never given back.
+type qent struct {
+	b, put []byte
+	lent   bool
+}
+
 // conn is the server's state for one connection.
 //
 // Fields in the first group belong to the connection's event loop. The
@@ -57,9 +66,10 @@ type conn struct {
 	// Event loop only.
 	inflight   int                  // requests dispatched whose answers are not yet queued
 	need       int                  // bytes the next frame needs to be whole (0: unknown)
-	queue      [][]byte             // answers not yet handed to gnet, oldest first (bufpool buffers)
+	queue      []qent               // answers not yet handed to gnet, oldest first
 	qoff       int                  // bytes of queue[0] already handed to gnet
 	queued     int                  // bytes in queue not yet handed to gnet
+	lent       int                  // bytes of the queue's lent entries (state bytes, not ours: budget.go)
 	blocked    bool                 // outbound went over the high watermark; waiting for the low one
 	pending    bool                 // counted in Stats.Pending
 	active     bool                 // last reported ConnActive (Config.ConnState)
@@ -189,11 +199,13 @@ func (cs *conn) finish(b *batch) {
 	cs.inflight -= b.owes()
 	cs.reserved -= b.limit
 	cs.guard.finished++
-	if out := b.out; len(out) > b.off {
+	if len(b.segs) > 0 {
+		cs.queueSegs(b)
+	} else if out := b.out; len(out) > b.off {
 		if b.off > 0 {
 			cs.qoff = b.off
 		}
-		cs.queue = append(cs.queue, out)
+		cs.queue = append(cs.queue, qent{b: out, put: out})
 		cs.queued += len(out) - b.off
 		b.out = nil
 	} else if out != nil {
@@ -207,6 +219,30 @@ func (cs *conn) finish(b *batch) {
 		return
 	}
 	cs.s.batches.release(b)
+}
+
+// queueSegs queues the answers of a batch with lent bytes: its segments
+// in order, the pieces of b.out and the lent values between them; the
+// last entry gives b.out back (event loop). Such a batch is never written
+// directly, so nothing of it has been written yet.
+func (cs *conn) queueSegs(b *batch) {
+	last := len(b.segs) - 1
+	for i, seg := range b.segs {
+		e := qent{b: seg, lent: i%2 == 1}
+		if i == last {
+			e.put, b.out = b.out, nil
+		}
+		if len(seg) == 0 && e.put == nil {
+			continue
+		}
+		cs.queue = append(cs.queue, e)
+		cs.queued += len(seg)
+		if e.lent {
+			cs.lent += len(seg)
+		}
+	}
+	clear(b.segs)
+	b.segs = b.segs[:0]
 }
 
 // owes is the number of requests of cs.inflight that b's completion
@@ -287,7 +323,7 @@ func (cs *conn) flush() bool {
 			cs.s.log.Debug().Uint64("conn", cs.guard.id).Int("outbound", ob).Int("queued", cs.queued).Msg("connection over high watermark: backpressure")
 			break
 		}
-		head := cs.queue[0][cs.qoff:]
+		head := cs.queue[0].b[cs.qoff:]
 		if len(head) > cfg.HighWatermark && ob == 0 {
 			// gnet holds nothing: the kernel takes what it can of the whole
 			// answer in one system call (all of it, for a reader that keeps
@@ -317,7 +353,7 @@ func (cs *conn) flush() bool {
 			for k < maxIov && k < len(cs.queue) {
 				b := head
 				if k > 0 {
-					b = cs.queue[k]
+					b = cs.queue[k].b
 				}
 				if k > 0 && total+len(b) > cfg.HighWatermark {
 					break
@@ -337,7 +373,7 @@ func (cs *conn) flush() bool {
 				return false
 			}
 			for i := range k {
-				bufpool.Put(cs.queue[i])
+				cs.done(&cs.queue[i])
 			}
 			n := copy(cs.queue, cs.queue[k:])
 			clear(cs.queue[n:])
@@ -356,14 +392,24 @@ func (cs *conn) flush() bool {
 func (cs *conn) consume(n int) {
 	cs.qoff += n
 	cs.queued -= n
-	if cs.qoff < len(cs.queue[0]) {
+	if cs.qoff < len(cs.queue[0].b) {
 		return
 	}
-	bufpool.Put(cs.queue[0])
+	cs.done(&cs.queue[0])
 	k := copy(cs.queue, cs.queue[1:])
-	cs.queue[k] = nil
+	cs.queue[k] = qent{}
 	cs.queue = cs.queue[:k]
 	cs.qoff = 0
+}
+
+// done gives back what a written queue entry held (event loop).
+func (cs *conn) done(e *qent) {
+	if e.put != nil {
+		bufpool.Put(e.put)
+	}
+	if e.lent {
+		cs.lent -= len(e.b)
+	}
 }
 
 // decode dispatches the whole frames buffered, as one batch per pass,
@@ -577,7 +623,7 @@ func (cs *conn) rejectFrames(buf []byte, want int, payload []byte) (used, n int)
 		out = codec.AppendRequestFailureFrame(out, f.RequestID, payload)
 		off += size
 	}
-	cs.queue = append(cs.queue, out)
+	cs.queue = append(cs.queue, qent{b: out, put: out})
 	cs.queued += len(out)
 	return used, n
 }
@@ -785,6 +831,12 @@ func (cs *conn) complete(b *batch) {
 		cs.s.batches.release(b)
 		return
 	}
+	if cs.direct && len(b.segs) > 0 {
+		// Lent bytes are large: the loop writes them, in chunks, and later
+		// completions queue behind them (I9: a partial direct write's rest
+		// must be the first thing the loop queues).
+		cs.direct = false
+	}
 	if cs.direct {
 		n := len(b.out)
 		if n > 0 {
@@ -843,10 +895,10 @@ func (cs *conn) release() {
 		cs.deferred[i] = nil
 	}
 	cs.deferred = cs.deferred[:0]
-	for _, q := range cs.queue {
-		bufpool.Put(q)
+	for i := range cs.queue {
+		cs.done(&cs.queue[i])
 	}
-	cs.queue, cs.qoff, cs.queued = nil, 0, 0
+	cs.queue, cs.qoff, cs.queued, cs.lent = nil, 0, 0, 0
 	if cs.blocked {
 		cs.blocked = false
 		cs.s.ctr.backpressured.Add(-1)

@@ -29,6 +29,12 @@
 //     and not yet answered (client.Config.MaxInFlight).
 //   - queued: answers the Handler handed back, waiting on their connection
 //     for the event loop to write them.
+//   - lent: a large value a PartHandler hands over by reference instead of
+//     copying it into its answers (a state's published value, never
+//     written again): queued as an entry of its own between pieces of the
+//     answer buffer, written from the state's bytes, never given back.
+//     Lent bytes are pending bytes (MaxOutbound) but not the server's
+//     memory (Stats.Buffered, MaxBufferedTotal).
 //   - outbound: gnet's buffer of bytes a connection has written but the
 //     kernel has not taken yet (OutboundBuffered).
 //   - pending: answer bytes computed and not yet taken by the kernel, queued
@@ -90,7 +96,10 @@
 // written like a batch of its own, so no answer waits for another
 // request's slow owner. The requests whose answers do not fit in the
 // budget come back with done (deferred) and are dispatched again, before
-// newer frames, once there is room.
+// newer frames, once there is room. A PartHandler may lend large values
+// instead of copying them into its answers (segs; "lent" above): the
+// connection queues the pieces of the answer buffer and the lent values
+// in order, and the loop writes them as it writes any queued answer.
 //
 // # Direct writes
 //
@@ -109,7 +118,8 @@
 // head of the loop's queue and direct writes stay off: chunking,
 // backpressure, error handling and close reasons remain the loop's.
 // The requests a worker answered directly are counted off the loop's
-// in-flight count at its next look (collect, settle).
+// in-flight count at its next look (collect, settle). A batch with lent
+// values is never written directly: the loop writes it, in chunks.
 //
 // It pays: with every batch handed to the loop instead (one Conn.Wake per
 // burst of completions), the server spent 12-17% more CPU per request and
@@ -169,6 +179,11 @@
 //   - Answers (out of done): a bufpool buffer handed to the server, which
 //     writes it (in chunks if large) and puts it back; the handler must not
 //     touch it after done.
+//   - Lent values (in segs of a PartHandler's part and done): the
+//     handler's promise that they stay unchanged; the server references
+//     them from its queue until written or the connection closes, never
+//     writes into them or gives them back. segs itself is copied into the
+//     batch (batch.segs, reused) before the callback returns.
 //   - SERVER_FAILURE frames: allocated on that (rare) path and dropped.
 //
 // # Goroutines
@@ -240,7 +255,11 @@
 //     (or one answer alone, when nothing else waits), and I5
 //     (TestBackpressureStopsDispatch, TestOutboundLimit). Requests whose
 //     answers do not fit are deferred: kept, neither answered nor dropped,
-//     and dispatched again once the reader has taken enough.
+//     and dispatched again once the reader has taken enough. A lent value
+//     costs the connection no memory of its own, so the one answer alone
+//     is its header when the value is lent: a non-reader of 1 MiB values
+//     holds its requests, gnet's buffer and headers
+//     (TestLentValuesBoundMemory, TestLentAnswersQueued).
 //   - I7: Shutdown returns only when every connection is closed and every
 //     batch is released; nothing the server started runs after it
 //     (TestShutdownAnswersInFlight, goleak).
@@ -257,7 +276,9 @@
 //     anything else (TestDirectWritePartial, TestDirectWriteWaitsForGnet,
 //     and on real gnet TestDirectWriteGnetPartial); no write follows
 //     OnClose (TestDirectWriteAfterClose, TestDirectWriteGnetReusedFd on
-//     a reused descriptor); a connection
+//     a reused descriptor); a completed batch with lent values turns
+//     direct writes off, so later batches queue behind it
+//     (TestLentBatchThenPartialDirect); a connection
 //     out of in-flight budget with frames waiting is woken by the
 //     completion that frees budget (TestDirectWriteInFlightBudget).
 //   - I10: limits close or answer, never block or drop silently: the

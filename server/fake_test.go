@@ -170,7 +170,7 @@ type workerTask struct {
 	reqs  []byte
 	n     int
 	done  func([]byte)
-	doneN func([]byte, int, int) // a PartHandler's done (then limit and first apply)
+	doneN func([]byte, [][]byte, int, int) // a PartHandler's done (then limit and first apply)
 	limit int
 	first bool
 }

@@ -138,7 +138,7 @@ func (cs *conn) drain(fd int, frames []byte, n int) {
 // reports false when the socket failed or timed out.
 func (cs *conn) drainWrite() bool {
 	for len(cs.queue) > 0 {
-		head := cs.queue[0][cs.qoff:]
+		head := cs.queue[0].b[cs.qoff:]
 		n, err := cs.raw.rawWrite(head)
 		if n > 0 {
 			cs.s.ctr.bytesOut.Add(int64(n))

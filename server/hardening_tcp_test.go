@@ -536,6 +536,10 @@ type slowState struct {
 	release chan struct{}
 }
 
+// MayBlock says Get blocks (state.Blocking): no dispatch mode runs it on
+// an event loop.
+func (b *slowState) MayBlock() bool { return true }
+
 func (b *slowState) Get([]byte) ([]byte, bool, error) {
 	b.entered <- struct{}{}
 	<-b.release

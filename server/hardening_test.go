@@ -155,7 +155,7 @@ func (p *poolEcho) ServeBatch(reqs []byte, n int, done func([]byte)) {
 }
 
 // ServeParts is ServeBatch within a budget (PartHandler).
-func (p *poolEcho) ServeParts(reqs []byte, n int, limit int, first bool, _ func([]byte, int), done func([]byte, int, int)) {
+func (p *poolEcho) ServeParts(reqs []byte, n int, limit int, first bool, _ func([]byte, [][]byte, int), done func([]byte, [][]byte, int, int)) {
 	select {
 	case p.tasks <- workerTask{reqs: reqs, n: n, doneN: done, limit: limit, first: first}:
 	default:

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"net"
 	"strconv"
@@ -111,6 +112,7 @@ func pattern(n int) []byte {
 // goroutines are waited for at cleanup.
 type echoHandler struct {
 	inline bool
+	lend   int // > 0: ServeParts lends contents of at least this many bytes (PartHandler's segs)
 	wg     goroutines
 	mu     sync.Mutex
 	big    map[int][]byte
@@ -164,31 +166,56 @@ func (h *echoHandler) ServeBatch(reqs []byte, n int, done func([]byte)) {
 }
 
 func (h *echoHandler) answer(reqs []byte, n int) []byte {
+	out, _ := h.answerLending(reqs, n, 0)
+	return out
+}
+
+// lends reports whether h lends a content of n bytes.
+func (h *echoHandler) lends(n int) bool { return h.lend > 0 && n >= h.lend }
+
+// answerLending answers reqs, lending contents of at least lend bytes
+// (lend > 0): segs then holds the answers' pieces (PartHandler).
+func (h *echoHandler) answerLending(reqs []byte, n, lend int) (out []byte, segs [][]byte) {
 	size := 0
 	for b := reqs; len(b) > 0; {
 		f, k, _ := codec.DecodeFrame(b, len(b))
-		size += codec.ResultFrameSize(len(h.content(f.Body)))
+		c := len(h.content(f.Body))
+		if lend > 0 && c >= lend {
+			c = 0
+		}
+		size += codec.ResultFrameSize(c)
 		b = b[k:]
 	}
-	out := bufpool.Get(size)
-	got := 0
+	out = bufpool.Get(size)
+	got, mark := 0, 0
 	for b := reqs; len(b) > 0; got++ {
 		f, k, err := codec.DecodeFrame(b, len(b))
 		if err != nil || k == 0 {
 			panic(fmt.Sprintf("server handed a bad frame: %v", err))
 		}
-		out = codec.AppendResultFrame(out, f.RequestID, h.content(f.Body))
+		c := h.content(f.Body)
+		if lend > 0 && len(c) >= lend {
+			out = codec.AppendHeader(out, codec.RequestResult, f.RequestID, 4+len(c))
+			out = binary.BigEndian.AppendUint32(out, uint32(len(c)))
+			segs = append(segs, out[mark:], c)
+			mark = len(out)
+		} else {
+			out = codec.AppendResultFrame(out, f.RequestID, c)
+		}
 		b = b[k:]
+	}
+	if segs != nil {
+		segs = append(segs, out[mark:])
 	}
 	if got != n {
 		panic(fmt.Sprintf("batch has %d frames, n = %d", got, n))
 	}
-	return out
+	return out, segs
 }
 
 // ServeParts answers like ServeBatch within limit bytes of answers
 // (PartHandler): the requests after the last answer that fits are deferred.
-func (h *echoHandler) ServeParts(reqs []byte, n int, limit int, first bool, _ func([]byte, int), done func([]byte, int, int)) {
+func (h *echoHandler) ServeParts(reqs []byte, n int, limit int, first bool, _ func([]byte, [][]byte, int), done func([]byte, [][]byte, int, int)) {
 	if h.inline {
 		done(h.answerWithin(reqs, limit, first))
 		return
@@ -196,9 +223,11 @@ func (h *echoHandler) ServeParts(reqs []byte, n int, limit int, first bool, _ fu
 	h.wg.Go(func() { done(h.answerWithin(reqs, limit, first)) })
 }
 
+var _ PartHandler = (*echoHandler)(nil)
+
 // answerWithin answers the requests of reqs in order while their answers
 // fit in limit (the first whatever its size when first is set).
-func (h *echoHandler) answerWithin(reqs []byte, limit int, first bool) (out []byte, answered, need int) {
+func (h *echoHandler) answerWithin(reqs []byte, limit int, first bool) (out []byte, segs [][]byte, answered, need int) {
 	size, end := 0, 0
 	for b := reqs; len(b) > 0; answered++ {
 		f, k, _ := codec.DecodeFrame(b, len(b))
@@ -212,9 +241,10 @@ func (h *echoHandler) answerWithin(reqs []byte, limit int, first bool) (out []by
 		b = b[k:]
 	}
 	if answered == 0 {
-		return nil, 0, need
+		return nil, nil, 0, need
 	}
-	return h.answer(reqs[:end], answered), answered, need
+	out, segs = h.answerLending(reqs[:end], answered, h.lend)
+	return out, segs, answered, need
 }
 
 func (h *echoHandler) content(body []byte) []byte {

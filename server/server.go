@@ -58,9 +58,19 @@ type Handler interface {
 //     the number of requests answered in all (parts included), and need is
 //     the answer size of the first deferred request (0 if unknown). Every
 //     call to part must return before done is called.
+//   - Lent bytes: instead of copying a large value into out, the handler
+//     may lend it: segs (nil when nothing is lent) then holds the answers
+//     in order as pieces of out alternating with lent values (out[:a],
+//     v1, out[a:b], v2, ..., out[z:]; pieces may be empty), and the
+//     server writes those in that order. A lent value must stay unchanged
+//     until the server has written it (a state's published value is
+//     never written again); segs itself is the handler's again once the
+//     callback returns (the server copies it). Lent bytes cost the server
+//     no memory of its own: Stats.Buffered and MaxBufferedTotal count only
+//     out; MaxOutbound counts them as the pending bytes they are.
 type PartHandler interface {
 	Handler
-	ServeParts(reqs []byte, n int, limit int, first bool, part func(out []byte, k int), done func(out []byte, answered, need int))
+	ServeParts(reqs []byte, n int, limit int, first bool, part func(out []byte, segs [][]byte, k int), done func(out []byte, segs [][]byte, answered, need int))
 }
 
 // HandlerFunc adapts a function to Handler.

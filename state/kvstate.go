@@ -16,15 +16,6 @@ type KvState interface {
 	Get(keyAndNamespace []byte) (value []byte, found bool, err error)
 }
 
-// Compile-time checks that the heap states are KvStates.
-var (
-	_ KvState = (*ValueState[int32, VoidNamespace, int64])(nil)
-	_ KvState = (*ListState[int32, VoidNamespace, int64])(nil)
-	_ KvState = (*MapState[int32, VoidNamespace, string, int64])(nil)
-	_ KvState = (*ReducingState[int32, VoidNamespace, int64])(nil)
-	_ KvState = (*AggregatingState[int32, VoidNamespace, int64, int64, int64])(nil)
-)
-
 // Appender is a KvState whose answers are not held in memory (a state on
 // disk, package pebblestate). AppendGet appends the answer for
 // keyAndNamespace to dst, growing it as append does, and returns the

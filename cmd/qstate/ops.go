@@ -83,8 +83,8 @@ func (c *serveCmd) Validate() error {
 	if c.LogLevel != "" && !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
 		bad("log-level", "%q is not debug, info, warn or error", c.LogLevel)
 	}
-	if c.Dispatch != handler.Pool && c.Dispatch != handler.Inline {
-		bad("dispatch", "%v is not pool or inline", c.Dispatch)
+	if c.Dispatch != handler.Pool && c.Dispatch != handler.Inline && c.Dispatch != handler.Auto {
+		bad("dispatch", "%v is not auto, pool or inline", c.Dispatch)
 	}
 	if o.Admin != "" {
 		if _, port, err := net.SplitHostPort(o.Admin); err != nil {

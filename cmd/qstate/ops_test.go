@@ -169,7 +169,7 @@ func TestFlagDefaults(t *testing.T) {
 		{"log-rate", o.LogRate, server.DefaultLogRate},
 		{"event-loops (0: half of GOMAXPROCS)", o.EventLoops, 0},
 		{"log-format", o.LogFormat, "auto"},
-		{"dispatch", c.Serve.Dispatch, handler.Pool},
+		{"dispatch", c.Serve.Dispatch, handler.Auto},
 	} {
 		if g.got != g.want {
 			t.Errorf("--%s defaults to %v, want %v", g.name, g.got, g.want)

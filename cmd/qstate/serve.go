@@ -48,7 +48,7 @@ type serveCmd struct {
 	ForwardAttempts int              `default:"4" env:"QSTATE_FORWARD_ATTEMPTS" help:"With --cluster or --etcd-endpoints: how many times a forwarded request is sent at most when its owner's location is stale or its node unreachable (with exponential backoff from 10ms)."`
 	DemoInterval    time.Duration    `default:"100ms" env:"QSTATE_DEMO_INTERVAL" help:"Demo dataset: time between two events of the demo task."`
 	ShutdownTimeout time.Duration    `default:"10s" env:"QSTATE_SHUTDOWN_TIMEOUT" help:"On SIGINT/SIGTERM, how long to let in-flight requests finish."`
-	Dispatch        handler.Dispatch `default:"pool" env:"QSTATE_DISPATCH" group:"Limits" help:"Where look-ups run: pool (an ants worker pool) or inline (on the event loop; not with --cluster)."`
+	Dispatch        handler.Dispatch `default:"auto" env:"QSTATE_DISPATCH" group:"Limits" help:"Where look-ups run: auto (an ants worker pool, but a lone request on an idle connection on the event loop, where a hop would only add a wake-up), pool (always the pool) or inline (on the event loop; not with --cluster). Forwards and state on disk always run on the pool."`
 	LogLevel        string           `default:"info" enum:"debug,info,warn,error" env:"QSTATE_LOG_LEVEL" help:"Log level: ${enum}."`
 
 	etcdFlags  // --etcd-endpoints, --cluster-name, --etcd-ttl (etcd.go)

@@ -211,7 +211,7 @@ func TestServeClusterErrors(t *testing.T) {
 		{"demo dataset", serveCmd{Cluster: file, Node: "a", Dataset: "demo"}, "add --dataset synthetic"},
 		{"unknown node", serveCmd{Cluster: file, Node: "z", Dataset: "synthetic"}, `node "z" is not in`},
 		{"invalid file", serveCmd{Cluster: bad, Node: "a", Dataset: "synthetic"}, "nodes: no nodes"},
-		{"inline dispatch", serveCmd{Cluster: file, Node: "a", Dataset: "synthetic", Dispatch: handler.Inline}, "needs Pool dispatch"},
+		{"inline dispatch", serveCmd{Cluster: file, Node: "a", Dataset: "synthetic", Dispatch: handler.Inline}, "needs Auto or Pool dispatch"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.c.Keys, tc.c.ValueSize, tc.c.LogLevel = 10, 8, "error"

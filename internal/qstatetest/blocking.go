@@ -30,5 +30,9 @@ func (b *BlockingState) Get([]byte) ([]byte, bool, error) {
 	return b.value, true, nil
 }
 
+// MayBlock says Get blocks (state.Blocking): no dispatch mode of package
+// handler runs it on an event loop.
+func (b *BlockingState) MayBlock() bool { return true }
+
 // Release lets every Get, waiting or to come, answer (idempotent).
 func (b *BlockingState) Release() { b.once.Do(func() { close(b.release) }) }
