@@ -54,7 +54,9 @@ type bound[K, N any, S clearer[K, N]] struct {
 	n N
 }
 
-// State returns the underlying state (to register it).
+// State returns the underlying state, the *ValueState, *ListState,
+// *MapState, *ReducingState or *AggregatingState the view was made from
+// (to register it).
 func (b bound[K, N, S]) State() S { return b.s }
 
 // Clear removes the state of key.

@@ -43,10 +43,12 @@ const batchGroup = 16
 // it runs the probe in phases whose loads do not depend on each other
 // across keys, so the CPU keeps the group's misses in flight together:
 // hash every key; load every key's home slot; load every entry found there
-// (its hash, key header and published blob); then compare each key and
-// take its answer (touching the key bytes and the blob). A key whose home
-// slot does not hold it (a collision, a tombstone, a miss) takes Get's
-// path, which probes on and checks a missing key's bytes.
+// (its answer pointer); then compare each key and take its answer. For a
+// short key whose answer has not changed since its insert, the last two
+// touch one cache line of the entry (its packed key and first answer, see
+// entry); a long key's bytes and a later answer are further loads. A key
+// whose home slot does not hold it (a collision, a tombstone, a miss)
+// takes Get's path, which probes on and checks a missing key's bytes.
 func (b *base[K, N, E]) getBatch(ls []Lookup) {
 	t := &b.t
 	var (
@@ -66,14 +68,18 @@ func (b *base[K, N, E]) getBatch(ls []Lookup) {
 		}
 		for j := range g {
 			bls[j] = nil
-			if e := es[j]; e != nil && e.hash == hs[j] && e != t.tomb {
+			if e := es[j]; e != nil && e != t.tomb {
 				bls[j] = e.pub.Load()
 			}
 		}
 		for j := range g {
 			l := &g[j]
 			e, bl := es[j], bls[j]
-			if bl != nil && e.key == string(l.KeyAndNamespace) {
+			var k0, k1 uint64
+			if len(l.KeyAndNamespace) <= shortKey {
+				k0, k1 = packShort(l.KeyAndNamespace)
+			}
+			if bl != nil && e.is(l.KeyAndNamespace, hs[j], k0, k1) {
 				l.Value, l.Found, l.Err = bl.b[:len(bl.b):len(bl.b)], true, nil
 				continue
 			}

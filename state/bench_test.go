@@ -5,9 +5,15 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 const benchKeys = 10_000
@@ -309,7 +315,8 @@ func BenchmarkLookupDesigns(b *testing.B) {
 // the synthetic dataset's shape (Integer keys, 8-byte byte[] values) in
 // tables larger than the CPU's caches, keys in random order, in batches of
 // 16 and 128 (a wake-up's requests at 50x16 and 4x128). ns/key is the
-// figure to compare.
+// figure to compare; cpu-ns/key (the benchmark thread's CPU time) varies
+// less on a machine shared with other work.
 func BenchmarkGetBatch(b *testing.B) {
 	for _, n := range []int{100_000, 1_000_000} {
 		s := NewValueState(Int, Void, Bytes)
@@ -318,13 +325,16 @@ func BenchmarkGetBatch(b *testing.B) {
 			s.Update(i, VoidNamespace{}, v)
 		}
 		r := rand.New(rand.NewPCG(1, 2))
-		kns := make([][]byte, 1<<16)
+		kns := make([][]byte, n) // as many random keys as the table holds: misses hit the whole table
 		for i := range kns {
 			kns[i] = knVoid(Int, r.Int32N(int32(n)))
 		}
 		for _, batch := range []int{16, 128} {
 			ls := make([]Lookup, batch)
 			b.Run(fmt.Sprintf("keys=%d/batch=%d/get", n, batch), func(b *testing.B) {
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				cpu := threadCPU()
 				i := 0
 				for b.Loop() {
 					for j := range ls {
@@ -335,8 +345,12 @@ func BenchmarkGetBatch(b *testing.B) {
 					i += batch
 				}
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/key")
+				b.ReportMetric(float64((threadCPU()-cpu).Nanoseconds())/float64(b.N*batch), "cpu-ns/key")
 			})
 			b.Run(fmt.Sprintf("keys=%d/batch=%d/getbatch", n, batch), func(b *testing.B) {
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				cpu := threadCPU()
 				i := 0
 				for b.Loop() {
 					for j := range ls {
@@ -349,7 +363,84 @@ func BenchmarkGetBatch(b *testing.B) {
 					i += batch
 				}
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/key")
+				b.ReportMetric(float64((threadCPU()-cpu).Nanoseconds())/float64(b.N*batch), "cpu-ns/key")
 			})
 		}
 	}
+}
+
+// BenchmarkTableMemory inserts a million keys of the synthetic dataset's
+// shape (Integer keys, 8-byte byte[] values) into a fresh ValueState and
+// reports what that costs: ns per insert, heap bytes per key and resident
+// bytes per key after a collection (the latter counts memory outside the
+// Go heap too), the memory in transparent huge pages, and the time of a full collection (runtime.GC, the
+// median of three) with the million keys live. Run it with
+// -test.benchtime 1x.
+func BenchmarkTableMemory(b *testing.B) {
+	const n = 1_000_000
+	v := make([]byte, 8)
+	var (
+		s        *ValueState[int32, VoidNamespace, []byte]
+		ms0, ms1 runtime.MemStats
+		rss0     int64
+	)
+	for b.Loop() {
+		b.StopTimer()
+		s = nil
+		runtime.GC()
+		runtime.ReadMemStats(&ms0)
+		rss0 = residentBytes(b)
+		b.StartTimer()
+		s = NewValueState(Int, Void, Bytes)
+		for i := range int32(n) {
+			s.Update(i, VoidNamespace{}, v)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/insert")
+	var gcs []time.Duration
+	for range 3 {
+		t0 := time.Now()
+		runtime.GC()
+		gcs = append(gcs, time.Since(t0))
+	}
+	slices.Sort(gcs)
+	runtime.ReadMemStats(&ms1)
+	b.ReportMetric(float64(int64(ms1.HeapAlloc)-int64(ms0.HeapAlloc))/n, "heap-B/key")
+	b.ReportMetric(float64(residentBytes(b)-rss0)/n, "rss-B/key")
+	b.ReportMetric(float64(gcs[1].Microseconds()), "gc-µs")
+	b.ReportMetric(float64(anonHugeBytes())/(1<<20), "huge-MiB")
+	runtime.KeepAlive(s)
+}
+
+// anonHugeBytes is the process's memory in transparent huge pages (Linux;
+// 0 elsewhere).
+func anonHugeBytes() int64 {
+	raw, err := os.ReadFile("/proc/self/smaps_rollup")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(raw)) {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "AnonHugePages:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// residentBytes is the process's resident set (Linux; 0 elsewhere).
+func residentBytes(b *testing.B) int64 {
+	raw, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(raw))
+	if len(f) < 2 {
+		b.Fatalf("statm: %q", raw)
+	}
+	pages, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return pages * int64(os.Getpagesize())
 }

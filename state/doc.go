@@ -80,9 +80,14 @@
 // shared memory, so readers scale with cores and never wait for writers.
 // Deleted slots become tombstones (never nil again), so a probe cannot
 // miss a present key; growing builds a new slot array and swaps it in.
-// BenchmarkLookupDesigns compares this with 32 RWMutex-guarded maps (the
-// first design), one RWMutex, sync.Map and a copy-on-write snapshot of a
-// Go map.
+// An entry is one allocation with a short key (up to 15 bytes, packed with
+// its length into two words) and the answer its insert published, both in
+// its first cache line: a look-up of such a key whose answer has not been
+// replaced since reads the slot and that one line (a later answer is a
+// blob of its own, one more line). BenchmarkLookupDesigns compares this
+// with 32 RWMutex-guarded maps (the first design), one RWMutex, sync.Map
+// and a copy-on-write snapshot of a Go map; BenchmarkGetBatch and
+// BenchmarkTableMemory measure the layout (BENCHMARKS.md, "Flat table").
 //
 // # Invariants the tests cite
 //

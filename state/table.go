@@ -1,10 +1,12 @@
 package state
 
 import (
+	"encoding/binary"
 	"fmt"
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // minSlots is the smallest slot array of a table (a power of two).
@@ -23,16 +25,44 @@ type blob struct {
 	small [blobInline]byte
 }
 
-// entry is the state of one key and namespace. key and hash never change.
-// pub is read by Get with one atomic load; data is the typed state,
-// guarded by mu, which serializes the writers of this key.
+// entry is the state of one key and namespace, in one allocation with its
+// key (when short) and its first answer, laid out so that a look-up of a
+// short key that has not been updated since its insert reads one cache
+// line of it: kw (the key, packed), pub, and first, the blob pub points to
+// until the first update. key, hash and kw never change. pub is read by
+// Get with one atomic load; data is the typed state, guarded by mu, which
+// serializes the writers of this key. (BenchmarkGetBatch, BENCHMARKS.md:
+// each a separate allocation cost a cache miss more per look-up.)
 type entry[E any] struct {
-	key  string // serialized key and namespace
-	hash uint64 // maphash of key with the table's seed
-	mu   sync.Mutex
-	dead bool // guarded by mu: removed from the table; a writer that finds it dead retries
-	pub  atomic.Pointer[blob]
-	data E
+	pub   atomic.Pointer[blob]
+	kw    [2]uint64 // a key of at most shortKey bytes: packShort; else zero
+	first blob      // the answer stored by insert
+	key   string    // serialized key and namespace when longer than shortKey
+	hash  uint64    // maphash of key with the table's seed
+	mu    sync.Mutex
+	dead  bool // guarded by mu: removed from the table; a writer that finds it dead retries
+	data  E
+}
+
+// shortKey is the longest key kept packed in entry.kw.
+const shortKey = 15
+
+// packShort packs kn (at most shortKey bytes) with its length into two
+// words; words of different keys differ.
+func packShort(kn []byte) (k0, k1 uint64) {
+	var b [16]byte
+	copy(b[:], kn)
+	b[15] = byte(len(kn)) + 1
+	return binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:])
+}
+
+// is reports whether e holds kn (k0, k1 = packShort(kn) for a short kn).
+// For a short kn it reads only e's first cache line.
+func (e *entry[E]) is(kn []byte, h, k0, k1 uint64) bool {
+	if len(kn) <= shortKey {
+		return e.kw[0] == k0 && e.kw[1] == k1
+	}
+	return e.hash == h && e.key == string(kn)
 }
 
 // slots is an open-addressing array (linear probing) of entries. A slot
@@ -72,13 +102,17 @@ func (t *table[E]) init() {
 // find returns kn's entry, or nil. It neither locks nor allocates (the
 // comparison with string(kn) does not copy).
 func (t *table[E]) find(kn []byte, h uint64) *entry[E] {
+	var k0, k1 uint64
+	if len(kn) <= shortKey {
+		k0, k1 = packShort(kn)
+	}
 	sl := t.cur.Load()
 	for i := h & sl.mask; ; i = (i + 1) & sl.mask {
 		e := sl.s[i].Load()
 		if e == nil {
 			return nil
 		}
-		if e.hash == h && e != t.tomb && e.key == string(kn) {
+		if e != t.tomb && e.is(kn, h, k0, k1) {
 			return e
 		}
 	}
@@ -127,8 +161,16 @@ func (t *table[E]) insert(kn []byte, h uint64, data E, bl *blob) bool {
 	if (t.used+1)*4 > len(sl.s)*3 { // keep the load, tombstones included, at most 3/4
 		sl = t.resize()
 	}
-	e := &entry[E]{key: string(kn), hash: h, data: data}
-	e.pub.Store(bl)
+	e := &entry[E]{hash: h, data: data, first: *bl}
+	if bl.b != nil && len(bl.b) <= blobInline && unsafe.SliceData(bl.b) == &bl.small[0] {
+		e.first.b = e.first.small[:len(bl.b):cap(bl.b)] // the copy's own bytes
+	}
+	if len(kn) <= shortKey {
+		e.kw[0], e.kw[1] = packShort(kn)
+	} else {
+		e.key = string(kn)
+	}
+	e.pub.Store(&e.first)
 	i := h & sl.mask
 	for ; ; i = (i + 1) & sl.mask {
 		if x := sl.s[i].Load(); x == nil || x == t.tomb {

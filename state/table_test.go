@@ -1,9 +1,13 @@
 package state
 
 import (
+	"bytes"
+	"encoding/binary"
 	"hash/maphash"
+	"strings"
 	"sync"
 	"testing"
+	"unsafe"
 )
 
 // TestTableNeverMissesPresentKeys grows the table from empty through many
@@ -174,5 +178,107 @@ func TestTableProbeChains(t *testing.T) {
 	}
 	if len(tb.cur.Load().s) < 4*tb.live/3 {
 		t.Errorf("%d slots for %d entries", len(tb.cur.Load().s), tb.live)
+	}
+}
+
+// TestEntryHoldsKeyAndFirstAnswer: an inserted entry publishes the answer
+// copy in its own allocation (its bytes inside the entry, not the blob the
+// writer built); an update publishes a new blob and leaves the first
+// answer's bytes as they were (I1).
+func TestEntryHoldsKeyAndFirstAnswer(t *testing.T) {
+	s := NewValueState(Long, Void, Long)
+	s.Update(5, VoidNamespace{}, 50)
+	kn := knVoid(Long, 5)
+	e := s.t.find(kn, maphash.Bytes(s.t.seed, kn))
+	if e == nil || e.pub.Load() != &e.first || unsafe.SliceData(e.first.b) != &e.first.small[0] {
+		t.Fatal("the first answer is not the entry's own")
+	}
+	first, _, _ := s.Get(kn)
+	s.Update(5, VoidNamespace{}, 51)
+	if e.pub.Load() == &e.first {
+		t.Fatal("an update did not publish a new blob")
+	}
+	if v := int64(binary.BigEndian.Uint64(first)); v != 50 {
+		t.Fatalf("the first answer changed to %d after an update", v)
+	}
+	expectGet(t, s, kn, Long.Append(nil, 51), true)
+}
+
+// TestTableKeyLengths: keys around the packed length (shortKey) and
+// beyond, sharing every byte but one or their length, are different keys
+// for Get, GetBatch, Clear and re-insert.
+func TestTableKeyLengths(t *testing.T) {
+	s := NewValueState(String, Void, Long)
+	var keys []string
+	for n := 0; n <= shortKey+6; n++ { // serialized: 1 length byte + n + 2 = up to shortKey+9 bytes
+		base := strings.Repeat("a", n)
+		keys = append(keys, base)
+		for i := range n {
+			keys = append(keys, base[:i]+"b"+base[i+1:])
+		}
+	}
+	for i, k := range keys {
+		s.Update(k, VoidNamespace{}, int64(i))
+	}
+	for i := 0; i < len(keys); i += 3 {
+		s.Clear(keys[i], VoidNamespace{})
+	}
+	for i := 0; i < len(keys); i += 6 {
+		s.Update(keys[i], VoidNamespace{}, int64(i)+1000)
+	}
+	var ls []Lookup
+	for _, k := range keys {
+		ls = append(ls, Lookup{KeyAndNamespace: knVoid(String, k)})
+	}
+	ls = append(ls, Lookup{KeyAndNamespace: knVoid(String, strings.Repeat("c", shortKey))})
+	s.GetBatch(ls)
+	for i, l := range ls {
+		want, present := int64(i), true
+		switch {
+		case i == len(keys):
+			present = false
+		case i%6 == 0:
+			want = int64(i) + 1000
+		case i%3 == 0:
+			present = false
+		}
+		v, found, err := s.Get(l.KeyAndNamespace)
+		if err != nil || l.Err != nil || found != present || l.Found != present || !bytes.Equal(v, l.Value) {
+			t.Fatalf("key %x: Get %x %v %v, GetBatch %x %v %v, want present %v", l.KeyAndNamespace, v, found, err, l.Value, l.Found, l.Err, present)
+		}
+		if present && int64(binary.BigEndian.Uint64(v)) != want {
+			t.Fatalf("key %x: %d, want %d", l.KeyAndNamespace, int64(binary.BigEndian.Uint64(v)), want)
+		}
+	}
+	if want := len(keys) - (len(keys)+2)/3 + (len(keys)+5)/6; s.Len() != want {
+		t.Fatalf("Len %d, want %d", s.Len(), want)
+	}
+}
+
+// TestEntryIs: the comparison tells apart raw keys that differ only in
+// length (trailing zero bytes: a query's bytes need not be a canonical
+// serialization) and, for long keys, keys of the same hash.
+func TestEntryIs(t *testing.T) {
+	var tb table[int]
+	tb.init()
+	bl := newBlob(Int, 1)
+	stored := []byte{1, 2, 0}
+	tb.insert(stored, maphash.Bytes(tb.seed, stored), 1, bl)
+	e := tb.find(stored, maphash.Bytes(tb.seed, stored))
+	if e == nil {
+		t.Fatal("stored key not found")
+	}
+	for _, kn := range [][]byte{{1, 2}, {1, 2, 0, 0}, {}, {1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}} {
+		k0, k1 := packShort(kn)
+		if e.is(kn, maphash.Bytes(tb.seed, kn), k0, k1) {
+			t.Errorf("%x is %x", kn, stored)
+		}
+	}
+	long := bytes.Repeat([]byte{7}, shortKey+1)
+	e = &entry[int]{key: string(long), hash: 42}
+	other := bytes.Clone(long)
+	other[shortKey] = 8
+	if !e.is(long, 42, 0, 0) || e.is(other, 42, 0, 0) || e.is(long, 43, 0, 0) {
+		t.Error("long keys compared wrongly")
 	}
 }
