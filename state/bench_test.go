@@ -444,3 +444,54 @@ func residentBytes(b *testing.B) int64 {
 	}
 	return pages * int64(os.Getpagesize())
 }
+
+// BenchmarkGetBatchLong is BenchmarkGetBatch for a ValueState of Long keys
+// and Long values at 1M keys: its entries are smaller than those of byte[]
+// values (8 bytes of typed data), which changes how they sit on cache lines.
+func BenchmarkGetBatchLong(b *testing.B) {
+	const n = 1_000_000
+	s := NewValueState(Long, Void, Long)
+	for i := range int64(n) {
+		s.Update(i, VoidNamespace{}, i)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	kns := make([][]byte, n)
+	for i := range kns {
+		kns[i] = knVoid(Long, r.Int64N(n))
+	}
+	for _, batch := range []int{16, 128} {
+		ls := make([]Lookup, batch)
+		b.Run(fmt.Sprintf("batch=%d/get", batch), func(b *testing.B) {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			cpu := threadCPU()
+			i := 0
+			for b.Loop() {
+				for j := range ls {
+					if _, found, _ := s.Get(kns[(i+j)%len(kns)]); !found {
+						b.Fatal("missing")
+					}
+				}
+				i += batch
+			}
+			b.ReportMetric(float64((threadCPU()-cpu).Nanoseconds())/float64(b.N*batch), "cpu-ns/key")
+		})
+		b.Run(fmt.Sprintf("batch=%d/getbatch", batch), func(b *testing.B) {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			cpu := threadCPU()
+			i := 0
+			for b.Loop() {
+				for j := range ls {
+					ls[j].KeyAndNamespace = kns[(i+j)%len(kns)]
+				}
+				s.GetBatch(ls)
+				if !ls[0].Found {
+					b.Fatal("missing")
+				}
+				i += batch
+			}
+			b.ReportMetric(float64((threadCPU()-cpu).Nanoseconds())/float64(b.N*batch), "cpu-ns/key")
+		})
+	}
+}

@@ -82,7 +82,8 @@
 // miss a present key; growing builds a new slot array and swaps it in.
 // An entry is one allocation with a short key (up to 15 bytes, packed with
 // its length into two words) and the answer its insert published, both in
-// its first cache line: a look-up of such a key whose answer has not been
+// its first cache line (entries are padded to a multiple of 64 bytes, so
+// they start on one): a look-up of such a key whose answer has not been
 // replaced since reads the slot and that one line (a later answer is a
 // blob of its own, one more line). BenchmarkLookupDesigns compares this
 // with 32 RWMutex-guarded maps (the first design), one RWMutex, sync.Map

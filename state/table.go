@@ -44,6 +44,50 @@ type entry[E any] struct {
 	data  E
 }
 
+// newEntry allocates an entry padded to a multiple of 64 bytes (sizes that
+// are Go size classes up to 512), so that entries start on cache lines and
+// the first 64 bytes, what a look-up reads, are one line.
+func newEntry[E any]() *entry[E] {
+	switch unsafe.Sizeof(entry[E]{}) % 64 {
+	case 8:
+		return &new(struct {
+			e entry[E]
+			_ [56]byte
+		}).e
+	case 16:
+		return &new(struct {
+			e entry[E]
+			_ [48]byte
+		}).e
+	case 24:
+		return &new(struct {
+			e entry[E]
+			_ [40]byte
+		}).e
+	case 32:
+		return &new(struct {
+			e entry[E]
+			_ [32]byte
+		}).e
+	case 40:
+		return &new(struct {
+			e entry[E]
+			_ [24]byte
+		}).e
+	case 48:
+		return &new(struct {
+			e entry[E]
+			_ [16]byte
+		}).e
+	case 56:
+		return &new(struct {
+			e entry[E]
+			_ [8]byte
+		}).e
+	}
+	return new(entry[E])
+}
+
 // shortKey is the longest key kept packed in entry.kw.
 const shortKey = 15
 
@@ -161,7 +205,8 @@ func (t *table[E]) insert(kn []byte, h uint64, data E, bl *blob) bool {
 	if (t.used+1)*4 > len(sl.s)*3 { // keep the load, tombstones included, at most 3/4
 		sl = t.resize()
 	}
-	e := &entry[E]{hash: h, data: data, first: *bl}
+	e := newEntry[E]()
+	e.hash, e.data, e.first = h, data, *bl
 	if bl.b != nil && len(bl.b) <= blobInline && unsafe.SliceData(bl.b) == &bl.small[0] {
 		e.first.b = e.first.small[:len(bl.b):cap(bl.b)] // the copy's own bytes
 	}

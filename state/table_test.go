@@ -282,3 +282,32 @@ func TestEntryIs(t *testing.T) {
 		t.Error("long keys compared wrongly")
 	}
 }
+
+// TestEntriesStartOnCacheLines: whatever the size of the typed data, an
+// inserted entry starts on a 64-byte boundary, so the part a look-up reads
+// (pub, packed key, first answer: the first 64 bytes) is one cache line.
+func TestEntriesStartOnCacheLines(t *testing.T) {
+	if off := unsafe.Offsetof(entry[int64]{}.key); off != 64 {
+		t.Fatalf("the look-up's part of an entry is %d bytes, want 64", off)
+	}
+	checkEntryAlignment[int64](t)
+	checkEntryAlignment[[]byte](t)
+	checkEntryAlignment[string](t)
+	checkEntryAlignment[struct{}](t)
+	checkEntryAlignment[[5]int64](t)
+}
+
+func checkEntryAlignment[E any](t *testing.T) {
+	t.Helper()
+	var tb table[E]
+	tb.init()
+	var zero E
+	for i := range int32(50) {
+		kn := knVoid(Int, i)
+		h := maphash.Bytes(tb.seed, kn)
+		tb.insert(kn, h, zero, newBlob(Int, i))
+		if e := tb.find(kn, h); uintptr(unsafe.Pointer(e))%64 != 0 {
+			t.Fatalf("%T entry (%d bytes) at %#x, not on a cache line", zero, unsafe.Sizeof(*e), uintptr(unsafe.Pointer(e)))
+		}
+	}
+}
