@@ -1,36 +1,50 @@
 package bench
 
 import (
+	"context"
 	"testing"
 
 	"github.com/qstate/qstate/dataset"
 	"github.com/qstate/qstate/handler"
 	"github.com/qstate/qstate/internal/qstatetest"
+	"github.com/qstate/qstate/node"
 	"github.com/qstate/qstate/registry"
 )
 
 // startStack runs qstate for real, in process: the synthetic dataset in a
-// registry, the handler, and one gnet server per port (proxy and state
-// server), as `qstate serve --dataset synthetic` wires them. It returns the
-// proxy address, the state-server address and the synthetic KvStateID.
+// registry served by a node (package node: the handler and one gnet server
+// per port, proxy and state server, on free loopback ports), as `qstate
+// serve --dataset synthetic` starts it. It returns the proxy address, the
+// state-server address and the synthetic KvStateID; the node is shut down
+// at cleanup.
 func startStack(t *testing.T, keys, valueSize int, d handler.Dispatch) (proxy, stateServer, kvStateID string) {
 	t.Helper()
 	r := registry.New()
 	if err := dataset.RegisterSynthetic(r, keys, valueSize); err != nil {
 		t.Fatal(err)
 	}
-	h, err := handler.New(handler.Config{Registry: r, Dispatch: d})
+	n, err := node.New(r, node.Config{Dispatch: d})
 	if err != nil {
 		t.Fatal(err)
 	}
-	qstatetest.CloseAtCleanup(t, "handler", h) // after the servers' cleanups: they stop first
-	_, _, proxy = startGnetServer(t, h.Proxy())
-	_, _, stateServer = startGnetServer(t, h.StateServer())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), qstatetest.Timeout)
+		defer cancel()
+		if err := n.Shutdown(ctx); err != nil {
+			t.Errorf("node Shutdown: %v", err)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), qstatetest.Timeout)
+	defer cancel()
+	if err := n.Start(ctx); err != nil {
+		t.Fatalf("node Start: %v", err)
+	}
+	p, s := n.Addrs()
 	id, ok := dataset.SyntheticKvStateID(r)
 	if !ok {
 		t.Fatal("no KvStateID for the synthetic state")
 	}
-	return proxy, stateServer, id.String()
+	return p.String(), s.String(), id.String()
 }
 
 // TestRealServer drives the real qstate stack (registry, handler, gnet

@@ -1,4 +1,4 @@
-package cluster
+package cluster_test
 
 import (
 	"bytes"
@@ -14,11 +14,12 @@ import (
 	"time"
 
 	"github.com/qstate/qstate/client"
+	"github.com/qstate/qstate/cluster"
 	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/dataset"
-	"github.com/qstate/qstate/handler"
 	"github.com/qstate/qstate/internal/qstatetest"
 	"github.com/qstate/qstate/internal/servertest"
+	"github.com/qstate/qstate/node"
 	"github.com/qstate/qstate/registry"
 	"github.com/qstate/qstate/server"
 	"github.com/qstate/qstate/state"
@@ -31,76 +32,81 @@ const (
 	ioTimeout    = qstatetest.Timeout
 )
 
+// errNotYet is what a lateDirectory answers before its Static is set.
+var errNotYet = errors.New("late directory: no cluster description yet")
+
 // lateDirectory is a Directory whose answers come from a Static set after
 // the nodes bound their ports (the description needs their addresses).
-type lateDirectory struct{ atomic.Pointer[Static] }
+type lateDirectory struct{ atomic.Pointer[cluster.Static] }
 
 func (d *lateDirectory) Owner(ctx context.Context, job registry.JobID, name string, keyHash int32) (registry.Owner, error) {
 	s := d.Load()
 	if s == nil {
-		return registry.Owner{}, errNoAnswer
+		return registry.Owner{}, errNotYet
 	}
 	return s.Owner(ctx, job, name, keyHash)
 }
 
-// testNode is one qstate node in process: registry, forwarder, handler and
-// its two servers on free loopback ports.
+// testNode is one qstate node in process (package node) on free loopback
+// ports, with a Forwarder of its own asking dir, kept to read its Stats.
 type testNode struct {
 	name         string
 	reg          *registry.Registry
-	fwd          *Forwarder
-	h            *handler.Handler
-	proxy, state *server.Server
-	stopServers  []func() // servertest.Start's
+	dir          *lateDirectory
+	fwd          *cluster.Forwarder
+	n            *node.Node
+	proxy, state string // bound addresses
 
 	stopOnce sync.Once
 }
 
 // startTestNode starts a node whose registry is empty until Apply; it is
 // stopped at cleanup unless stopped before.
-func startTestNode(t testing.TB, name string, dir Directory) *testNode {
+func startTestNode(t testing.TB, name string, dir *lateDirectory) *testNode {
 	t.Helper()
-	n := &testNode{name: name, reg: registry.New()}
+	tn := &testNode{name: name, reg: registry.New(), dir: dir}
 	var err error
-	n.fwd, err = NewForwarder(ForwarderConfig{Directory: dir})
+	var fdir cluster.Directory
+	if dir != nil {
+		fdir = dir
+	}
+	tn.fwd, err = cluster.NewForwarder(cluster.ForwarderConfig{Directory: fdir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.h, err = handler.New(handler.Config{Registry: n.reg, Forwarder: n.fwd, RequestTimeout: 2 * time.Second})
+	tn.n, err = node.New(tn.reg, node.Config{Forwarder: tn.fwd, RequestTimeout: 2 * time.Second,
+		Server: server.Config{EventLoops: 1}})
 	if err != nil {
+		_ = tn.fwd.Close()
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { n.stop(t) }) // after the servers' own cleanups
-	for _, port := range []struct {
-		s  **server.Server
-		ep *handler.Endpoint
-	}{{&n.proxy, n.h.Proxy()}, {&n.state, n.h.StateServer()}} {
-		var stop func()
-		*port.s, stop = servertest.Start(t, server.Config{Name: name, EventLoops: 1}, port.ep)
-		n.stopServers = append(n.stopServers, stop)
+	t.Cleanup(func() { tn.stop(t) })
+	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+	defer cancel()
+	if err := tn.n.Start(ctx); err != nil {
+		t.Fatalf("node %s: Start: %v", name, err)
 	}
-	return n
+	proxy, state := tn.n.Addrs()
+	tn.proxy, tn.state = proxy.String(), state.String()
+	return tn
 }
 
-// stop shuts the node down: servers, then the handler, then the forwarder.
-func (n *testNode) stop(t testing.TB) {
-	n.stopOnce.Do(func() {
-		for _, stop := range n.stopServers {
-			stop() // Shutdown, and Serve returned ErrServerClosed
-		}
+// stop shuts the node down (its ports, then its pool), then the forwarder.
+func (tn *testNode) stop(t testing.TB) {
+	tn.stopOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
 		defer cancel()
-		if err := n.h.Close(ctx); err != nil {
-			t.Errorf("node %s: handler Close: %v", n.name, err)
+		if err := tn.n.Shutdown(ctx); err != nil {
+			t.Errorf("node %s: Shutdown: %v", tn.name, err)
 		}
-		_ = n.fwd.Close()
+		_ = tn.fwd.Close()
 	})
 }
 
 // syntheticLocal supplies, for each range, a synthetic ValueState<byte[]>
 // holding exactly the keys 0..keys-1 whose key group is in the range.
-func syntheticLocal(keys, valueSize int) LocalFunc {
-	return func(s *State, r Range) (state.KvState, error) {
+func syntheticLocal(keys, valueSize int) cluster.LocalFunc {
+	return func(s *cluster.State, r cluster.Range) (state.KvState, error) {
 		st := state.NewValueState(state.Int, state.Void, state.Bytes)
 		v := st.Void()
 		for k := range keys {
@@ -116,7 +122,7 @@ func syntheticLocal(keys, valueSize int) LocalFunc {
 // as n parallel operators would hold it.
 type testCluster struct {
 	nodes []*testNode
-	c     *Cluster
+	c     *cluster.Cluster
 	job   registry.JobID
 }
 
@@ -125,20 +131,19 @@ type testCluster struct {
 func startCluster(t testing.TB, n int) *testCluster {
 	t.Helper()
 	dir := &lateDirectory{}
-	tc := &testCluster{c: &Cluster{}}
+	tc := &testCluster{c: &cluster.Cluster{}}
 	var err error
 	if tc.job, err = registry.ParseJobID(dataset.SyntheticJobID); err != nil {
 		t.Fatal(err)
 	}
-	st := State{Job: tc.job, Name: dataset.SyntheticState, MaxParallelism: e2eMaxP}
+	st := cluster.State{Job: tc.job, Name: dataset.SyntheticState, MaxParallelism: e2eMaxP}
 	for i := range n {
 		node := startTestNode(t, fmt.Sprintf("n%d", i), dir)
 		tc.nodes = append(tc.nodes, node)
-		tc.c.Nodes = append(tc.c.Nodes, Node{Name: node.name,
-			ProxyAddr: node.proxy.Addr().String(), StateAddr: node.state.Addr().String()})
-		st.Ranges = append(st.Ranges, Range{Node: node.name, KeyGroups: registry.KeyGroupRangeFor(e2eMaxP, n, i)})
+		tc.c.Nodes = append(tc.c.Nodes, cluster.Node{Name: node.name, ProxyAddr: node.proxy, StateAddr: node.state})
+		st.Ranges = append(st.Ranges, cluster.Range{Node: node.name, KeyGroups: registry.KeyGroupRangeFor(e2eMaxP, n, i)})
 	}
-	tc.c.States = []State{st}
+	tc.c.States = []cluster.State{st}
 
 	// Through a file, as `qstate serve --cluster` reads it.
 	var buf bytes.Buffer
@@ -149,18 +154,18 @@ func startCluster(t testing.TB, n int) *testCluster {
 	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fd, err := OpenFile(path, 0)
+	fd, err := cluster.OpenFile(path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tc.c = fd.Cluster()
-	static, err := NewStatic(tc.c)
+	static, err := cluster.NewStatic(tc.c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir.Store(static)
 	for _, node := range tc.nodes {
-		if _, err := Apply(node.reg, tc.c, node.name, syntheticLocal(e2eKeys, e2eValueSize)); err != nil {
+		if _, err := cluster.Apply(node.reg, tc.c, node.name, syntheticLocal(e2eKeys, e2eValueSize)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -201,7 +206,7 @@ func TestClusterServesEveryKey(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, node := range tc.nodes {
-		addr := node.proxy.Addr().String()
+		addr := node.proxy
 		var bad atomic.Int64
 		parallel(e2eKeys, 16, func(k int) {
 			got, err := client.GetValue(ctx, cl, addr, tc.job, dataset.SyntheticState, state.Int, int32(k), state.Bytes)
@@ -237,13 +242,13 @@ func TestClusterNodeDown(t *testing.T) {
 	tc := startCluster(t, 3)
 	cl := servertest.NewClient(t)
 	down := tc.nodes[2]
-	downState := down.state.Addr().String()
+	downState := down.state
 	down.stop(t)
 
 	const deadline = 3 * time.Second
 	var failedOK, servedOK, slowest atomic.Int64
 	for _, node := range tc.nodes[:2] {
-		addr := node.proxy.Addr().String()
+		addr := node.proxy
 		var bad atomic.Int64
 		report := func(format string, args ...any) {
 			if bad.Add(1) <= 5 {
@@ -288,7 +293,7 @@ func TestClusterNodeDown(t *testing.T) {
 	}
 	for _, node := range tc.nodes[:2] {
 		if s := node.fwd.Stats(); s.GaveUp == 0 || s.Retries < 3*s.GaveUp {
-			t.Errorf("node %s forwarder: %+v, want every give-up after %d attempts", node.name, s, DefaultMaxAttempts)
+			t.Errorf("node %s forwarder: %+v, want every give-up after %d attempts", node.name, s, cluster.DefaultMaxAttempts)
 		}
 	}
 }
@@ -304,9 +309,9 @@ func TestClusterRangeMoved(t *testing.T) {
 	moved := st.Ranges[2]
 
 	// The new description: n2's range is n1's, under the ID derived for n1.
-	next := &Cluster{Nodes: old.Nodes, States: []State{{Job: st.Job, Name: st.Name, MaxParallelism: st.MaxParallelism,
-		Ranges: []Range{st.Ranges[0], st.Ranges[1], {Node: "n1", KeyGroups: moved.KeyGroups}}}}}
-	static, err := NewStatic(next)
+	next := &cluster.Cluster{Nodes: old.Nodes, States: []cluster.State{{Job: st.Job, Name: st.Name, MaxParallelism: st.MaxParallelism,
+		Ranges: []cluster.Range{st.Ranges[0], st.Ranges[1], {Node: "n1", KeyGroups: moved.KeyGroups}}}}}
+	static, err := cluster.NewStatic(next)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,13 +330,13 @@ func TestClusterRangeMoved(t *testing.T) {
 	}
 	// Every node's forwarder asks the same directory.
 	for _, n := range tc.nodes {
-		n.fwd.cfg.Directory.(*lateDirectory).Store(static)
+		n.dir.Store(static)
 	}
 
 	cl := servertest.NewClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	addr := tc.nodes[0].proxy.Addr().String()
+	addr := tc.nodes[0].proxy
 	movedKeys := 0
 	for k := range e2eKeys {
 		if tc.owner(int32(k)) == 2 {

@@ -1,4 +1,4 @@
-package cluster
+package cluster_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/qstate/qstate/bufpool"
 	"github.com/qstate/qstate/client"
+	"github.com/qstate/qstate/cluster"
 	"github.com/qstate/qstate/dataset"
 	"github.com/qstate/qstate/internal/servertest"
 	"github.com/qstate/qstate/registry"
@@ -22,8 +23,12 @@ func BenchmarkForward(b *testing.B) {
 		b.Fatal(err)
 	}
 	id, _ := dataset.SyntheticKvStateID(node.reg)
-	owner := registry.Owner{ID: id, Addr: node.state.Addr().String()}
-	f := newForwarder(b, ForwarderConfig{})
+	owner := registry.Owner{ID: id, Addr: node.state}
+	f, err := cluster.NewForwarder(cluster.ForwarderConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = f.Close() })
 	job, _ := registry.ParseJobID(dataset.SyntheticJobID)
 	kv := state.AppendKeyAndNamespace(nil, state.Int, 7, state.Void, state.VoidNamespace{})
 	name := []byte(dataset.SyntheticState)
@@ -44,7 +49,7 @@ func BenchmarkForward(b *testing.B) {
 // one pipelined client connection: the cost of a forward under load.
 func BenchmarkProxy(b *testing.B) {
 	tc := startCluster(b, 2)
-	addr := tc.nodes[0].proxy.Addr().String()
+	addr := tc.nodes[0].proxy
 	for _, bc := range []struct {
 		name  string
 		owner int
