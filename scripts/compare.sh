@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # compare.sh: one benchmark matrix, side by side, in one go:
-#   qstate (pool dispatch), qstate (inline dispatch), the reference server of the same shape
+#   qstate with each dispatch (auto, the default; pool; inline), the reference server of the same shape
 #   (internal/kvref: gnet + one ants task per wake-up answering from a Go map, "ref"; and
 #   its flat-array lower bound, "flat") and redis-server,
 #   values of 8 B and 1 KiB, loads (connections x pipeline) 50x16, 4x128, 50x1 and 1x1.
@@ -17,10 +17,10 @@
 #   ROUNDS [3]       rounds of the whole matrix      DURATION [5s]  measured window per run
 #   WARMUP [1s]      warm-up per run                  KEYS [100000]  keys in the dataset
 #   SIZES ["8 1024"]  value sizes (bytes)             LOADS ["50x16 4x128 50x1 1x1"]
-#   SERVERS ["pool inline ref flat redis"]  which servers   VERIFY [1]  check every value
+#   SERVERS ["auto pool inline ref flat redis"]  which servers   VERIFY [1]  check every value
 #   QSTATE_ARGS [""]  extra `qstate serve` flags (e.g. "--event-loops 2")
 #   QSTATE_B [""]    a second qstate binary (e.g. built from another commit), served as
-#                    "pool-b" and "inline-b" (add them to SERVERS): A/B in one run
+#                    "auto-b", "pool-b" and "inline-b" (add them to SERVERS): A/B in one run
 #   QSTATE_BIN [""]  use this qstate binary instead of building one
 #   PLOT ["8 50x16"]  size and load whose latency plots are drawn (last round), "" for none
 #   PIN [0]          1: pin every server to CPU 0 and the harness to CPU 1 (taskset): a core
@@ -49,7 +49,7 @@ WARMUP=${WARMUP:-1s}
 KEYS=${KEYS:-100000}
 SIZES=${SIZES:-"8 1024"}
 LOADS=${LOADS:-"50x16 4x128 50x1 1x1"}
-SERVERS=${SERVERS:-"pool inline ref flat redis"}
+SERVERS=${SERVERS:-"auto pool inline ref flat redis"}
 VERIFY=${VERIFY:-1}
 QSTATE_ARGS=${QSTATE_ARGS:-}
 PLOT=${PLOT-"8 50x16"}
@@ -81,8 +81,8 @@ else
   go build -o "$OUT/qstate" ./cmd/qstate
   QSTATE="$OUT/qstate"
 fi
-case " $SERVERS " in *" pool-b "*|*" inline-b "*)
-  [ -x "$QSTATE_B" ] || { log "SERVERS names pool-b/inline-b: set QSTATE_B to a qstate binary"; exit 2; } ;;
+case " $SERVERS " in *" auto-b "*|*" pool-b "*|*" inline-b "*)
+  [ -x "$QSTATE_B" ] || { log "SERVERS names auto-b/pool-b/inline-b: set QSTATE_B to a qstate binary"; exit 2; } ;;
 esac
 case " $SERVERS " in *" ref "*|*" flat "*)
   log "building kvref into $OUT"

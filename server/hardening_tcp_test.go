@@ -930,9 +930,16 @@ func TestLockout(t *testing.T) {
 	}
 	t.Logf("good client answered %v after the flood of %d; open %d, evicted %d, refused %d",
 		time.Since(start), silent, s.Stats().Conns, s.Stats().ClosedFor(CloseEvicted), s.Stats().ClosedFor(CloseConnLimit))
-	if st := s.Stats(); st.Conns > int64(perAddr)+1 || st.ClosedFor(CloseEvicted) < silent-int64(perAddr) {
-		t.Fatalf("%d open, %d evicted; want at most %d open (the address's limit), the rest evicted", st.Conns, st.ClosedFor(CloseEvicted), perAddr+1)
-	}
+	// An evicted connection is counted when its own loop runs OnClose, and
+	// on a loaded machine the frame-timeout sweep may close the oldest
+	// silent ones before a newer one evicts them: wait until at most the
+	// address's limit is open and every other one went one of those ways,
+	// at least one by eviction.
+	waitFor(t, "silent connections past the address's limit evicted", func() bool {
+		st := s.Stats()
+		gone := st.ClosedFor(CloseEvicted) + st.ClosedFor(CloseFrameTimeout)
+		return st.Conns <= int64(perAddr)+1 && gone >= silent-int64(perAddr) && st.ClosedFor(CloseEvicted) > 0
+	})
 	// The silent ones left go within the deadline; the good one stays.
 	// 1.5× the timeout is the documented bound; the second is slack for a
 	// loaded machine under -race (the idle timeout, far later, is not it).
