@@ -140,7 +140,7 @@ func (c Config) Validate() error {
 	configcheck.NonNegative(p, "PoolExpiry", c.PoolExpiry)
 	configcheck.NonNegative(p, "RequestTimeout", c.RequestTimeout)
 	if c.Forwarder != nil && c.Dispatch == Inline {
-		p.Addf("a Forwarder may block: it needs Auto or Pool dispatch, not Inline")
+		p.Addf("a Forwarder needs Auto or Pool dispatch, not Inline (Inline is for a node that answers only from its own states)")
 	}
 	return p.Err()
 }

@@ -11,8 +11,10 @@
 // Pool dispatch ServeBatch only hands the batch over; with Inline it runs
 // look-ups that never block, and hands the rest of a batch to the pool,
 // made on first need, at the first state that says its look-ups may block,
-// state.Blocking: a disk store, or at a forward; Auto, the default, does
-// what Inline does for a lone request and what Pool does for the rest);
+// state.Blocking: a disk store (Inline is refused with a Forwarder); Auto,
+// the default, does what Inline does for a lone request, handing it to the
+// pool when it is for a blocking state or another node, and what Pool does
+// for the rest);
 // queue without bound (a full pool
 // refuses a batch at once, each request answered with a RuntimeException
 // saying the server is overloaded); allocate per request in steady state
@@ -69,7 +71,8 @@
 //
 // ServeBatch runs on the caller's goroutine (an event loop). With Pool
 // dispatch the look-ups, the encoding and done run on a pool worker; with
-// Inline dispatch, or when the pool refuses the batch, they run before
+// Inline dispatch, with Auto dispatch for a lone request to a local
+// in-memory state, or when the pool refuses the batch, they run before
 // ServeBatch returns. A batch's requests for key groups other nodes own are
 // forwarded after its look-ups, concurrently: on the worker and up to
 // forwardFanout helper goroutines, never more than PoolSize helpers in the

@@ -436,7 +436,8 @@ func (t *task) sendLocal() {
 	}
 	var segs [][]byte
 	if len(t.segs) > 0 {
-		segs = append(t.segs, out[mark:])
+		t.segs = append(t.segs, out[mark:]) // kept: its array is reused, and cleared below
+		segs = t.segs
 	}
 	t.part(out, segs, k)
 	clear(t.segs) // the server copied them

@@ -873,7 +873,9 @@ func (cs *conn) complete(b *batch) {
 			for _, seg := range b.segs {
 				size += len(seg)
 			}
-			n, _ = cs.raw.rawWritev(b.segs)
+			// At most maxIov pieces: more would make unix.Writev allocate its
+			// iovec array (and past IOV_MAX fail); the rest goes to the loop.
+			n, _ = cs.raw.rawWritev(b.segs[:min(len(b.segs), maxIov)])
 			n = max(n, 0)
 		} else if n > 0 {
 			n, _ = cs.raw.rawWrite(b.out) // an error is the loop's to handle: it retries through gnet

@@ -33,8 +33,9 @@
 //     copying it into its answers (a state's published value, never
 //     written again): queued as an entry of its own between pieces of the
 //     answer buffer, written from the state's bytes, never given back.
-//     Lent bytes are pending bytes (MaxOutbound) but not the server's
-//     memory (Stats.Buffered, MaxBufferedTotal).
+//     Lent bytes are pending bytes (MaxOutbound) but, once queued, not the
+//     server's memory (Stats.Buffered, MaxBufferedTotal); while a batch is
+//     built its limit counts its answers whole, lent values included.
 //   - outbound: gnet's buffer of bytes a connection has written but the
 //     kernel has not taken yet (OutboundBuffered).
 //   - pending: answer bytes computed and not yet taken by the kernel, queued

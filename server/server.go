@@ -65,9 +65,12 @@ type Handler interface {
 //     server writes those in that order. A lent value must stay unchanged
 //     until the server has written it (a state's published value is
 //     never written again); segs itself is the handler's again once the
-//     callback returns (the server copies it). Lent bytes cost the server
-//     no memory of its own: Stats.Buffered and MaxBufferedTotal count only
-//     out; MaxOutbound counts them as the pending bytes they are.
+//     callback returns (the server copies it). Once handed over, lent bytes
+//     cost the server no memory of its own: Stats.Buffered and
+//     MaxBufferedTotal count only out; MaxOutbound counts them as the
+//     pending bytes they are. While a batch is being built, its limit still
+//     counts each answer whole, lent value included (the handler cannot
+//     know beforehand what it will lend): the budget errs on the safe side.
 type PartHandler interface {
 	Handler
 	ServeParts(reqs []byte, n int, limit int, first bool, part func(out []byte, segs [][]byte, k int), done func(out []byte, segs [][]byte, answered, need int))
