@@ -329,43 +329,50 @@ func BenchmarkGetBatch(b *testing.B) {
 		for i := range kns {
 			kns[i] = knVoid(Int, r.Int32N(int32(n)))
 		}
-		for _, batch := range []int{16, 128} {
-			ls := make([]Lookup, batch)
-			b.Run(fmt.Sprintf("keys=%d/batch=%d/get", n, batch), func(b *testing.B) {
-				runtime.LockOSThread()
-				defer runtime.UnlockOSThread()
-				cpu := threadCPU()
-				i := 0
-				for b.Loop() {
-					for j := range ls {
-						if _, found, _ := s.Get(kns[(i+j)%len(kns)]); !found {
-							b.Fatal("missing")
-						}
-					}
-					i += batch
-				}
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/key")
-				b.ReportMetric(float64((threadCPU()-cpu).Nanoseconds())/float64(b.N*batch), "cpu-ns/key")
-			})
-			b.Run(fmt.Sprintf("keys=%d/batch=%d/getbatch", n, batch), func(b *testing.B) {
-				runtime.LockOSThread()
-				defer runtime.UnlockOSThread()
-				cpu := threadCPU()
-				i := 0
-				for b.Loop() {
-					for j := range ls {
-						ls[j].KeyAndNamespace = kns[(i+j)%len(kns)]
-					}
-					s.GetBatch(ls)
-					if !ls[0].Found {
+		benchGetAndGetBatch(b, fmt.Sprintf("keys=%d/", n), s, kns)
+	}
+}
+
+// benchGetAndGetBatch runs, for batches of 16 and 128 of the keys kns (all
+// present in s), one sub-benchmark looking them up one by one with Get and
+// one with GetBatch, reporting wall-clock and thread-CPU nanoseconds per key.
+func benchGetAndGetBatch(b *testing.B, prefix string, s BatchGetter, kns [][]byte) {
+	for _, batch := range []int{16, 128} {
+		ls := make([]Lookup, batch)
+		b.Run(fmt.Sprintf("%sbatch=%d/get", prefix, batch), func(b *testing.B) {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			cpu := threadCPU()
+			i := 0
+			for b.Loop() {
+				for j := range ls {
+					if _, found, _ := s.Get(kns[(i+j)%len(kns)]); !found {
 						b.Fatal("missing")
 					}
-					i += batch
 				}
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/key")
-				b.ReportMetric(float64((threadCPU()-cpu).Nanoseconds())/float64(b.N*batch), "cpu-ns/key")
-			})
-		}
+				i += batch
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/key")
+			b.ReportMetric(float64((threadCPU()-cpu).Nanoseconds())/float64(b.N*batch), "cpu-ns/key")
+		})
+		b.Run(fmt.Sprintf("%sbatch=%d/getbatch", prefix, batch), func(b *testing.B) {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			cpu := threadCPU()
+			i := 0
+			for b.Loop() {
+				for j := range ls {
+					ls[j].KeyAndNamespace = kns[(i+j)%len(kns)]
+				}
+				s.GetBatch(ls)
+				if !ls[0].Found {
+					b.Fatal("missing")
+				}
+				i += batch
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/key")
+			b.ReportMetric(float64((threadCPU()-cpu).Nanoseconds())/float64(b.N*batch), "cpu-ns/key")
+		})
 	}
 }
 
@@ -459,39 +466,5 @@ func BenchmarkGetBatchLong(b *testing.B) {
 	for i := range kns {
 		kns[i] = knVoid(Long, r.Int64N(n))
 	}
-	for _, batch := range []int{16, 128} {
-		ls := make([]Lookup, batch)
-		b.Run(fmt.Sprintf("batch=%d/get", batch), func(b *testing.B) {
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			cpu := threadCPU()
-			i := 0
-			for b.Loop() {
-				for j := range ls {
-					if _, found, _ := s.Get(kns[(i+j)%len(kns)]); !found {
-						b.Fatal("missing")
-					}
-				}
-				i += batch
-			}
-			b.ReportMetric(float64((threadCPU()-cpu).Nanoseconds())/float64(b.N*batch), "cpu-ns/key")
-		})
-		b.Run(fmt.Sprintf("batch=%d/getbatch", batch), func(b *testing.B) {
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			cpu := threadCPU()
-			i := 0
-			for b.Loop() {
-				for j := range ls {
-					ls[j].KeyAndNamespace = kns[(i+j)%len(kns)]
-				}
-				s.GetBatch(ls)
-				if !ls[0].Found {
-					b.Fatal("missing")
-				}
-				i += batch
-			}
-			b.ReportMetric(float64((threadCPU()-cpu).Nanoseconds())/float64(b.N*batch), "cpu-ns/key")
-		})
-	}
+	benchGetAndGetBatch(b, "", s, kns)
 }
