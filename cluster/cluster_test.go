@@ -32,27 +32,12 @@ const (
 	ioTimeout    = qstatetest.Timeout
 )
 
-// errNotYet is what a lateDirectory answers before its Static is set.
-var errNotYet = errors.New("late directory: no cluster description yet")
-
-// lateDirectory is a Directory whose answers come from a Static set after
-// the nodes bound their ports (the description needs their addresses).
-type lateDirectory struct{ atomic.Pointer[cluster.Static] }
-
-func (d *lateDirectory) Owner(ctx context.Context, job registry.JobID, name string, keyHash int32) (registry.Owner, error) {
-	s := d.Load()
-	if s == nil {
-		return registry.Owner{}, errNotYet
-	}
-	return s.Owner(ctx, job, name, keyHash)
-}
-
 // testNode is one qstate node in process (package node) on free loopback
 // ports, with a Forwarder of its own asking dir, kept to read its Stats.
 type testNode struct {
 	name         string
 	reg          *registry.Registry
-	dir          *lateDirectory
+	dir          *cluster.LateDirectory
 	fwd          *cluster.Forwarder
 	n            *node.Node
 	proxy, state string // bound addresses
@@ -62,7 +47,7 @@ type testNode struct {
 
 // startTestNode starts a node whose registry is empty until Apply; it is
 // stopped at cleanup unless stopped before.
-func startTestNode(t testing.TB, name string, dir *lateDirectory) *testNode {
+func startTestNode(t testing.TB, name string, dir *cluster.LateDirectory) *testNode {
 	t.Helper()
 	tn := &testNode{name: name, reg: registry.New(), dir: dir}
 	var err error
@@ -130,7 +115,7 @@ type testCluster struct {
 // their bound addresses to a file, loads it and applies it to every node.
 func startCluster(t testing.TB, n int) *testCluster {
 	t.Helper()
-	dir := &lateDirectory{}
+	dir := &cluster.LateDirectory{}
 	tc := &testCluster{c: &cluster.Cluster{}}
 	var err error
 	if tc.job, err = registry.ParseJobID(dataset.SyntheticJobID); err != nil {
@@ -163,7 +148,7 @@ func startCluster(t testing.TB, n int) *testCluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir.Store(static)
+	dir.Set(static)
 	for _, node := range tc.nodes {
 		if _, err := cluster.Apply(node.reg, tc.c, node.name, syntheticLocal(e2eKeys, e2eValueSize)); err != nil {
 			t.Fatal(err)
@@ -330,7 +315,7 @@ func TestClusterRangeMoved(t *testing.T) {
 	}
 	// Every node's forwarder asks the same directory.
 	for _, n := range tc.nodes {
-		n.dir.Store(static)
+		n.dir.Set(static)
 	}
 
 	cl := servertest.NewClient(t)

@@ -77,6 +77,47 @@ func TestStaticDirectory(t *testing.T) {
 	}
 }
 
+// TestLateDirectory: before Set a LateDirectory fails every look-up with
+// ErrNoDirectory; after, it answers as the directory set, and Set again
+// replaces it.
+func TestLateDirectory(t *testing.T) {
+	c := mustParse(t, validFile)
+	st := &c.States[0]
+	var late LateDirectory
+	if _, err := late.Owner(context.Background(), st.Job, st.Name, 0); !errors.Is(err, ErrNoDirectory) {
+		t.Fatalf("before Set: %v, want ErrNoDirectory", err)
+	}
+	d, err := NewStatic(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	late.Set(d)
+	for kg := range st.MaxParallelism {
+		h := hashFor(t, kg, st.MaxParallelism)
+		got, gotErr := late.Owner(context.Background(), st.Job, st.Name, h)
+		want, wantErr := d.Owner(context.Background(), st.Job, st.Name, h)
+		if got != want || (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("key group %d: %+v, %v; the directory set answers %+v, %v", kg, got, gotErr, want, wantErr)
+		}
+	}
+	if _, err := late.Owner(context.Background(), st.Job, "nope", 0); !errors.Is(err, ErrUnknownState) {
+		t.Fatalf("unknown state through the late directory: %v", err)
+	}
+	late.Set(failingDirectory{})
+	if _, err := late.Owner(context.Background(), st.Job, st.Name, 0); !errors.Is(err, errFailing) {
+		t.Fatalf("after a second Set: %v, want the new directory's answer", err)
+	}
+}
+
+var errFailing = errors.New("failing directory")
+
+// failingDirectory fails every look-up with errFailing.
+type failingDirectory struct{}
+
+func (failingDirectory) Owner(context.Context, registry.JobID, string, int32) (registry.Owner, error) {
+	return registry.Owner{}, errFailing
+}
+
 // TestFileDirectoryReload: editing the file moves a range; a broken edit
 // keeps the last good view.
 func TestFileDirectoryReload(t *testing.T) {

@@ -32,8 +32,10 @@
 //     then fails with a *ForwardError (Flink retries at
 //     once and without limit). Directory is the location oracle, declared
 //     here where it is used: Static and FileDirectory answer from a
-//     description (FileDirectory re-reads its file when it changes); one
-//     backed by etcd can come later.
+//     description (FileDirectory re-reads its file when it changes);
+//     etcddir.Node answers from etcd; LateDirectory answers through one set
+//     after the node's ports listen (ErrNoDirectory until then), for a
+//     directory that needs the bound addresses.
 //
 // # File format
 //

@@ -27,6 +27,8 @@ var (
 	ErrConfig = errors.New("cluster: invalid forwarder config")
 	// ErrClosed reports a Forward on a Forwarder after Close.
 	ErrClosed = errors.New("cluster: forwarder closed")
+	// ErrNoDirectory reports a look-up in a LateDirectory before Set.
+	ErrNoDirectory = errors.New("cluster: no directory yet")
 )
 
 // FieldError is one problem of a cluster description. Field names the bad

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/qstate/qstate/cluster"
 	"github.com/qstate/qstate/dataset"
 	"github.com/qstate/qstate/internal/qstatetest"
 	"github.com/qstate/qstate/node"
@@ -63,17 +64,6 @@ func (c *countingState) getsIn(r registry.KeyGroupRange) int64 {
 	return n
 }
 
-// lateDir is a cluster.Directory set once the node's ports are bound.
-type lateDir struct{ atomic.Pointer[Node] }
-
-func (d *lateDir) Owner(ctx context.Context, job registry.JobID, name string, keyHash int32) (registry.Owner, error) {
-	n := d.Load()
-	if n == nil {
-		return registry.Owner{}, errors.New("no directory yet")
-	}
-	return n.Owner(ctx, job, name, keyHash)
-}
-
 // testNode is one qstate node in process: registry with the synthetic keys
 // of its ranges, a node.Node serving it on free loopback ports (with the
 // Forwarder it creates from the cluster's directory), and its membership in
@@ -105,7 +95,7 @@ func startNode(t testing.TB, endpoint, name string, ranges ...registry.KeyGroupR
 			t.Fatal(err)
 		}
 	}
-	dir := &lateDir{}
+	dir := &cluster.LateDirectory{} // set once the node is a member
 	// More attempts than the default: a range moving between nodes costs a
 	// retry or two while the views catch up, and the CI machine is slow.
 	n.node, err = node.New(n.reg, node.Config{ProxyAddr: "127.0.0.1:0", StateAddr: "127.0.0.1:0",
@@ -127,7 +117,7 @@ func startNode(t testing.TB, endpoint, name string, ranges ...registry.KeyGroupR
 	if err != nil {
 		t.Fatalf("node %s: Start: %v", name, err)
 	}
-	dir.Store(n.member)
+	dir.Set(n.member)
 	return n
 }
 

@@ -12,11 +12,11 @@ import (
 	"net"
 	"os"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/qstate/qstate/cluster"
 	"github.com/qstate/qstate/dataset"
 	"github.com/qstate/qstate/etcddir"
 	"github.com/qstate/qstate/registry"
@@ -29,24 +29,11 @@ type etcdFlags struct {
 	EtcdTTL       time.Duration `default:"10s" env:"QSTATE_ETCD_TTL" help:"With --etcd-endpoints: lease TTL. A node that dies keeps its key groups this long; an etcd outage longer than this makes nodes register again when it ends. At least 1s."`
 }
 
-// lateDirectory is the etcd directory, set once the ports listen (a node
-// publishes the addresses it is bound to).
-type lateDirectory struct{ atomic.Pointer[etcddir.Node] }
-
-// Owner implements cluster.Directory.
-func (d *lateDirectory) Owner(ctx context.Context, job registry.JobID, name string, keyHash int32) (registry.Owner, error) {
-	n := d.Load()
-	if n == nil {
-		return registry.Owner{}, errors.New("serve: not registered in etcd yet")
-	}
-	return n.Owner(ctx, job, name, keyHash)
-}
-
 // etcdNode is what serve needs of its etcd membership: the directory the
 // node's forwarder asks, the membership once joined, and how many keys
 // the node holds (for the banner).
 type etcdNode struct {
-	dir    lateDirectory
+	dir    cluster.LateDirectory // the membership, set once the ports listen
 	member *etcddir.Node
 	keys   int
 }
@@ -140,7 +127,7 @@ func (n *etcdNode) join(ctx context.Context, c *serveCmd, reg *registry.Registry
 		return fmt.Errorf("serve: join cluster %q in etcd: %w", c.ClusterName, err)
 	}
 	n.member = m
-	n.dir.Store(m)
+	n.dir.Set(m)
 	return nil
 }
 
