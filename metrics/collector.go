@@ -54,13 +54,13 @@ var (
 		"Times a connection's outbound buffer went over the high watermark, so that its requests stopped being dispatched until it drained.",
 		[]string{"port"}, nil)
 	descBackpressured = prometheus.NewDesc("qstate_connections_backpressured",
-		"Connections under backpressure now (outbound buffer over the high watermark, not yet drained below the low one).",
+		"Connections under backpressure now (pending answers over the high watermark, not yet drained below the low one).",
 		[]string{"port"}, nil)
 	descPendingWrites = prometheus.NewDesc("qstate_connections_pending_writes",
-		"Connections with answers waiting for their outbound buffer to drain.",
+		"Connections with answers waiting for their socket to take them.",
 		[]string{"port"}, nil)
 	descMaxOutbound = prometheus.NewDesc("qstate_outbound_buffer_max_bytes",
-		"Largest outbound buffer held for one connection since start (bounded by the high watermark plus one chunk).",
+		"Most answer bytes one connection had pending (not yet taken by its socket) since start (held down by the outbound limit).",
 		[]string{"port"}, nil)
 
 	descRejected = prometheus.NewDesc("qstate_requests_rejected_total",

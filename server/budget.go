@@ -19,8 +19,7 @@ import (
 //
 // Per-connection limits bound one connection; MaxConns of them still
 // multiply. So each connection's buffered bytes (requests in gnet's
-// inbound buffer and deferred, answers queued, in gnet's outbound buffer
-// and being built) are summed into Server.buffered, updated at the end of
+// inbound buffer and deferred, answers queued and being built) are summed into Server.buffered, updated at the end of
 // every event-loop pass over the connection (one atomic add, no
 // allocation). Answers being built are counted apart, server-wide: the
 // answer budgets of the batches with the handler (Server.building), and a
@@ -65,7 +64,7 @@ func DefaultMaxBufferedTotal() int64 {
 // account brings the connection's share of Server.buffered up to date
 // (event loop, after each pass; release takes it back).
 func (cs *conn) account() {
-	n := int64(cs.queued + cs.qoff - cs.lent + cs.nc.OutboundBuffered() + cs.nc.InboundBuffered())
+	n := int64(cs.queued + cs.qoff - cs.lent + cs.nc.InboundBuffered())
 	for _, b := range cs.deferred {
 		n += int64(len(b.in))
 	}

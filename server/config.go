@@ -33,17 +33,18 @@ const (
 	DefaultMaxInFlight = 1024
 
 	// DefaultHighWatermark is Flink's write-buffer high watermark (32 KiB):
-	// above it a connection's requests are no longer dispatched, and larger
-	// responses go out in chunks of this size.
+	// with more answer bytes than this pending, a connection's requests are
+	// no longer dispatched.
 	DefaultHighWatermark = 32 << 10
 
 	// DefaultLowWatermark is Flink's write-buffer low watermark (8 KiB):
-	// a held-back connection resumes once its outbound buffer drains below it.
+	// a held-back connection resumes once its pending answers drain below it.
 	DefaultLowWatermark = 8 << 10
 
-	// DefaultDrainPoll is how often a connection waiting for its outbound
-	// buffer to drain is looked at again (1 ms): gnet raises no event when
-	// it drains, so the server polls, and only connections that wait.
+	// DefaultDrainPoll is how often a connection whose answers wait for
+	// its socket is looked at again (1 ms): a fallback where the socket's
+	// EPOLLOUT wakes it (Linux), the only way elsewhere; only connections
+	// that wait are polled.
 	DefaultDrainPoll = time.Millisecond
 
 	// DefaultMaxOutbound is the most answer bytes the server holds or
@@ -135,23 +136,21 @@ type Config struct {
 	// for want of descriptors (EMFILE) stops gnet's engine.
 	MaxConns int
 
-	// HighWatermark and LowWatermark bound a connection's outbound buffer,
-	// in bytes. Above HighWatermark the connection's requests are not
-	// dispatched until the buffer drains below LowWatermark; a response
-	// larger than HighWatermark goes out in HighWatermark-sized chunks, the
-	// next one only while the connection is below the mark. 0 means
-	// DefaultHighWatermark and DefaultLowWatermark; Low must be below High.
+	// HighWatermark and LowWatermark bound a connection's pending answers
+	// (bytes the kernel has not taken), in bytes. Above HighWatermark the
+	// connection's requests are not dispatched until they drain below
+	// LowWatermark. 0 means DefaultHighWatermark and DefaultLowWatermark;
+	// Low must be below High.
 	HighWatermark int
 	LowWatermark  int
 
-	// DrainPoll is how often a connection waiting for its outbound buffer
-	// to drain is looked at again. 0 means DefaultDrainPoll.
+	// DrainPoll is how often a connection whose answers wait for its
+	// socket is looked at again. 0 means DefaultDrainPoll.
 	DrainPoll time.Duration
 
 	// MaxOutbound is the most bytes of answers the server holds or builds
-	// for one connection: answers not yet wholly handed to gnet (one being
-	// written in chunks counts whole until its last chunk), gnet's outbound
-	// buffer, and the budgets given to the batches being answered (a
+	// for one connection: answers not yet wholly taken by the kernel (one
+	// written in part counts whole until its last byte), and the budgets given to the batches being answered (a
 	// PartHandler builds its answers within its batch's budget and defers
 	// the requests whose answers do not fit; they are dispatched again once
 	// the reader has taken enough). What the kernel's socket buffer took is
@@ -367,8 +366,9 @@ func (c Config) Validate() error {
 	if c.SocketSendBuffer < 0 {
 		bad("SocketSendBuffer %d is negative", c.SocketSendBuffer)
 	}
-	// gnet's buffer alone may hold up to two watermarks for a reader that
-	// keeps up (I5): a smaller MaxOutbound would close such readers.
+	// A connection is held back only above HighWatermark, with the answers
+	// of its batches in flight still to come: a MaxOutbound below two
+	// watermarks would leave a reader that keeps up no room for them.
 	if c.HighWatermark > 0 && c.MaxOutbound < 2*c.HighWatermark {
 		bad("MaxOutbound %d must be at least twice HighWatermark %d", c.MaxOutbound, c.HighWatermark)
 	}

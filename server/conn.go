@@ -20,16 +20,14 @@ type netConn interface {
 	Peek(n int) ([]byte, error)
 	Discard(n int) (int, error)
 	InboundBuffered() int
-	OutboundBuffered() int
-	Write(p []byte) (int, error)
-	Writev(bs [][]byte) (int, error)
+	Write(p []byte) (int, error) // the SERVER_FAILURE frame before a close (fail)
 	Wake(cb gnet.AsyncCallback) error
 	Fd() int
 }
 
-// rawWriter writes to a connection's socket without gnet: what a pool
-// worker does with its answers while the event loop lets it (doc.go,
-// "Direct writes"). The fakes of the in-process tests implement it; a
+// rawWriter writes to a connection's socket without gnet: what the event
+// loop does with every answer (flush), and a pool worker with its own
+// while the loop lets it (doc.go, "Direct writes"). The fakes of the in-process tests implement it; a
 // gnet connection gets an fdWriter.
 type rawWriter interface {
 	rawWrite(p []byte) (int, error)
@@ -69,11 +67,12 @@ type conn struct {
 	// Event loop only.
 	inflight   int                  // requests dispatched whose answers are not yet queued
 	need       int                  // bytes the next frame needs to be whole (0: unknown)
-	queue      []qent               // answers not yet handed to gnet, oldest first
-	qoff       int                  // bytes of queue[0] already handed to gnet
-	queued     int                  // bytes in queue not yet handed to gnet
+	queue      []qent               // answers the kernel has not taken yet, oldest first
+	qoff       int                  // bytes of queue[0] the kernel took
+	queued     int                  // bytes in queue the kernel has not taken (pending)
 	lent       int                  // bytes of the queue's lent entries (state bytes, not ours: budget.go)
-	blocked    bool                 // outbound went over the high watermark; waiting for the low one
+	blocked    bool                 // pending went over the high watermark; waiting for the low one
+	armed      bool                 // the socket is registered with Server.writable
 	pending    bool                 // counted in Stats.Pending
 	active     bool                 // last reported ConnActive (Config.ConnState)
 	reason     CloseReason          // why the server closes the connection, if reasonSet
@@ -204,11 +203,7 @@ func (cs *conn) finish(b *batch) {
 	cs.guard.finished++
 	if len(b.segs) > 0 {
 		cs.queueSegs(b)
-		for off := b.off; off > 0; { // what a worker wrote of it directly (I9: the queue was empty)
-			k := min(off, len(cs.queue[0].b)-cs.qoff)
-			cs.consume(k)
-			off -= k
-		}
+		cs.advance(b.off) // what a worker wrote of it directly (I9: the queue was empty)
 	} else if out := b.out; len(out) > b.off {
 		if b.off > 0 {
 			cs.qoff = b.off
@@ -263,13 +258,12 @@ func (b *batch) owes() int {
 }
 
 // letWorkersWrite turns direct writes back on once the loop has nothing
-// to write and needs no wake-up from a completion: no answer queued,
-// gnet's outbound buffer empty, not under backpressure, in-flight budget left
-// (event loop, at the end of serve).
+// to write and needs no wake-up from a completion: no answer queued, not
+// under backpressure, in-flight budget left (event loop, at the end of
+// serve).
 func (cs *conn) letWorkersWrite() {
 	if !cs.owned || len(cs.queue) > 0 || cs.blocked || cs.inflight >= cs.s.cfg.MaxInFlight ||
-		(cs.waitRoom && cs.inflight > 0) ||
-		cs.nc.OutboundBuffered() > 0 {
+		(cs.waitRoom && cs.inflight > 0) {
 		return
 	}
 	cs.mu.Lock()
@@ -298,116 +292,72 @@ func (cs *conn) settle() (closed bool) {
 	return closed
 }
 
-// held reports whether the connection's requests must wait: its outbound
-// buffer is over the high watermark (until it drains below the low one),
-// or a large answer is still being written in chunks.
+// held reports whether the connection's requests must wait: its pending
+// answers are over the high watermark (until they drain below the low
+// one).
 func (cs *conn) held() bool {
 	return cs.blocked || cs.queued >= cs.s.cfg.HighWatermark
 }
 
-// flush hands queued answers to gnet while the connection is below its
-// high watermark: answers up to HighWatermark go whole (several at once
-// through writev), larger ones in HighWatermark-sized chunks, after the
-// kernel has taken what it could of them directly while gnet held nothing
-// (so gnet never holds more than a chunk of them, I5); with lent values
-// queued, up to maxIov entries go to the kernel in one writev that way,
-// so that an answer's header and its lent value leave together. It
-// returns false
-// when a write failed (gnet has then closed the connection, or the caller
-// closes it).
+// flush writes queued answers to the socket itself, oldest first, up to
+// maxIov entries per writev, until the queue is empty or the kernel takes
+// less than it was offered (its buffer is full: the rest waits for the
+// socket's EPOLLOUT, writable, or the drain watcher's next look). gnet's
+// outbound buffer is never used for answers, so it stays empty: what the
+// kernel has not taken is always in the queue, where a half-closed
+// connection's drain can still write it (halfclose.go, I5). A connection whose queue stays at or over the high
+// watermark is under backpressure until it falls to the low one. It
+// returns false when a write failed (the caller closes the connection).
 func (cs *conn) flush() bool {
 	cfg := &cs.s.cfg
 	for len(cs.queue) > 0 {
-		ob := cs.nc.OutboundBuffered()
-		if cs.blocked {
-			if ob > cfg.LowWatermark {
-				break
-			}
-			cs.blocked = false
-			cs.s.ctr.backpressured.Add(-1)
-			cs.s.log.Debug().Uint64("conn", cs.guard.id).Int("outbound", ob).Msg("connection drained: resuming")
+		if cs.qoff == len(cs.queue[0].b) { // an empty entry (a batch's last piece after a lent value)
+			cs.advance(0)
+			continue
 		}
-		if ob >= cfg.HighWatermark {
-			cs.blocked = true
-			cs.s.ctr.backpressured.Add(1)
-			cs.s.ctr.backpressureStarts.Add(1)
-			cs.s.log.Debug().Uint64("conn", cs.guard.id).Int("outbound", ob).Int("queued", cs.queued).Msg("connection over high watermark: backpressure")
+		k := cs.gather(cs.queue[0].b[cs.qoff:])
+		want := 0
+		for _, b := range cs.iov[:k] {
+			want += len(b)
+		}
+		var n int
+		var err error
+		if k == 1 {
+			n, err = cs.raw.rawWrite(cs.iov[0])
+		} else {
+			n, err = cs.raw.rawWritev(cs.iov[:k])
+		}
+		clear(cs.iov[:k])
+		if err != nil && err != unix.EAGAIN {
+			if err != unix.EPIPE && err != unix.ECONNRESET {
+				cs.setReason(CloseWriteError)
+			}
+			return false // the caller closes the connection
+		}
+		if n <= 0 {
 			break
 		}
-		head := cs.queue[0].b[cs.qoff:]
-		if ob == 0 && (len(head) > cfg.HighWatermark || cs.lent > 0) {
-			// gnet holds nothing: the kernel takes what it can of the whole
-			// answer (or of up to maxIov entries of the queue, lent values
-			// and the headers between them) in one system call (all of it,
-			// for a reader that keeps up), gnet nothing; the rest goes on in
-			// chunks below.
-			var n int
-			var err error
-			if k := cs.gather(head); k == 1 {
-				n, err = cs.raw.rawWrite(head)
-			} else {
-				n, err = cs.raw.rawWritev(cs.iov[:k])
-			}
-			clear(cs.iov[:maxIov])
-			if err != nil && err != unix.EAGAIN {
-				if err != unix.EPIPE && err != unix.ECONNRESET {
-					cs.setReason(CloseWriteError)
-				}
-				return false // the caller closes the connection
-			}
-			if n > 0 {
-				cs.s.ctr.bytesOut.Add(int64(n))
-				for n > 0 { // over the entries it took
-					k := min(n, len(cs.queue[0].b)-cs.qoff)
-					cs.consume(k)
-					n -= k
-				}
-				continue
-			}
+		cs.s.ctr.bytesOut.Add(int64(n))
+		cs.advance(n)
+		if n < want {
+			break // the kernel's buffer is full
 		}
-		if len(head) > cfg.HighWatermark {
-			if _, err := cs.nc.Write(head[:cfg.HighWatermark]); err != nil {
-				return false
-			}
-			cs.qoff += cfg.HighWatermark
-			cs.queued -= cfg.HighWatermark
-			cs.s.ctr.bytesOut.Add(int64(cfg.HighWatermark))
-		} else {
-			k, total := 0, 0
-			for k < maxIov && k < len(cs.queue) {
-				b := head
-				if k > 0 {
-					b = cs.queue[k].b
-				}
-				if k > 0 && total+len(b) > cfg.HighWatermark {
-					break
-				}
-				cs.iov[k] = b
-				total += len(b)
-				k++
-			}
-			var err error
-			if k == 1 {
-				_, err = cs.nc.Write(cs.iov[0])
-			} else {
-				_, err = cs.nc.Writev(cs.iov[:k])
-			}
-			clear(cs.iov[:k])
-			if err != nil {
-				return false
-			}
-			for i := range k {
-				cs.done(&cs.queue[i])
-			}
-			n := copy(cs.queue, cs.queue[k:])
-			clear(cs.queue[n:])
-			cs.queue = cs.queue[:n]
-			cs.qoff = 0
-			cs.queued -= total
-			cs.s.ctr.bytesOut.Add(int64(total))
-		}
-		cs.s.ctr.observeOutbound(cs.nc.OutboundBuffered())
 	}
+	if len(cs.queue) > 0 {
+		cs.s.writable.arm(cs) // a wake-up once the socket takes more
+	}
+	switch {
+	case cs.blocked && cs.queued <= cfg.LowWatermark:
+		cs.blocked = false
+		cs.s.ctr.backpressured.Add(-1)
+		cs.s.log.Debug().Uint64("conn", cs.guard.id).Int("queued", cs.queued).Msg("connection drained: resuming")
+	case !cs.blocked && cs.queued >= cfg.HighWatermark:
+		cs.blocked = true
+		cs.s.ctr.backpressured.Add(1)
+		cs.s.ctr.backpressureStarts.Add(1)
+		cs.s.log.Debug().Uint64("conn", cs.guard.id).Int("queued", cs.queued).Msg("connection over high watermark: backpressure")
+	}
+	cs.s.ctr.observeOutbound(cs.queued)
 	return true
 }
 
@@ -420,6 +370,21 @@ func (cs *conn) gather(head []byte) int {
 		cs.iov[i] = cs.queue[i].b
 	}
 	return k
+}
+
+// advance drops the first n bytes of the queue, which the kernel took,
+// and every entry they complete, empty ones at the head included (event
+// loop, or drain's goroutine).
+func (cs *conn) advance(n int) {
+	for len(cs.queue) > 0 {
+		rest := len(cs.queue[0].b) - cs.qoff
+		if rest > n {
+			cs.consume(n)
+			return
+		}
+		cs.consume(rest)
+		n -= rest
+	}
 }
 
 // consume drops the first n bytes of the queue's head, which the kernel
@@ -606,7 +571,7 @@ func (cs *conn) pushBack() gnet.Action {
 		if excess <= 0 {
 			break
 		}
-		if pending := cs.queued + cs.qoff + cs.nc.OutboundBuffered(); pending >= cfg.MaxOutbound {
+		if pending := cs.queued + cs.qoff; pending >= cfg.MaxOutbound {
 			cs.setReason(CloseSlowConsumer)
 			cs.s.limitedLog(zerolog.WarnLevel).Uint64("conn", cs.guard.id).Stringer("remote", cs.guard.remote).
 				Int("pending", pending).Int("inbound", avail).
@@ -674,8 +639,7 @@ func (cs *conn) reportActive() {
 
 // answerRoom returns the answer bytes the next batch may build (limit),
 // whether it must answer its first request whatever the size (first), and
-// ok false when there is no room: the answers queued, in gnet's buffer
-// and being built (the limits of the batches in flight) leave less than a
+// ok false when there is no room: the answers queued and being built (the limits of the batches in flight) leave less than a
 // high watermark below MaxOutbound. A connection with nothing pending and
 // nothing in flight always has room for one answer of any size (first),
 // so that it makes progress; otherwise a batch gets half the room left,
@@ -683,8 +647,7 @@ func (cs *conn) reportActive() {
 func (cs *conn) answerRoom() (room int, first bool) {
 	cfg := &cs.s.cfg
 	held := cs.queued + cs.qoff + cs.reserved
-	ob := cs.nc.OutboundBuffered()
-	return cfg.MaxOutbound - held - ob, cs.inflight == 0 && held == 0 && ob == 0
+	return cfg.MaxOutbound - held, cs.inflight == 0 && held == 0
 }
 
 // batchLimit is the answer budget of a batch of n requests, given the
@@ -745,14 +708,14 @@ func (cs *conn) end(reason CloseReason, exc *codec.JavaException) {
 
 // endIfDone closes an ending connection once every request read before
 // its broken frame is answered and written out, with the SERVER_FAILURE
-// last; until then it waits for completions and for the outbound buffer
-// to drain (event loop, at the end of serve).
+// last; until then it waits for completions and for the socket to take
+// the answers (event loop, at the end of serve).
 func (cs *conn) endIfDone() gnet.Action {
 	cs.own() // completions wake the loop
 	if cs.inflight > 0 {
 		return gnet.None
 	}
-	if len(cs.deferred) > 0 || len(cs.queue) > 0 || cs.nc.OutboundBuffered() > 0 {
+	if len(cs.deferred) > 0 || len(cs.queue) > 0 {
 		cs.watchDrain()
 		return gnet.None
 	}
@@ -764,7 +727,8 @@ func (cs *conn) endIfDone() gnet.Action {
 }
 
 // fail writes a SERVER_FAILURE frame carrying exc and closes the
-// connection (gnet writes what it buffered before it closes).
+// connection: through gnet, which writes what the kernel did not take
+// before it closes (the one time gnet's outbound buffer is used).
 func (cs *conn) fail(reason CloseReason, exc *codec.JavaException) gnet.Action {
 	cs.setReason(reason)
 	cs.own()
@@ -819,15 +783,15 @@ func (cs *conn) quiesce() gnet.Action {
 	if !cs.flush() {
 		return gnet.Close
 	}
-	if cs.inflight == 0 && len(cs.queue) == 0 && cs.nc.OutboundBuffered() == 0 {
+	if cs.inflight == 0 && len(cs.queue) == 0 {
 		return cs.linger() // half-close, so the last answers are not lost to a reset
 	}
-	cs.watchDrain() // re-check soon: gnet's buffer may be draining
+	cs.watchDrain() // re-check soon: the socket may be taking the rest
 	return gnet.None
 }
 
 // watchIfWaiting registers the connection with the drain watcher when it
-// waits for its outbound buffer to drain (nothing else would wake it).
+// waits for its socket to take its answers, or for room.
 func (cs *conn) watchIfWaiting() {
 	waiting := cs.blocked || len(cs.queue) > 0 || (cs.waitRoom && cs.inflight == 0)
 	if waiting != cs.pending {

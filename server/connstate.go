@@ -15,7 +15,7 @@ const (
 	// while it was new or idle.
 	ConnActive
 	// ConnIdle: every request dispatched so far is answered and its answer
-	// handed to the socket (or to gnet's outbound buffer): the connection
+	// taken by the socket: the connection
 	// waits for its next request. Reported at the end of the event loop's
 	// pass that saw it.
 	ConnIdle

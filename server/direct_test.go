@@ -115,45 +115,50 @@ func TestDirectWritePartial(t *testing.T) {
 			t.Fatalf("rawMax %d: direct write took %d bytes", lim, len(fc.out))
 		}
 		qstatetest.Recv(t, fc.wakes, qstatetest.Timeout, "a wake of the loop")
+		fc.rawMax = 0 // the kernel has room again
 		cs.serve()
 		checkAnswers(t, fc.out, 5)
-		if cs.inflight != 0 || len(cs.queue) != 0 || !cs.directOn() {
-			t.Fatalf("rawMax %d: inflight %d, queued %d, direct %v after the loop wrote", lim, cs.inflight, len(cs.queue), cs.directOn())
+		if cs.inflight != 0 || len(cs.queue) != 0 || !cs.directOn() || fc.raw != 2 {
+			t.Fatalf("rawMax %d: inflight %d, queued %d, direct %v, %d writes after the loop wrote", lim, cs.inflight, len(cs.queue), cs.directOn(), fc.raw)
 		}
 		// Direct writes are back on.
-		fc.rawMax = 0
 		fc.feed(framesFrom(5, 1))
 		cs.serve()
 		h.answer(2)
-		if fc.raw != 2 {
-			t.Fatalf("rawMax %d: %d direct writes, want 2", lim, fc.raw)
+		if fc.raw != 3 || len(fc.wakes) != 0 {
+			t.Fatalf("rawMax %d: %d writes, %d wakes, want the worker's third write and no wake", lim, fc.raw, len(fc.wakes))
 		}
 		checkAnswers(t, fc.out, 6)
 	}
 }
 
-// TestDirectWriteWaitsForGnet: while gnet holds bytes of the connection,
-// workers do not write (theirs would overtake them): the loop does.
-func TestDirectWriteWaitsForGnet(t *testing.T) {
+// TestDirectWriteWaitsForQueue: while the connection's queue holds answer
+// bytes the kernel did not take, workers do not write (theirs would
+// overtake them): the loop does, once the socket takes more.
+func TestDirectWriteWaitsForQueue(t *testing.T) {
 	h := &heldHandler{}
 	_, fc, cs := fakeServe(t, Config{}, h, true)
-	cs.own() // as after a write of the loop's own
-	fc.outbound = 100
-	fc.feed(framesFrom(0, 2))
+	fc.rawMax = -1 // the kernel takes nothing
+	fc.feed(framesFrom(0, 1))
 	cs.serve()
-	if cs.directOn() {
-		t.Fatal("direct writes on while gnet's outbound buffer holds bytes")
+	h.answer(0) // the worker's write fails (EAGAIN): the answer goes to the loop's queue
+	qstatetest.Recv(t, fc.wakes, qstatetest.Timeout, "a wake of the loop")
+	fc.feed(framesFrom(1, 2))
+	cs.serve() // the loop's write fails too: the answer stays queued
+	if cs.directOn() || len(cs.queue) != 1 || fc.written != 0 {
+		t.Fatalf("direct %v, %d queued, %d written: want direct writes off behind the queued answer", cs.directOn(), len(cs.queue), fc.written)
 	}
-	h.answer(0)
-	if fc.raw != 0 || len(fc.wakes) != 1 {
-		t.Fatalf("%d direct writes, %d wakes: want the loop woken instead", fc.raw, len(fc.wakes))
+	raw := fc.raw
+	h.answer(1)
+	if fc.raw != raw || len(fc.wakes) != 1 {
+		t.Fatalf("%d writes by the worker, %d wakes: want the loop woken instead", fc.raw-raw, len(fc.wakes))
 	}
-	fc.outbound = 0
+	fc.rawMax = 0 // the socket takes everything again
 	qstatetest.Recv(t, fc.wakes, qstatetest.Timeout, "a wake of the loop")
 	cs.serve()
-	checkAnswers(t, fc.out, 2)
+	checkAnswers(t, fc.out, 3)
 	if !cs.directOn() {
-		t.Fatal("direct writes still off once gnet's buffer drained")
+		t.Fatal("direct writes still off once the queue is written")
 	}
 }
 
@@ -199,19 +204,19 @@ func TestDirectWriteInFlightBudget(t *testing.T) {
 		t.Fatal("direct writes still off with budget left")
 	}
 	h.answer(1)
-	if fc.raw != 1 {
-		t.Fatalf("%d direct writes, want 1", fc.raw)
+	if fc.raw != 2 || len(fc.wakes) != 0 { // the loop's write of the first batch, the worker's of the second
+		t.Fatalf("%d writes, %d wakes: want the worker's direct write and no wake", fc.raw, len(fc.wakes))
 	}
 	checkAnswers(t, fc.out, 6)
 }
 
 // TestLargeAnswerWrittenWhole: an answer over HighWatermark goes to the
-// kernel in one direct write while gnet holds nothing; what the kernel
-// leaves goes through gnet a chunk at a time, in order, and gnet never
-// holds more than a chunk (I5, I9).
+// kernel in one write; what the kernel leaves stays queued, the connection
+// under backpressure, and goes out in order once the socket takes more
+// (I5, I9).
 func TestLargeAnswerWrittenWhole(t *testing.T) {
 	const size = 100 << 10
-	check := func(t *testing.T, fc *fakeConn, raw, gnetWrites int) {
+	check := func(t *testing.T, fc *fakeConn, raw int) {
 		t.Helper()
 		f, k, err := codec.DecodeFrame(fc.out, 0)
 		if err != nil || k != len(fc.out) || f.RequestID != 7 {
@@ -220,8 +225,8 @@ func TestLargeAnswerWrittenWhole(t *testing.T) {
 		if got, _ := codec.DecodeKvStateResponse(f.Body); !bytes.Equal(got, pattern(size)) {
 			t.Fatal("answer corrupted")
 		}
-		if fc.raw != raw || fc.writes != gnetWrites {
-			t.Fatalf("%d direct writes and %d through gnet, want %d and %d", fc.raw, fc.writes, raw, gnetWrites)
+		if fc.raw != raw || fc.writes != 0 {
+			t.Fatalf("%d writes of ours and %d through gnet, want %d and 0", fc.raw, fc.writes, raw)
 		}
 	}
 	setup := func() (*conn, *fakeConn) {
@@ -232,23 +237,31 @@ func TestLargeAnswerWrittenWhole(t *testing.T) {
 	t.Run("kernel takes all", func(t *testing.T) {
 		cs, fc := setup()
 		cs.serve()
-		check(t, fc, 1, 0)
+		check(t, fc, 1)
 	})
 	t.Run("kernel takes half", func(t *testing.T) {
 		cs, fc := setup()
-		fc.rawMax, fc.rawOnce = 50_000, true // then EAGAIN
+		fc.rawMax = 50_000
+		cs.serve() // 50,000 bytes: the kernel is full, the rest waits
+		if fc.raw != 1 || fc.written != 50_000 || cs.queued != codec.ResultFrameSize(size)-50_000 || !cs.blocked {
+			t.Fatalf("%d writes, %d written, %d queued, blocked %v", fc.raw, fc.written, cs.queued, cs.blocked)
+		}
+		fc.rawMax = 0
 		cs.serve()
-		check(t, fc, 2, 2) // 50,000 bytes, EAGAIN, then a chunk and the last 19,656 bytes through gnet
+		check(t, fc, 2)
+		if cs.blocked || cs.queued != 0 {
+			t.Fatalf("blocked %v, %d queued after the rest was written", cs.blocked, cs.queued)
+		}
 	})
 	t.Run("kernel full", func(t *testing.T) {
 		cs, fc := setup()
-		fc.rawMax, fc.full = -1, true
-		cs.serve() // EAGAIN, then one chunk into gnet's buffer: held back
-		if fc.outbound != DefaultHighWatermark || !cs.blocked || fc.raw != 1 || fc.writes != 1 {
-			t.Fatalf("outbound %d, blocked %v, %d direct writes, %d through gnet", fc.outbound, cs.blocked, fc.raw, fc.writes)
+		fc.rawMax = -1
+		cs.serve() // EAGAIN: all of it waits, held back
+		if fc.written != 0 || !cs.blocked || fc.raw != 1 || cs.queued != codec.ResultFrameSize(size) {
+			t.Fatalf("%d written, blocked %v, %d writes, %d queued", fc.written, cs.blocked, fc.raw, cs.queued)
 		}
-		fc.outbound, fc.rawMax, fc.full = 0, 0, false // gnet drained it; the kernel has room again
+		fc.rawMax = 0 // the kernel has room again
 		cs.serve()
-		check(t, fc, 2, 1)
+		check(t, fc, 2)
 	})
 }

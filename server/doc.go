@@ -2,7 +2,7 @@
 // engine that speaks Flink's queryable-state framing on one port (run one
 // Server for the proxy port and one for the state-server port). It reads
 // frames, hands them in batches to a Handler, and writes the answers back
-// in batches, in chunks when they are large, and applies backpressure to
+// in batches with its own system calls, and applies backpressure to
 // connections whose reader does not keep up. It enforces limits on frame size, bytes
 // buffered, requests in flight and connections, binds the first free port
 // of a Flink-style range, and shuts down gracefully.
@@ -28,7 +28,8 @@
 //     requests, Stats.InFlight batches). In package client: sent or queued
 //     and not yet answered (client.Config.MaxInFlight).
 //   - queued: answers the Handler handed back, waiting on their connection
-//     for the event loop to write them.
+//     for the event loop to write them, or for the kernel to take the rest
+//     of them (the connection's queue).
 //   - lent: a large value a PartHandler hands over by reference instead of
 //     copying it into its answers (a state's published value, never
 //     written again): queued as an entry of its own between pieces of the
@@ -36,18 +37,18 @@
 //     Lent bytes are pending bytes (MaxOutbound) but, once queued, not the
 //     server's memory (Stats.Buffered, MaxBufferedTotal); while a batch is
 //     built its limit counts its answers whole, lent values included.
-//   - outbound: gnet's buffer of bytes a connection has written but the
-//     kernel has not taken yet (OutboundBuffered).
-//   - pending: answer bytes computed and not yet taken by the kernel, queued
-//     plus outbound; what MaxOutbound bounds. Stats.Pending (metric
-//     qstate_connections_pending_writes) counts connections with pending
-//     answers that wait for their outbound to drain. Nothing else is called
-//     pending.
-//   - drain: the outbound going down as the kernel takes it; gnet raises no
-//     event for it, so the drain watcher polls connections that wait for it.
-//   - backpressure: a connection whose outbound passed HighWatermark is under
-//     backpressure: none of its requests is dispatched until its outbound
-//     drains below LowWatermark. Stats.Backpressured counts connections under
+//   - pending: answer bytes computed and not yet taken by the kernel (the
+//     queued bytes); what MaxOutbound bounds. gnet's outbound buffer holds
+//     none (I5). Stats.Pending (metric qstate_connections_pending_writes)
+//     counts connections with pending answers that wait for their socket;
+//     Stats.MaxOutbound is the most one connection had. Nothing else is
+//     called pending.
+//   - drain: pending answers going down as the kernel takes them. The
+//     socket's EPOLLOUT wakes a connection that waits for it (writable,
+//     Linux), and the drain watcher polls such connections as a fallback.
+//   - backpressure: a connection whose pending answers passed HighWatermark
+//     is under backpressure: none of its requests is dispatched until they
+//     drain below LowWatermark. Stats.Backpressured counts connections under
 //     backpressure now, Stats.BackpressureStarts (metric
 //     qstate_backpressure_pauses_total) the times one came under it (the metric's
 //     "pauses" are these starts; conn's blocked flag is the state).
@@ -82,13 +83,24 @@
 // gnet's buffer, then calls Handler.ServeBatch. The handler appends its
 // answers, whole frames, to one bufpool buffer and calls done. If done
 // comes before ServeBatch returns (inline dispatch), the event loop writes
-// the answers at once with Conn.Write. Otherwise the completing goroutine
+// the answers at once (flush: writev on the descriptor). Otherwise the completing goroutine
 // (a pool worker) writes them to the socket itself when the event loop
 // lets it (direct writes, below); if not, it queues the batch on the
 // connection and wakes its event loop (Conn.Wake, one per burst of
 // completions), which writes the answers in its next pass. One wake-up of
 // a busy connection therefore costs one copy of its requests, one handoff
 // and one write, whatever the number of frames.
+//
+// The loop writes answers with its own system calls, not through gnet's
+// Conn.Write: what the kernel does not take stays in the connection's
+// queue, so that everything a connection owes is always the server's own
+// to write — after a half-close too (halfclose.go), where gnet would drop
+// what its own buffer held. A socket that refused part of a write is
+// registered for one EPOLLOUT with an epoll instance of the server's
+// (writable_linux.go), whose goroutine wakes the loop (Conn.Wake) when the
+// socket takes more; gnet's own EPOLLOUT handling serves only its buffer,
+// which stays empty. The loop's writes cost what gnet's did (one writev
+// per pass); BENCHMARKS.md, "Writes of our own", compares the two.
 //
 // A PartHandler (package handler's Endpoint) gets ServeParts instead: a
 // budget of answer bytes for the batch (conn.answerRoom), and a part
@@ -108,7 +120,7 @@
 // eventfd write, an epoll round and gnet's two allocations (BENCHMARKS.md
 // measures it). It is allowed only while nothing else can write to the
 // socket: conn.direct, under conn.mu, is on only while the connection has
-// no answer queued, gnet's outbound buffer is empty, it is not under backpressure,
+// no answer queued, it is not under backpressure,
 // it has in-flight budget left and the server is serving. The event loop
 // turns it off (own) before it writes anything itself, and back on
 // (letWorkersWrite) at the end of a pass that leaves nothing to write. A
@@ -116,8 +128,8 @@
 // connection closed, and gnet closes the descriptor only after OnClose: a
 // worker never writes to a descriptor that was reused. What the socket
 // does not take at once (EAGAIN, a partial write, an error) becomes the
-// head of the loop's queue and direct writes stay off: chunking,
-// backpressure, error handling and close reasons remain the loop's.
+// head of the loop's queue and direct writes stay off: backpressure, error
+// handling and close reasons remain the loop's.
 // The requests a worker answered directly are counted off the loop's
 // in-flight count at its next look (collect, settle). A batch with lent
 // values is written the same way, its pieces and values in one writev.
@@ -138,10 +150,11 @@
 //     are valid only until Discard and never leave the callback: the batch
 //     copy is what other goroutines read.
 //   - Conn.Write on the event loop writes to the socket at once when gnet's
-//     outbound buffer is empty, else appends a copy to that buffer; either
-//     way gnet keeps no reference to our slice, so the answer buffer goes
-//     back to bufpool right after. OutboundBuffered is exact and cheap, and
-//     only valid on the event loop.
+//     outbound buffer is empty, else appends a copy to that buffer (the
+//     server uses it only for the SERVER_FAILURE before a close). When the
+//     peer's EOF closes a connection, gnet calls OnClose, then writes what
+//     its buffer holds without blocking and drops the rest: why answers
+//     never go there (I5).
 //   - Conn.Wake is safe from any goroutine; it runs OnTraffic on the
 //     connection's event loop and is ignored once the connection is closed
 //     (gnet checks its own opened flag, so a reused descriptor is never
@@ -149,16 +162,17 @@
 //     gnet (a closure and a queue node) and an eventfd write: the pool
 //     path pays them only when direct writes are off.
 //   - Conn.Fd is the connection's descriptor, fixed for its life; gnet
-//     closes it after OnClose returns, never before. Its sockets are
-//     non-blocking, and gnet writes only what its outbound buffer holds
-//     (on EPOLLOUT) or what we hand it: with that buffer empty and our
-//     Write calls excluded, a direct write cannot interleave with gnet's.
-//   - gnet raises no event when its outbound buffer drains (it writes on
-//     EPOLLOUT and tells no one; AsyncWrite callbacks fire when data is
-//     queued, not sent). A connection that waits for a drain is therefore
-//     polled: it registers with the server's drain watcher, a goroutine
-//     that wakes such connections every Config.DrainPoll (1 ms) and sleeps
-//     when none wait.
+//     closes it after OnClose returns, never before (writable removes it
+//     from its epoll instance in OnClose). Its sockets are non-blocking,
+//     and gnet writes only what its outbound buffer holds (on EPOLLOUT) or
+//     what we hand it: with that buffer empty, a write of ours cannot
+//     interleave with gnet's.
+//   - gnet tells no one when a socket becomes writable (it watches EPOLLOUT
+//     only while its own buffer holds bytes; AsyncWrite callbacks fire when
+//     data is queued, not sent): hence writable's epoll instance, and the
+//     drain watcher, a goroutine that wakes waiting connections every
+//     Config.DrainPoll (1 ms) and sleeps when none wait (the only means
+//     where there is no epoll).
 //   - gnet cannot pause reading: while a connection is under backpressure its bytes
 //     keep arriving into gnet's inbound buffer, so the server closes a
 //     connection whose InboundBuffered exceeds Config.MaxInbound.
@@ -178,8 +192,8 @@
 //   - Batch requests (reqs of ServeBatch): the server's bufpool buffer,
 //     readable by the handler until it calls done; put back after.
 //   - Answers (out of done): a bufpool buffer handed to the server, which
-//     writes it (in chunks if large) and puts it back; the handler must not
-//     touch it after done.
+//     writes it (over several writes if the kernel takes it in parts) and
+//     puts it back; the handler must not touch it after done.
 //   - Lent values (in segs of a PartHandler's part and done): the
 //     handler's promise that they stay unchanged; the server references
 //     them from its queue until written or the connection closes, never
@@ -193,8 +207,8 @@
 // Handler.ServeBatch, and own everything marked "event loop" in conn.
 // Handler goroutines call done, which takes the connection's mutex and
 // then writes to the socket's descriptor (direct writes) or calls
-// Conn.Wake, nothing else of gnet. The drain watcher goroutine calls
-// Conn.Wake. Serve runs gnet.Run; Shutdown and Close may be called from any
+// Conn.Wake, nothing else of gnet. The drain watcher goroutine and
+// writable's goroutine call Conn.Wake. Serve runs gnet.Run; Shutdown and Close may be called from any
 // goroutine. Config.ConnState, when set, is called on the connection's event
 // loop (New and Closed from OnOpen and OnClose, Active from decode, Idle at
 // the end of a pass); while it is set, a worker's direct write also wakes
@@ -245,21 +259,24 @@
 //     The requests before the broken frame are answered first: the
 //     connection stops reading, and closes once they are written
 //     (conn.end, endIfDone; TestBrokenStream).
-//   - I5: gnet's outbound buffer for a connection stays below
-//     HighWatermark plus one chunk (HighWatermark), whatever the answers'
-//     size: answers are handed to gnet only while it holds less than
-//     HighWatermark, and a held-back connection resumes below
-//     LowWatermark (TestSlowReaderBoundedMemory, Stats.MaxOutbound).
+//   - I5: gnet's outbound buffer holds no answer byte: the loop writes
+//     answers itself and keeps what the kernel did not take in the
+//     connection's queue, so a peer's EOF never makes gnet drop an answer,
+//     and a half-closed connection gets every answer it is owed
+//     (TestHalfCloseFullSocket, TestLargeAnswerWrittenWhole).
 //   - I6: memory per connection is bounded: MaxInbound bytes of requests,
 //     MaxInFlight requests with the handler, answers waiting plus the
 //     answer budgets of the batches with a PartHandler below MaxOutbound
-//     (or one answer alone, when nothing else waits), and I5
-//     (TestBackpressureStopsDispatch, TestOutboundLimit). Requests whose
+//     (or one answer alone, when nothing else waits), nothing built while
+//     pending answers are over HighWatermark, until they drain below
+//     LowWatermark (TestBackpressureStopsDispatch, TestOutboundLimit,
+//     TestSlowReaderBoundedMemory: Stats.MaxOutbound at most one answer
+//     plus LowWatermark). Requests whose
 //     answers do not fit are deferred: kept, neither answered nor dropped,
 //     and dispatched again once the reader has taken enough. A lent value
 //     costs the connection no memory of its own, so the one answer alone
 //     is its header when the value is lent: a non-reader of 1 MiB values
-//     holds its requests, gnet's buffer and headers
+//     holds its requests and headers
 //     (TestLentValuesBoundMemory, TestLentAnswersQueued).
 //   - I7: Shutdown returns only when every connection is closed and every
 //     batch is released; nothing the server started runs after it
@@ -274,7 +291,7 @@
 //   - I9: answers reach the socket whole and in the order they are handed
 //     over, whoever writes them: a worker writes only while direct is on,
 //     and the rest of a partial direct write is written by the loop before
-//     anything else (TestDirectWritePartial, TestDirectWriteWaitsForGnet,
+//     anything else (TestDirectWritePartial, TestDirectWriteWaitsForQueue,
 //     and on real gnet TestDirectWriteGnetPartial); no write follows
 //     OnClose (TestDirectWriteAfterClose, TestDirectWriteGnetReusedFd on
 //     a reused descriptor); a batch with lent values is written the same

@@ -1,8 +1,10 @@
 package server
 
-// Polling connections that wait for gnet's outbound buffer to drain
-// (watcher.go) costs a wake-up of the event loop per connection and poll.
-// For a reader that keeps up it is the price of prompt writes; for one
+// Polling connections whose answers wait for their socket (watcher.go)
+// costs a wake-up of the event loop per connection and poll. Where there
+// is epoll the socket's own EPOLLOUT wakes them at once (writable_linux.go)
+// and the polls are a fallback; for a reader that keeps up they are
+// cheap, for one
 // that stopped reading it is wasted, and a few thousand of those (a
 // hostile client needs only ask for large values and not read) would keep
 // the event loops busy. A connection whose pending bytes have not gone
@@ -22,11 +24,11 @@ const (
 )
 
 // watchDrain registers the connection with the drain watcher, fast while
-// its pending bytes (queued and in gnet's buffer) go down or within
+// its pending bytes go down or within
 // drainSlowAfter looks, slowly after (event loop).
 func (cs *conn) watchDrain() {
 	g := &cs.guard
-	pending := cs.queued + cs.nc.OutboundBuffered()
+	pending := cs.queued
 	if pending < g.drainLast {
 		g.drainStuck = 0
 	} else if g.drainStuck < drainSlowAfter {

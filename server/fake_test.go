@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -21,19 +20,17 @@ import (
 type fakeConn struct {
 	buf      []byte // inbound storage; in is buf[off:]
 	off      int
-	outbound int // what OutboundBuffered reports
-	written  int // bytes written, through gnet (Write, Writev) or directly (rawWrite)
-	writes   int // Write calls (Writev makes one per buffer)
+	written  int // bytes written, through gnet (Write) or by the server itself (rawWrite, rawWritev)
+	writes   int // Write calls (gnet's: only the SERVER_FAILURE before a close)
 	keep     bool
 	out      []byte
 	wakes    chan struct{}
 
-	// Direct writes (rawWrite), from workers under conn.mu.
-	raws    chan struct{} // signalled by each direct write
-	rawMax  int           // a direct write takes at most this many bytes (0: all; -1: none, EAGAIN)
-	rawOnce bool          // after the first direct write, the next ones take nothing (EAGAIN)
-	full    bool          // the kernel takes nothing: Write leaves its bytes in gnet's buffer (outbound)
-	raw     int           // direct writes made
+	// The server's own writes (rawWrite, rawWritev): the loop's, and
+	// workers' direct writes under conn.mu. rawMax plays the kernel.
+	raws   chan struct{} // signalled by each write
+	rawMax int           // a write takes at most this many bytes (0: all; -1: none, EAGAIN)
+	raw    int           // writes made
 }
 
 func newFakeConn() *fakeConn {
@@ -67,14 +64,10 @@ func (f *fakeConn) Discard(n int) (int, error) {
 	return n, nil
 }
 
-func (f *fakeConn) InboundBuffered() int  { return len(f.buf) - f.off }
-func (f *fakeConn) OutboundBuffered() int { return f.outbound }
+func (f *fakeConn) InboundBuffered() int { return len(f.buf) - f.off }
 
 func (f *fakeConn) Write(p []byte) (int, error) {
 	f.writes++
-	if f.full {
-		f.outbound += len(p)
-	}
 	return f.put(p)
 }
 
@@ -87,34 +80,35 @@ func (f *fakeConn) put(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (f *fakeConn) Writev(bs [][]byte) (int, error) {
-	n := 0
-	for _, b := range bs {
-		k, _ := f.Write(b)
-		n += k
-	}
-	return n, nil
+// rawWrite is a write of the server's own: it takes p, or its first
+// rawMax bytes.
+func (f *fakeConn) rawWrite(p []byte) (int, error) {
+	return f.rawWritev([][]byte{p})
 }
 
-// rawWritev is rawWrite of the buffers joined.
-func (f *fakeConn) rawWritev(bs [][]byte) (int, error) { return f.rawWrite(bytes.Join(bs, nil)) }
-
-// rawWrite is a direct write: it takes p, or its first rawMax bytes.
-func (f *fakeConn) rawWrite(p []byte) (int, error) {
+// rawWritev is rawWrite of the buffers one after the other, without
+// allocating (the alloc tests write through it).
+func (f *fakeConn) rawWritev(bs [][]byte) (int, error) {
 	f.raw++
-	defer func() {
-		select {
-		case f.raws <- struct{}{}:
-		default:
-		}
-	}()
-	if f.rawMax < 0 || (f.rawOnce && f.raw > 1) {
+	select {
+	case f.raws <- struct{}{}:
+	default:
+	}
+	if f.rawMax < 0 {
 		return -1, unix.EAGAIN
 	}
-	if f.rawMax > 0 && len(p) > f.rawMax {
-		p = p[:f.rawMax]
+	n := 0
+	for _, b := range bs {
+		if f.rawMax > 0 && n+len(b) > f.rawMax {
+			b = b[:f.rawMax-n]
+		}
+		k, _ := f.put(b)
+		n += k
+		if f.rawMax > 0 && n == f.rawMax {
+			break
+		}
 	}
-	return f.put(p)
+	return n, nil
 }
 
 func (f *fakeConn) Fd() int { return -1 }

@@ -17,9 +17,8 @@ import (
 // gnet closes a connection as soon as a read returns EOF, before the
 // answers of what it read are computed. So when OnClose sees the peer's
 // EOF while the connection still owes answers (requests in flight,
-// deferred, queued answers, whole frames not yet dispatched) and gnet's
-// outbound buffer is empty (else gnet's own last write may cut a frame),
-// the connection is handed over: the server keeps a duplicate of its
+// deferred, queued answers, whole frames not yet dispatched), the
+// connection is handed over: the server keeps a duplicate of its
 // descriptor, and a goroutine of its own (drain) dispatches what was read,
 // writes every answer with blocking writes (each bounded by a send
 // timeout), then closes. Only then is the close counted (ClosePeer) and
@@ -35,6 +34,9 @@ const halfCloseSendTimeout = 5 * time.Second
 // handOver takes over cs from gnet if the peer half-closed while answers
 // are owed; it reports whether it did (OnClose, event loop).
 func (s *Server) handOver(cs *conn, c gnet.Conn, err error) bool {
+	// gnet's outbound buffer holds no answer (flush writes them itself and
+	// queues what the kernel does not take): every byte owed is ours to
+	// hand over. Only fail writes through gnet, and it sets a reason.
 	if s.state.Load() != stateServing || cs.reasonSet || cs.ending || !errors.Is(err, io.EOF) ||
 		c.OutboundBuffered() > 0 {
 		return false
@@ -139,10 +141,14 @@ func (cs *conn) drain(fd int, frames []byte, n int) {
 func (cs *conn) drainWrite() bool {
 	for len(cs.queue) > 0 {
 		head := cs.queue[0].b[cs.qoff:]
+		if len(head) == 0 { // an empty entry (a batch's last piece after a lent value)
+			cs.advance(0)
+			continue
+		}
 		n, err := cs.raw.rawWrite(head)
 		if n > 0 {
 			cs.s.ctr.bytesOut.Add(int64(n))
-			cs.consume(n)
+			cs.advance(n)
 		}
 		if err != nil && err != unix.EINTR {
 			return false

@@ -1032,3 +1032,57 @@ func TestHalfClose(t *testing.T) {
 		t.Logf("%d of %d connections finished after their half-close", st.HalfClosed, conns)
 	}
 }
+
+// TestHalfCloseFullSocket: a client that does not read writes requests
+// whose answers are far more than the sockets hold, shuts down its write
+// side, and only then reads: the server finds its EOF with most answers
+// still unwritten, and every one of them arrives whole, in order, before
+// the close — answers copied and answers with lent values alike (I5: no
+// answer byte waits in gnet's buffer, where a close would drop it).
+func TestHalfCloseFullSocket(t *testing.T) {
+	const n, size = 200, 8 << 10
+	for _, c := range []struct {
+		name string
+		h    *echoHandler
+	}{
+		{"copied", &echoHandler{inline: true}},
+		{"lent", &echoHandler{inline: true, lend: 1 << 10}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := startEcho(t, Config{SocketSendBuffer: 16 << 10}, c.h)
+			conn := dialRcvBuf(t, s, 16<<10)
+			var reqs []byte
+			for i := range n {
+				reqs = append(reqs, requestFrame(int64(i), sizedBody(size))...)
+			}
+			if _, err := conn.Write(reqs); err != nil {
+				t.Fatal(err)
+			}
+			if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+			// The server read the EOF while it owed answers the sockets could
+			// not hold (200 × 8 KiB against two 16 KiB buffers).
+			waitFor(t, "the connection handed over after its half-close", func() bool { return s.Stats().HalfClosed == 1 })
+			_ = conn.SetReadDeadline(time.Now().Add(ioTimeout))
+			fs, err := readUntilClosed(conn)
+			if !qstatetest.PeerClosed(err) {
+				t.Fatalf("%v after %d answers, want all %d then a close", err, len(fs), n)
+			}
+			if len(fs) != n {
+				t.Fatalf("%d answers of %d after the half-close", len(fs), n)
+			}
+			want := pattern(size)
+			for i, f := range fs {
+				v, err := codec.DecodeKvStateResponse(f.Body)
+				if f.Type != codec.RequestResult || err != nil || f.RequestID != int64(i) || !bytes.Equal(v, want) {
+					t.Fatalf("answer %d: %v id %d, %d bytes, %v", i, f.Type, f.RequestID, len(v), err)
+				}
+			}
+			qstatetest.Eventually(t, ioTimeout, func() bool { return s.Stats().Conns == 0 }, "the connection closed")
+			if st, read := s.Stats(), int64(n*codec.ResultFrameSize(size)); st.BytesOut != read || st.ClosedFor(ClosePeer) != 1 {
+				t.Fatalf("server counted %d bytes written and %d peer closes, the client read %d", st.BytesOut, st.ClosedFor(ClosePeer), read)
+			}
+		})
+	}
+}

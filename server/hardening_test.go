@@ -239,24 +239,24 @@ func TestCheckQuiet(t *testing.T) {
 		expect(t, cs, at(t0, 100), CloseIdle, true)
 	})
 	t.Run("reader taking bytes is not stalled", func(t *testing.T) {
-		cs, fc, t0 := newQuiet(Config{IdleTimeout: idle, StallTimeout: stall})
-		cs.queued, fc.outbound = 1<<20, 64<<10
+		cs, _, t0 := newQuiet(Config{IdleTimeout: idle, StallTimeout: stall})
+		cs.queued = 1 << 20
 		for ms := 0; ms <= 2000; ms += 100 {
-			fc.outbound-- // the kernel took a byte since the last look
+			cs.queued-- // the kernel took a byte since the last look
 			expect(t, cs, at(t0, ms), 0, false)
 		}
 	})
 	t.Run("stalled reader", func(t *testing.T) {
-		cs, fc, t0 := newQuiet(Config{IdleTimeout: idle, StallTimeout: stall})
-		fc.outbound = 40 << 10 // answers wait in gnet's buffer; never idle
+		cs, _, t0 := newQuiet(Config{IdleTimeout: idle, StallTimeout: stall})
+		cs.queued = 40 << 10 // answers wait for the reader; never idle
 		expect(t, cs, at(t0, 1000), 0, false)
 		expect(t, cs, at(t0, 1299), 0, false)
 		expect(t, cs, at(t0, 1300), CloseSlowConsumer, true)
 	})
 	t.Run("disabled", func(t *testing.T) {
-		cs, fc, t0 := newQuiet(Config{IdleTimeout: -1, StallTimeout: -1})
+		cs, _, t0 := newQuiet(Config{IdleTimeout: -1, StallTimeout: -1})
 		expect(t, cs, at(t0, 3600_000), 0, false)
-		fc.outbound = 1
+		cs.queued = 1
 		expect(t, cs, at(t0, 3600_000), 0, false)
 		expect(t, cs, at(t0, 7200_000), 0, false)
 	})
@@ -268,11 +268,13 @@ func TestCheckQuiet(t *testing.T) {
 // what was pending; a connection with nothing pending always gets one
 // answer, whatever its size.
 func TestOutboundLimit(t *testing.T) {
-	const limit = 256 << 10
+	const limit = 224 << 10
 	s, fc, cs := fakeServe(t, Config{MaxOutbound: limit}, &echoHandler{inline: true}, false)
-	// gnet holds 60 KiB the reader has not taken: two 200 KiB answers do
-	// not fit in the room left (about 196 KiB, half of it per batch).
-	fc.outbound = 60 << 10
+	// 30 KiB wait that the reader has not taken (below the high watermark:
+	// not held back): neither 200 KiB answer fits in the 194 KiB left.
+	cs.queue = append(cs.queue, qent{b: make([]byte, 30<<10)})
+	cs.queued = 30 << 10
+	fc.rawMax = -1 // the kernel takes nothing
 	fc.feed(append(requestFrame(1, sizedBody(200<<10)), requestFrame(2, sizedBody(200<<10))...))
 	if act := cs.serve(); act != 0 || cs.reasonSet {
 		t.Fatalf("no room: action %v, reason %v", act, cs.reason)
@@ -281,13 +283,13 @@ func TestOutboundLimit(t *testing.T) {
 		t.Fatalf("no room: wrote %d, %d deferred batches, %d in flight; want 0 written, both requests kept",
 			fc.written, len(cs.deferred), cs.inflight)
 	}
-	// The reader takes everything: the first answer goes out alone (200
-	// KiB, over half the room), then the second.
-	fc.outbound = 0
+	// The reader takes everything: the first answer goes out alone (the
+	// room holds one), then the second.
+	fc.rawMax = 0
 	if act := cs.serve(); act != 0 || cs.reasonSet {
 		t.Fatalf("room: action %v, reason %v", act, cs.reason)
 	}
-	if want := 2 * codec.ResultFrameSize(200<<10); fc.written != want || len(cs.deferred) != 0 {
+	if want := 30<<10 + 2*codec.ResultFrameSize(200<<10); fc.written != want || len(cs.deferred) != 0 {
 		t.Fatalf("room: wrote %d bytes, %d deferred; want %d, none", fc.written, len(cs.deferred), want)
 	}
 	if st := s.Stats(); st.Requests != 2 {
@@ -333,8 +335,8 @@ func TestLogRate(t *testing.T) {
 // down is polled slowly after drainSlowAfter looks, and fast again as soon
 // as its reader takes a byte (I11).
 func TestDrainBackoff(t *testing.T) {
-	s, fc, cs := fakeServe(t, Config{}, &echoHandler{inline: true}, false)
-	cs.queued, fc.outbound = 100<<10, 64<<10
+	s, _, cs := fakeServe(t, Config{}, &echoHandler{inline: true}, false)
+	cs.queued = 100 << 10
 	look := func() (slow bool) {
 		s.watch.mu.Lock()
 		s.watch.list, s.watch.slow = s.watch.list[:0], s.watch.slow[:0]
@@ -353,7 +355,7 @@ func TestDrainBackoff(t *testing.T) {
 			t.Fatalf("look %d: slow %v, want %v", i, got, want)
 		}
 	}
-	fc.outbound-- // the kernel took a byte
+	cs.queued-- // the kernel took a byte
 	if look() {
 		t.Fatal("still polled slowly after the reader took a byte")
 	}

@@ -17,7 +17,7 @@ import (
 // (OnTick) every Config.sweepEvery, a quarter of the shorter timeout
 // (Shutdown sweeps on its own, for lingering connections). A sweep asks each open connection's event loop to look at it (runCheck,
 // through EventLoop.Execute): the state it needs (requests in flight,
-// answers queued, gnet's outbound buffer) belongs to that loop. The hot
+// answers queued) belongs to that loop. The hot
 // path pays one increment per finished batch (connGuard.finished).
 //
 // A look (checkQuiet) classifies the connection:
@@ -30,7 +30,7 @@ import (
 //     one sweep after any activity, so a connection closes between
 //     IdleTimeout and IdleTimeout plus two sweeps (1.5*IdleTimeout) after
 //     its last activity, never before.
-//   - waiting: answers wait for the reader (queued, or in gnet's buffer).
+//   - waiting: answers wait for the reader (queued, pending).
 //     Without a finished batch the only change to those bytes is the
 //     kernel taking some, so a smaller total means the reader read. Closed
 //     (CloseSlowConsumer) once no look saw it read for StallTimeout.
@@ -171,7 +171,7 @@ func (cs *conn) checkQuiet(now time.Time) (CloseReason, bool) {
 		g.quietSince, g.stallSince, g.pending = now, now, -1
 		return 0, false
 	}
-	pending := cs.queued + cs.nc.OutboundBuffered()
+	pending := cs.queued
 	if pending == 0 {
 		g.stallSince, g.pending = now, 0
 		if cfg.IdleTimeout > 0 && now.Sub(g.quietSince) >= cfg.IdleTimeout {

@@ -10,7 +10,7 @@ import (
 
 // TestLentAnswersQueued: the answers of a PartHandler that lends large
 // values are written in order, byte for byte the ones it would have
-// copied, through every way the loop writes (whole, gathered, in chunks
+// copied, through every way the loop writes (whole, gathered, the rest
 // after a partial write); the lent bytes are not counted as the
 // connection's memory (account), and its own buffer goes back once
 // written.
@@ -22,20 +22,19 @@ func TestLentAnswersQueued(t *testing.T) {
 	copied := (&echoHandler{}).answer(frames, 6)
 	for _, c := range []struct {
 		name   string
-		rawMax int // what the kernel takes of a write past gnet (0: all)
+		rawMax int // what the kernel takes of a write (0: all)
 	}{{"kernel takes all", 0}, {"kernel takes part", 30_000}} {
 		t.Run(c.name, func(t *testing.T) {
 			h := &echoHandler{inline: true, lend: 1000}
 			s, fc, cs := fakeServe(t, Config{}, h, true)
-			fc.rawMax = -1 // the kernel takes nothing at first (EAGAIN) ...
-			fc.full = true // ... and gnet's buffer keeps what is written to it: the loop holds back
+			fc.rawMax = -1 // the kernel takes nothing at first (EAGAIN): the loop holds back
 			fc.feed(frames)
 			cs.serve()
 			if cs.lent == 0 {
 				t.Fatal("nothing lent is queued")
 			}
 			cs.account()
-			own := cs.queued + cs.qoff - cs.lent + fc.outbound
+			own := cs.queued + cs.qoff - cs.lent
 			if got := cs.accounted.Load(); got != int64(own) || got >= 300_000 || s.buffered.Load() != got {
 				t.Fatalf("accounted %d bytes (server %d), want the %d the connection owns", got, s.buffered.Load(), own)
 			}
@@ -44,7 +43,6 @@ func TestLentAnswersQueued(t *testing.T) {
 				if len(cs.queue) == 0 {
 					break
 				}
-				fc.outbound = 0 // the kernel took gnet's buffer
 				cs.serve()
 			}
 			if len(cs.queue) != 0 || cs.lent != 0 || cs.queued != 0 {
@@ -58,12 +56,11 @@ func TestLentAnswersQueued(t *testing.T) {
 }
 
 // TestLentValuesBoundMemory: a client that pipelines requests for 1 MiB
-// values and reads nothing makes the server hold only its requests, gnet's
-// outbound buffer and the answers' headers when the values are lent: the
-// server's accounting (Stats.Buffered) stays under 2 high watermarks plus
-// the requests and headers, where a copy would hold at least one whole
-// value (the first answer is built whatever its size). Once the client
-// reads, every answer arrives whole.
+// values and reads nothing makes the server hold only its requests and
+// the answers' headers when the values are lent: the server's accounting
+// (Stats.Buffered) stays under the requests and headers, where a copy
+// would hold at least one whole value (the first answer is built whatever
+// its size). Once the client reads, every answer arrives whole.
 func TestLentValuesBoundMemory(t *testing.T) {
 	const k, size = 32, 1 << 20
 	h := &echoHandler{lend: 16 << 10}
@@ -76,13 +73,10 @@ func TestLentValuesBoundMemory(t *testing.T) {
 	if _, err := c.Write(frames); err != nil {
 		t.Fatal(err)
 	}
-	// Held back: gnet's buffer holds a chunk of the first answer (counted
-	// in Buffered at the end of that pass) and the rest waits for the reader.
-	waitFor(t, "the connection held back with a chunk in gnet's buffer", func() bool {
-		st := s.Stats()
-		return st.Backpressured == 1 && st.Buffered >= DefaultHighWatermark
-	})
-	bound := int64(2*DefaultHighWatermark + len(frames) + k*codec.ResultFrameSize(0))
+	// Held back: the kernel took part of the first answer, the rest waits
+	// for the reader, the requests not dispatched yet in gnet's buffer.
+	waitFor(t, "the connection held back", func() bool { return s.Stats().Backpressured == 1 })
+	bound := int64(len(frames) + k*codec.ResultFrameSize(0))
 	if got := s.Stats().Buffered; got > bound {
 		t.Fatalf("server holds %d bytes for a non-reader of %d lent 1 MiB answers, want at most %d", got, k, bound)
 	}
@@ -146,6 +140,7 @@ func TestLentBatchThenPartialDirect(t *testing.T) {
 		t.Fatalf("%d direct writes, %d bytes: want the lent batch's one write of 7", fc.raw, len(fc.out))
 	}
 	qstatetest.Recv(t, fc.wakes, qstatetest.Timeout, "a wake of the loop")
+	fc.rawMax = 0 // the socket takes the rest
 	cs.serve()
 	want := append((&echoHandler{}).answer(first, 2), (&echoHandler{}).answer(second, 3)...)
 	if !bytes.Equal(fc.out, want) {

@@ -127,10 +127,11 @@ type Server struct {
 	idle      chan struct{} // kicked when a connection closes or a batch is released during shutdown
 	stopOnce  sync.Once
 
-	watch   watcher
-	batches batchPool
-	ctr     counters
-	drains  sync.WaitGroup // connections handed over after a half-close (halfclose.go)
+	watch    watcher
+	writable writable // wakes connections whose socket can take more (writable_linux.go)
+	batches  batchPool
+	ctr      counters
+	drains   sync.WaitGroup // connections handed over after a half-close (halfclose.go)
 
 	// Failures the server answers requests with by itself (Java-serialized
 	// RuntimeExceptions): pushback past MaxInbound, and requests read
@@ -178,6 +179,7 @@ func New(cfg Config, h Handler) (*Server, error) {
 	s.pushback, s.closing = ownFailures(cfg)
 	s.overloaded = overloadedPayload(cfg)
 	s.watch.init(cfg.DrainPoll)
+	s.writable.off()
 	s.batches.s = s
 	s.guard.init(cfg)
 	return s, nil
@@ -196,9 +198,12 @@ func (s *Server) Serve() error {
 	defer s.markReady()
 
 	var wg sync.WaitGroup
+	s.writable.init()
 	wg.Go(s.watch.run)
+	wg.Go(s.writable.run)
 	defer func() {
 		s.watch.stop()
+		s.writable.stop()
 		wg.Wait()
 	}()
 
@@ -461,6 +466,7 @@ func (e events) OnClose(c gnet.Conn, err error) gnet.Action {
 	if cs == nil {
 		return gnet.None // refused in OnOpen, already counted
 	}
+	s.writable.forget(cs)       // while the descriptor is still open
 	if s.handOver(cs, c, err) { // half-closed with answers owed (halfclose.go)
 		s.forget(cs)
 		s.mu.Lock()

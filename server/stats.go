@@ -89,16 +89,16 @@ type Stats struct {
 	InFlight int64 // batches dispatched and not yet answered
 
 	BytesIn  int64 // bytes of request frames dispatched (length prefixes included)
-	BytesOut int64 // bytes of answer and SERVER_FAILURE frames handed to gnet for writing
+	BytesOut int64 // bytes of answer and SERVER_FAILURE frames the kernel took
 
-	Pending            int64 // connections with answers waiting for their outbound buffer to drain
-	Backpressured      int64 // connections under backpressure now (outbound above the high watermark)
+	Pending            int64 // connections with answers waiting for their socket to take them
+	Backpressured      int64 // connections under backpressure now (pending above the high watermark)
 	BackpressureStarts int64 // times a connection came under backpressure (went above its high watermark)
 
-	// MaxOutbound is the largest outbound buffer (bytes gnet held for one
-	// connection, not yet taken by the kernel) seen after a write: with a
-	// reader that does not keep up it stays near HighWatermark plus one
-	// chunk, whatever the size of the answers.
+	// MaxOutbound is the most answer bytes one connection had pending
+	// (queued, not yet taken by the kernel) after a write, since start:
+	// what Config.MaxOutbound and the watermarks hold down (I6); with a
+	// reader that does not keep up, about one answer plus LowWatermark.
 	MaxOutbound int64
 
 	Closed [numCloseReasons]int64 // connections closed, by CloseReason

@@ -5,10 +5,10 @@ import (
 	"time"
 )
 
-// watcher wakes connections that wait for gnet's outbound buffer to drain.
-// gnet raises no event when it does (it writes on EPOLLOUT and tells no
-// one), so a connection that is under backpressure, has answers queued, or is
-// finishing during shutdown registers here and is woken every interval
+// watcher wakes connections that wait: for their socket to take their
+// pending answers (under backpressure or with answers queued; on Linux
+// writable wakes them too, at once), for room, or to finish during
+// shutdown. Such a connection registers here and is woken every interval
 // until it no longer needs to be. The goroutine sleeps while nothing waits.
 //
 // A connection whose reader stopped reading would be woken every interval
