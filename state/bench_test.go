@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/qstate/qstate/internal/qstatetest"
 )
 
 const benchKeys = 10_000
@@ -25,12 +27,7 @@ func writer(b *testing.B, fn func(i int)) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
+		for i := 0; !qstatetest.IsClosed(stop); i++ {
 			fn(i)
 		}
 	})
