@@ -18,13 +18,13 @@ import (
 // tests and benchmarks drive a conn without sockets, playing the event
 // loop themselves.
 type fakeConn struct {
-	buf      []byte // inbound storage; in is buf[off:]
-	off      int
-	written  int // bytes written, through gnet (Write) or by the server itself (rawWrite, rawWritev)
-	writes   int // Write calls (gnet's: only the SERVER_FAILURE before a close)
-	keep     bool
-	out      []byte
-	wakes    chan struct{}
+	buf     []byte // inbound storage; in is buf[off:]
+	off     int
+	written int // bytes written, through gnet (Write) or by the server itself (rawWrite, rawWritev)
+	writes  int // Write calls (gnet's: only the SERVER_FAILURE before a close)
+	keep    bool
+	out     []byte
+	wakes   chan struct{}
 
 	// The server's own writes (rawWrite, rawWritev): the loop's, and
 	// workers' direct writes under conn.mu. rawMax plays the kernel.
