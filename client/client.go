@@ -111,16 +111,12 @@ type request struct {
 	kv       []byte
 }
 
-// appendFrame appends r as a REQUEST frame with request id rid. The bytes
-// equal codec.AppendKvStateRequestFrame's and
-// codec.AppendKvStateInternalRequestFrame's; writing them here avoids a
-// string to []byte copy of the state name.
+// appendFrame appends r as a REQUEST frame with request id rid. A
+// KvStateRequest's bytes equal codec.AppendKvStateRequestFrame's; writing
+// them here avoids a string to []byte copy of the state name.
 func (r *request) appendFrame(dst []byte, rid int64) []byte {
 	if r.internal {
-		dst = codec.AppendHeader(dst, codec.Request, rid, 16+4+len(r.kv))
-		dst = append(dst, r.id16[:]...)
-		dst = binary.BigEndian.AppendUint32(dst, uint32(len(r.kv)))
-		return append(dst, r.kv...)
+		return codec.AppendKvStateInternalRequestFrame(dst, rid, codec.KvStateInternalRequest{KvStateID: r.id16, KeyAndNamespace: r.kv})
 	}
 	dst = codec.AppendHeader(dst, codec.Request, rid, 16+4+len(r.name)+4+4+len(r.kv))
 	dst = append(dst, r.id16[:]...)

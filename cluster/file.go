@@ -193,11 +193,10 @@ func Parse(data []byte) (*Cluster, error) {
 		for j, r := range s.Ranges {
 			q := p + "." + field("ranges", j)
 			st.Ranges[j].Node = r.Node
-			kgr, err := parseKeyGroups(r.KeyGroups)
-			if err != nil {
-				bad(q+".keyGroups", "%v", err)
-			} else {
+			if kgr, ok := registry.ParseKeyGroupRange(r.KeyGroups); ok {
 				st.Ranges[j].KeyGroups = kgr
+			} else {
+				bad(q+".keyGroups", "%q is not a key-group range (want \"start-end\", both inclusive, or one key group)", r.KeyGroups)
 			}
 			if r.KvStateID != "" {
 				if st.Ranges[j].ID, err = registry.ParseKvStateID(r.KvStateID); err != nil {
@@ -246,21 +245,6 @@ func position(data []byte, off int64) (line, col int) {
 	line = 1 + bytes.Count(before, []byte("\n"))
 	col = int(off) - bytes.LastIndexByte(before, '\n')
 	return line, col
-}
-
-// parseKeyGroups parses "start-end" (both inclusive) or a single key group.
-func parseKeyGroups(s string) (registry.KeyGroupRange, error) {
-	t := strings.TrimSpace(s)
-	lo, hi, isRange := strings.Cut(t, "-")
-	if !isRange {
-		hi = lo
-	}
-	a, err1 := strconv.Atoi(strings.TrimSpace(lo))
-	b, err2 := strconv.Atoi(strings.TrimSpace(hi))
-	if t == "" || err1 != nil || err2 != nil {
-		return registry.KeyGroupRange{}, fmt.Errorf("%q is not a key-group range (want \"start-end\", both inclusive, or one key group)", s)
-	}
-	return registry.KeyGroupRange{Start: a, End: b}, nil
 }
 
 // Validate reports every problem of c in one error (errors.Join of

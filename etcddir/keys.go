@@ -154,17 +154,11 @@ func parseRecord(cluster string, key, value []byte, createRev int64) (record, er
 func ParseKeyGroups(s string) ([]registry.KeyGroupRange, error) {
 	var out []registry.KeyGroupRange
 	for part := range strings.SplitSeq(s, ",") {
-		t := strings.TrimSpace(part)
-		lo, hi, isRange := strings.Cut(t, "-")
-		if !isRange {
-			hi = lo
-		}
-		a, err1 := strconv.Atoi(strings.TrimSpace(lo))
-		b, err2 := strconv.Atoi(strings.TrimSpace(hi))
-		if t == "" || err1 != nil || err2 != nil || a < 0 || b < a {
+		r, ok := registry.ParseKeyGroupRange(part)
+		if !ok || r.Start < 0 || r.End < r.Start {
 			return nil, fmt.Errorf("etcddir: %q is not a key-group range (want start-end, both inclusive, or one key group)", part)
 		}
-		out = append(out, registry.KeyGroupRange{Start: a, End: b})
+		out = append(out, r)
 	}
 	sortRanges(out)
 	for i := 1; i < len(out); i++ {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/qstate/qstate/codec"
 	"github.com/qstate/qstate/internal/enumname"
+	"github.com/qstate/qstate/internal/freelist"
 	"github.com/qstate/qstate/registry"
 )
 
@@ -199,31 +200,18 @@ func (l antsLogger) Printf(format string, args ...any) {
 	l.log.Error().Str("from", "ants").Msgf(format, args...)
 }
 
-// taskPool is a free list of tasks (a mutex-guarded stack: the garbage
-// collector never empties it, so steady state allocates nothing).
-type taskPool struct {
-	mu   sync.Mutex
-	free []*task
-}
+// taskPool is the free list of tasks (see package freelist: steady state
+// allocates nothing).
+type taskPool struct{ free freelist.List[task] }
 
 func (p *taskPool) get() *task {
-	p.mu.Lock()
-	var t *task
-	if k := len(p.free); k > 0 {
-		t = p.free[k-1]
-		p.free[k-1] = nil
-		p.free = p.free[:k-1]
+	if t := p.free.Get(); t != nil {
+		return t
 	}
-	p.mu.Unlock()
-	if t == nil {
-		t = new(task)
-	}
-	return t
+	return new(task)
 }
 
 func (p *taskPool) put(t *task) {
 	t.ep, t.reqs, t.done, t.doneN, t.part = nil, nil, nil, nil, nil
-	p.mu.Lock()
-	p.free = append(p.free, t)
-	p.mu.Unlock()
+	p.free.Put(t)
 }

@@ -11,67 +11,50 @@ import (
 // conventions: qstate_ prefix, base units (seconds, bytes), _total on
 // counters; every one carries the port label ("proxy", "state").
 var (
-	descRequests = prometheus.NewDesc("qstate_requests_total",
+	descRequests = portDesc("qstate_requests_total",
 		"Requests answered, by port and result (ok, missing_key, unknown_state, unknown_key_group, bad_request, error, overload, shutdown: see handler.Result).",
-		[]string{"port", "result"}, nil)
-	descRequestDuration = prometheus.NewDesc("qstate_request_duration_seconds",
-		"Time from a request's batch reaching the handler to its answer being encoded, one observation per request.",
-		[]string{"port"}, nil)
-	descBatches = prometheus.NewDesc("qstate_batches_total",
-		"Batches of pipelined requests dispatched to the handler (one per wake-up of a connection with whole frames).",
-		[]string{"port"}, nil)
-	descBatchesInFlight = prometheus.NewDesc("qstate_batches_in_flight",
-		"Batches dispatched and not yet answered.",
-		[]string{"port"}, nil)
+		"result")
+	descRequestDuration = portDesc("qstate_request_duration_seconds",
+		"Time from a request's batch reaching the handler to its answer being encoded, one observation per request.")
+	descBatches = portDesc("qstate_batches_total",
+		"Batches of pipelined requests dispatched to the handler (one per wake-up of a connection with whole frames).")
+	descBatchesInFlight = portDesc("qstate_batches_in_flight",
+		"Batches dispatched and not yet answered.")
 
-	descConnsOpen = prometheus.NewDesc("qstate_connections_open",
-		"Connections open now.",
-		[]string{"port"}, nil)
-	descConnsAccepted = prometheus.NewDesc("qstate_connections_accepted_total",
-		"Connections accepted, including those refused at once (see qstate_connections_refused_total).",
-		[]string{"port"}, nil)
-	descConnsRefused = prometheus.NewDesc("qstate_connections_refused_total",
-		"Connections closed as soon as accepted because the connection limit (--max-conns) was reached.",
-		[]string{"port"}, nil)
-	descConnsClosed = prometheus.NewDesc("qstate_connections_closed_total",
+	descConnsOpen = portDesc("qstate_connections_open",
+		"Connections open now.")
+	descConnsAccepted = portDesc("qstate_connections_accepted_total",
+		"Connections accepted, including those refused at once (see qstate_connections_refused_total).")
+	descConnsRefused = portDesc("qstate_connections_refused_total",
+		"Connections closed as soon as accepted because the connection limit (--max-conns) was reached.")
+	descConnsClosed = portDesc("qstate_connections_closed_total",
 		"Connections closed, by reason (see server.CloseReason: peer, protocol, frame-too-large, inbound-overflow, conn-limit, shutdown, write-error, idle, slow-consumer, frame-timeout, evicted, shed).",
-		[]string{"port", "reason"}, nil)
-	descSlowConsumers = prometheus.NewDesc("qstate_slow_consumer_disconnects_total",
-		"Connections closed because their client did not read its answers: answers held over --max-outbound or untouched for --stall-timeout (reason slow-consumer), or requests buffered over --max-inbound (reason inbound-overflow).",
-		[]string{"port"}, nil)
-	descLogsSuppressed = prometheus.NewDesc("qstate_log_lines_suppressed_total",
-		"Connection warnings and errors left out of the log by --log-rate (counted, and summed up once a second).",
-		[]string{"port"}, nil)
+		"reason")
+	descSlowConsumers = portDesc("qstate_slow_consumer_disconnects_total",
+		"Connections closed because their client did not read its answers: answers held over --max-outbound or untouched for --stall-timeout (reason slow-consumer), or requests buffered over --max-inbound (reason inbound-overflow).")
+	descLogsSuppressed = portDesc("qstate_log_lines_suppressed_total",
+		"Connection warnings and errors left out of the log by --log-rate (counted, and summed up once a second).")
 
-	descBytesIn = prometheus.NewDesc("qstate_bytes_received_total",
-		"Bytes of request frames received and dispatched.",
-		[]string{"port"}, nil)
-	descBytesOut = prometheus.NewDesc("qstate_bytes_sent_total",
-		"Bytes of answer frames handed to the network engine.",
-		[]string{"port"}, nil)
+	descBytesIn = portDesc("qstate_bytes_received_total",
+		"Bytes of request frames received and dispatched.")
+	descBytesOut = portDesc("qstate_bytes_sent_total",
+		"Bytes of answer frames handed to the network engine.")
 
-	descBackpressurePauses = prometheus.NewDesc("qstate_backpressure_pauses_total",
-		"Times a connection's outbound buffer went over the high watermark, so that its requests stopped being dispatched until it drained.",
-		[]string{"port"}, nil)
-	descBackpressured = prometheus.NewDesc("qstate_connections_backpressured",
-		"Connections under backpressure now (outbound buffer over the high watermark, not yet drained below the low one).",
-		[]string{"port"}, nil)
-	descPendingWrites = prometheus.NewDesc("qstate_connections_pending_writes",
-		"Connections with answers waiting for their outbound buffer to drain.",
-		[]string{"port"}, nil)
-	descMaxOutbound = prometheus.NewDesc("qstate_outbound_buffer_max_bytes",
-		"Largest outbound buffer held for one connection since start (bounded by the high watermark plus one chunk).",
-		[]string{"port"}, nil)
+	descBackpressurePauses = portDesc("qstate_backpressure_pauses_total",
+		"Times a connection's outbound buffer went over the high watermark, so that its requests stopped being dispatched until it drained.")
+	descBackpressured = portDesc("qstate_connections_backpressured",
+		"Connections under backpressure now (outbound buffer over the high watermark, not yet drained below the low one).")
+	descPendingWrites = portDesc("qstate_connections_pending_writes",
+		"Connections with answers waiting for their outbound buffer to drain.")
+	descMaxOutbound = portDesc("qstate_outbound_buffer_max_bytes",
+		"Largest outbound buffer held for one connection since start (bounded by the high watermark plus one chunk).")
 
-	descRejected = prometheus.NewDesc("qstate_requests_rejected_total",
-		"Requests the server answered itself with a failure before any look-up: past max-inbound (pushback, retryable) or read while shutting down.",
-		[]string{"port"}, nil)
-	descBuffered = prometheus.NewDesc("qstate_buffered_bytes",
-		"Bytes the port's connections hold now (requests read and not dispatched, answers waiting or being built), counted against --max-buffered-total.",
-		[]string{"port"}, nil)
-	descHalfClosed = prometheus.NewDesc("qstate_connections_half_closed_total",
-		"Connections whose client shut down its write side while answers were owed, answered in full and then closed.",
-		[]string{"port"}, nil)
+	descRejected = portDesc("qstate_requests_rejected_total",
+		"Requests the server answered itself with a failure before any look-up: past max-inbound (pushback, retryable) or read while shutting down.")
+	descBuffered = portDesc("qstate_buffered_bytes",
+		"Bytes the port's connections hold now (requests read and not dispatched, answers waiting or being built), counted against --max-buffered-total.")
+	descHalfClosed = portDesc("qstate_connections_half_closed_total",
+		"Connections whose client shut down its write side while answers were owed, answered in full and then closed.")
 
 	descPoolSize = prometheus.NewDesc("qstate_pool_workers",
 		"Capacity of the look-up worker pool (--pool-size); 0 with inline dispatch.",
@@ -83,6 +66,12 @@ var (
 		"Batches waiting for a pool worker: 0 by design, a full pool refuses a batch (result=\"overload\") instead of queueing it.",
 		nil, nil)
 )
+
+// portDesc describes a metric of one port: its labels are "port" and then
+// labels.
+func portDesc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(name, help, append([]string{"port"}, labels...), nil)
+}
 
 // collector is the qstate prometheus.Collector of a Metrics: at each scrape
 // it reads the watched sources' Stats, never anything on the request path.

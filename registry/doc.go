@@ -3,7 +3,9 @@
 // port) and (job, state name) to Locations that tell, per key group, which
 // KvStateID owns it and whether it is here or on another node (for the
 // proxy port). It also holds Flink's key-group arithmetic
-// (KeyGroupRangeAssignment and MathUtils.murmurHash).
+// (KeyGroupRangeAssignment and MathUtils.murmurHash) and the text forms of
+// its IDs and key-group ranges (ParseJobID, ParseKvStateID,
+// ParseKeyGroupRange).
 //
 // A task registers each local key-group range of a state:
 //

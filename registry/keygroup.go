@@ -3,6 +3,8 @@ package registry
 import (
 	"fmt"
 	"math/bits"
+	"strconv"
+	"strings"
 )
 
 // Key-group bounds, as Flink's KeyGroupRangeAssignment.
@@ -29,6 +31,24 @@ func (r KeyGroupRange) Contains(kg int) bool { return kg >= r.Start && kg <= r.E
 // String formats r as Flink's KeyGroupRange.toString does.
 func (r KeyGroupRange) String() string {
 	return fmt.Sprintf("KeyGroupRange{startKeyGroup=%d, endKeyGroup=%d}", r.Start, r.End)
+}
+
+// ParseKeyGroupRange parses the text form of a key-group range that the
+// cluster file, etcd keys and the --key-groups flag use: "start-end" (both
+// inclusive) or one key group, with spaces allowed around each number. ok
+// is false when s is not of that form; a range that is reversed or beyond
+// a max parallelism is the caller's to refuse.
+func ParseKeyGroupRange(s string) (r KeyGroupRange, ok bool) {
+	lo, hi, isRange := strings.Cut(strings.TrimSpace(s), "-")
+	if !isRange {
+		hi = lo
+	}
+	a, err1 := strconv.Atoi(strings.TrimSpace(lo))
+	b, err2 := strconv.Atoi(strings.TrimSpace(hi))
+	if err1 != nil || err2 != nil {
+		return KeyGroupRange{}, false
+	}
+	return KeyGroupRange{Start: a, End: b}, true
 }
 
 func (r KeyGroupRange) overlaps(o KeyGroupRange) bool { return r.Start <= o.End && o.Start <= r.End }

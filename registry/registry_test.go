@@ -310,6 +310,24 @@ func TestKeyGroupRangesTile(t *testing.T) {
 	}
 }
 
+// TestParseKeyGroupRange: "start-end" or one key group, spaces allowed
+// around the numbers; a reversed range parses (its caller refuses it);
+// anything else is refused.
+func TestParseKeyGroupRange(t *testing.T) {
+	for s, want := range map[string]KeyGroupRange{
+		"0-42": {0, 42}, " 2 - 3 ": {2, 3}, "99": {99, 99}, "42-0": {42, 0}, "3--5": {3, -5},
+	} {
+		if got, ok := ParseKeyGroupRange(s); !ok || got != want {
+			t.Errorf("ParseKeyGroupRange(%q) = %v, %v; want %v", s, got, ok, want)
+		}
+	}
+	for _, s := range []string{"", " ", "-1-42", "zero-42", "1-", "-", "1-2-3", "0x10"} {
+		if got, ok := ParseKeyGroupRange(s); ok {
+			t.Errorf("ParseKeyGroupRange(%q) = %v, accepted", s, got)
+		}
+	}
+}
+
 // TestConcurrentLookups registers and unregisters ranges while readers look
 // up: every Location a reader sees is whole (its registered count matches
 // its owners), and every KvStateID it finds answers.

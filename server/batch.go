@@ -2,11 +2,11 @@ package server
 
 import (
 	"encoding/binary"
-	"sync"
 	"sync/atomic"
 
 	"github.com/qstate/qstate/bufpool"
 	"github.com/qstate/qstate/codec"
+	"github.com/qstate/qstate/internal/freelist"
 )
 
 // Batch states: the handoff between the event loop that dispatches a batch
@@ -123,24 +123,15 @@ func (b *batch) keepDeferred() {
 	b.state.Store(batchIdle)
 }
 
-// batchPool is a free list of batches. A mutex-guarded stack rather than a
-// sync.Pool: the garbage collector never empties it, so steady state
-// allocates nothing even across collections.
+// batchPool is the free list of batches (see package freelist: steady
+// state allocates nothing even across collections).
 type batchPool struct {
 	s    *Server
-	mu   sync.Mutex
-	free []*batch
+	free freelist.List[batch]
 }
 
 func (p *batchPool) pop() *batch {
-	p.mu.Lock()
-	var b *batch
-	if k := len(p.free); k > 0 {
-		b = p.free[k-1]
-		p.free[k-1] = nil
-		p.free = p.free[:k-1]
-	}
-	p.mu.Unlock()
+	b := p.free.Get()
 	if b == nil {
 		b = new(batch)
 		b.done = b.answer
@@ -184,9 +175,7 @@ func (p *batchPool) release(b *batch) {
 	b.answered, b.need = 0, 0
 	b.parted.Store(0)
 	b.state.Store(batchIdle)
-	p.mu.Lock()
-	p.free = append(p.free, b)
-	p.mu.Unlock()
+	p.free.Put(b)
 	if p.s.ctr.inFlight.Add(-1) == 0 && p.s.state.Load() != stateServing {
 		p.s.kickIdle()
 	}

@@ -1,8 +1,7 @@
 package server
 
 import (
-	"errors"
-	"fmt"
+	"cmp"
 	"math"
 	"runtime"
 	"syscall"
@@ -11,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/qstate/qstate/codec"
+	"github.com/qstate/qstate/internal/configcheck"
 )
 
 // Defaults for the zero fields of Config, with the reason for each value.
@@ -233,60 +233,26 @@ type Config struct {
 
 // withDefaults returns a copy of c with every zero field set to its default.
 func (c Config) withDefaults() Config {
-	if c.Addr == "" {
-		c.Addr = DefaultAddr
-	}
-	if c.Name == "" {
-		c.Name = "qstate"
-	}
-	if c.EventLoops == 0 {
-		c.EventLoops = defaultEventLoops()
-	}
-	if c.MaxFrameLen == 0 {
-		c.MaxFrameLen = codec.DefaultMaxFrameLen
-	}
+	c.Addr = cmp.Or(c.Addr, DefaultAddr)
+	c.Name = cmp.Or(c.Name, "qstate")
+	c.EventLoops = cmp.Or(c.EventLoops, defaultEventLoops())
+	c.MaxFrameLen = cmp.Or(c.MaxFrameLen, codec.DefaultMaxFrameLen)
 	if c.MaxInbound == 0 && c.MaxFrameLen > 0 {
 		c.MaxInbound = max(DefaultMaxInbound, c.MaxFrameLen+codec.LengthLen)
 	}
-	if c.MaxInFlight == 0 {
-		c.MaxInFlight = DefaultMaxInFlight
-	}
-	if c.MaxConns == 0 {
-		c.MaxConns = defaultMaxConns()
-	}
-	if c.HighWatermark == 0 {
-		c.HighWatermark = DefaultHighWatermark
-	}
-	if c.LowWatermark == 0 {
-		c.LowWatermark = DefaultLowWatermark
-	}
-	if c.DrainPoll == 0 {
-		c.DrainPoll = DefaultDrainPoll
-	}
-	if c.MaxOutbound == 0 {
-		c.MaxOutbound = DefaultMaxOutbound
-	}
-	if c.IdleTimeout == 0 {
-		c.IdleTimeout = DefaultIdleTimeout
-	}
-	if c.StallTimeout == 0 {
-		c.StallTimeout = DefaultStallTimeout
-	}
-	if c.LogRate == 0 {
-		c.LogRate = DefaultLogRate
-	}
-	if c.MaxBufferedTotal == 0 {
-		c.MaxBufferedTotal = DefaultMaxBufferedTotal()
-	}
-	if c.FrameTimeout == 0 {
-		c.FrameTimeout = DefaultFrameTimeout
-	}
-	if c.MaxConnsPerAddr == 0 {
-		c.MaxConnsPerAddr = max(16, c.MaxConns/4)
-	}
-	if c.ReservedConns == 0 {
-		c.ReservedConns = max(1, c.MaxConns/16)
-	}
+	c.MaxInFlight = cmp.Or(c.MaxInFlight, DefaultMaxInFlight)
+	c.MaxConns = cmp.Or(c.MaxConns, defaultMaxConns())
+	c.HighWatermark = cmp.Or(c.HighWatermark, DefaultHighWatermark)
+	c.LowWatermark = cmp.Or(c.LowWatermark, DefaultLowWatermark)
+	c.DrainPoll = cmp.Or(c.DrainPoll, DefaultDrainPoll)
+	c.MaxOutbound = cmp.Or(c.MaxOutbound, DefaultMaxOutbound)
+	c.IdleTimeout = cmp.Or(c.IdleTimeout, DefaultIdleTimeout)
+	c.StallTimeout = cmp.Or(c.StallTimeout, DefaultStallTimeout)
+	c.LogRate = cmp.Or(c.LogRate, DefaultLogRate)
+	c.MaxBufferedTotal = cmp.Or(c.MaxBufferedTotal, DefaultMaxBufferedTotal())
+	c.FrameTimeout = cmp.Or(c.FrameTimeout, DefaultFrameTimeout)
+	c.MaxConnsPerAddr = cmp.Or(c.MaxConnsPerAddr, max(16, c.MaxConns/4))
+	c.ReservedConns = cmp.Or(c.ReservedConns, max(1, c.MaxConns/16))
 	return c
 }
 
@@ -327,50 +293,37 @@ func defaultMaxConns() int {
 // wraps ErrConfig.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	var errs []error
-	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...))
-	}
+	p := configcheck.New(ErrConfig)
 	if _, _, err := parseAddr(c.Addr); err != nil {
-		errs = append(errs, err)
+		p.AddWrapped(err) // it wraps ErrConfig
 	}
 	if c.EventLoops < 0 || c.EventLoops > maxEventLoops {
-		bad("EventLoops %d not in 0..%d", c.EventLoops, maxEventLoops)
+		p.Addf("EventLoops %d not in 0..%d", c.EventLoops, maxEventLoops)
 	}
 	minFrame := codec.MinFrameLen(codec.Request)
 	if c.MaxFrameLen < minFrame || int64(c.MaxFrameLen) > math.MaxInt32 {
-		bad("MaxFrameLen %d not in %d..%d", c.MaxFrameLen, minFrame, math.MaxInt32)
+		p.Addf("MaxFrameLen %d not in %d..%d", c.MaxFrameLen, minFrame, math.MaxInt32)
 	}
 	if c.MaxInbound < c.MaxFrameLen+codec.LengthLen {
-		bad("MaxInbound %d must hold one whole frame of MaxFrameLen %d plus its 4-byte prefix", c.MaxInbound, c.MaxFrameLen)
+		p.Addf("MaxInbound %d must hold one whole frame of MaxFrameLen %d plus its 4-byte prefix", c.MaxInbound, c.MaxFrameLen)
 	}
-	if c.MaxInFlight < 0 {
-		bad("MaxInFlight %d is negative", c.MaxInFlight)
-	}
-	if c.MaxConns < 0 {
-		bad("MaxConns %d is negative", c.MaxConns)
-	}
+	configcheck.NonNegative(p, "MaxInFlight", c.MaxInFlight)
+	configcheck.NonNegative(p, "MaxConns", c.MaxConns)
 	if c.HighWatermark < 0 || c.LowWatermark < 0 {
-		bad("watermarks low %d, high %d must not be negative", c.LowWatermark, c.HighWatermark)
+		p.Addf("watermarks low %d, high %d must not be negative", c.LowWatermark, c.HighWatermark)
 	} else if c.LowWatermark >= c.HighWatermark {
-		bad("LowWatermark %d must be below HighWatermark %d", c.LowWatermark, c.HighWatermark)
+		p.Addf("LowWatermark %d must be below HighWatermark %d", c.LowWatermark, c.HighWatermark)
 	}
-	if c.DrainPoll < 0 {
-		bad("DrainPoll %v is negative", c.DrainPoll)
-	}
-	if c.MaxConnsPerAddr < 0 {
-		bad("MaxConnsPerAddr %d is negative", c.MaxConnsPerAddr)
-	}
+	configcheck.NonNegative(p, "DrainPoll", c.DrainPoll)
+	configcheck.NonNegative(p, "MaxConnsPerAddr", c.MaxConnsPerAddr)
 	if c.ReservedConns < 0 || (c.MaxConns > 0 && c.ReservedConns >= c.MaxConns) {
-		bad("ReservedConns %d not in 0..MaxConns-1 (%d)", c.ReservedConns, c.MaxConns-1)
+		p.Addf("ReservedConns %d not in 0..MaxConns-1 (%d)", c.ReservedConns, c.MaxConns-1)
 	}
-	if c.SocketSendBuffer < 0 {
-		bad("SocketSendBuffer %d is negative", c.SocketSendBuffer)
-	}
+	configcheck.NonNegative(p, "SocketSendBuffer", c.SocketSendBuffer)
 	// gnet's buffer alone may hold up to two watermarks for a reader that
 	// keeps up (I5): a smaller MaxOutbound would close such readers.
 	if c.HighWatermark > 0 && c.MaxOutbound < 2*c.HighWatermark {
-		bad("MaxOutbound %d must be at least twice HighWatermark %d", c.MaxOutbound, c.HighWatermark)
+		p.Addf("MaxOutbound %d must be at least twice HighWatermark %d", c.MaxOutbound, c.HighWatermark)
 	}
-	return errors.Join(errs...)
+	return p.Err()
 }

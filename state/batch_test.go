@@ -6,6 +6,8 @@ import (
 	"errors"
 	"sync"
 	"testing"
+
+	"github.com/qstate/qstate/internal/qstatetest"
 )
 
 // TestGetBatchMatchesGet: GetBatch answers every key as Get does, for
@@ -65,12 +67,7 @@ func TestGetBatchWhileWriting(t *testing.T) {
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	wg.Go(func() {
-		for round := int64(0); ; round++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
+		for round := int64(0); !qstatetest.IsClosed(stop); round++ {
 			for k := range int64(n) {
 				if (k+round)%7 == 0 {
 					s.Clear(k, VoidNamespace{})

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/qstate/qstate/internal/qstatetest"
 )
 
 const benchKeys = 10_000
@@ -25,16 +27,23 @@ func writer(b *testing.B, fn func(i int)) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
+		for i := 0; !qstatetest.IsClosed(stop); i++ {
 			fn(i)
 		}
 	})
 	b.Cleanup(func() { close(stop); wg.Wait() })
+}
+
+// updatedLongs returns a value state of benchKeys longs (key i holds i)
+// that a writer keeps updating while the benchmark runs.
+func updatedLongs(b *testing.B) *ValueState[int64, VoidNamespace, int64] {
+	b.Helper()
+	s := NewValueState(Long, Void, Long)
+	for i := range benchKeys {
+		s.Update(int64(i), VoidNamespace{}, int64(i))
+	}
+	writer(b, func(i int) { s.Update(int64(i%benchKeys), VoidNamespace{}, int64(i)) })
+	return s
 }
 
 func benchKNs() [][]byte {
@@ -64,12 +73,7 @@ func benchGet(b *testing.B, s KvState, kns [][]byte, wantLen int) {
 }
 
 func BenchmarkGetValue8B(b *testing.B) {
-	s := NewValueState(Long, Void, Long)
-	for i := range benchKeys {
-		s.Update(int64(i), VoidNamespace{}, int64(i))
-	}
-	writer(b, func(i int) { s.Update(int64(i%benchKeys), VoidNamespace{}, int64(i)) })
-	benchGet(b, s, benchKNs(), 8)
+	benchGet(b, updatedLongs(b), benchKNs(), 8)
 }
 
 func BenchmarkGetValue1KiB(b *testing.B) {
@@ -122,12 +126,8 @@ func BenchmarkGetMiss(b *testing.B) {
 }
 
 func BenchmarkGetParallelValue8B(b *testing.B) {
-	s := NewValueState(Long, Void, Long)
-	for i := range benchKeys {
-		s.Update(int64(i), VoidNamespace{}, int64(i))
-	}
+	s := updatedLongs(b)
 	kns := benchKNs()
-	writer(b, func(i int) { s.Update(int64(i%benchKeys), VoidNamespace{}, int64(i)) })
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {

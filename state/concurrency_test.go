@@ -263,12 +263,7 @@ func TestConcurrentWritersSameKey(t *testing.T) {
 	}
 	var rg sync.WaitGroup
 	rg.Go(func() {
-		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
+		for !qstatetest.IsClosed(done) {
 			ans, found, err := s.Get(knVoid(Int, 0))
 			if err != nil {
 				t.Error(err)

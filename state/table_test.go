@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"unsafe"
+
+	"github.com/qstate/qstate/internal/qstatetest"
 )
 
 // TestTableNeverMissesPresentKeys grows the table from empty through many
@@ -42,12 +44,7 @@ func TestTableNeverMissesPresentKeys(t *testing.T) {
 	})
 	for r := 0; r < 2; r++ {
 		wg.Go(func() {
-			for n := 0; ; n++ {
-				select {
-				case <-done:
-					return
-				default:
-				}
+			for n := 0; !qstatetest.IsClosed(done); n++ {
 				k := n % stable
 				ans, found, err := s.Get(kns[k])
 				if err != nil || !found {

@@ -28,6 +28,10 @@ func (p *Problems) Add(field string, err error) {
 	p.errs = append(p.errs, fmt.Errorf("%w: %s: %w", p.sentinel, field, err))
 }
 
+// AddWrapped records err as it is, for a check whose errors already wrap
+// the sentinel (a parser the package also uses elsewhere).
+func (p *Problems) AddWrapped(err error) { p.errs = append(p.errs, err) }
+
 // Err returns every problem recorded, joined (errors.Join), or nil when
 // there is none.
 func (p *Problems) Err() error { return errors.Join(p.errs...) }

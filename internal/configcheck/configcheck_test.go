@@ -2,6 +2,7 @@ package configcheck
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -23,14 +24,17 @@ func TestProblems(t *testing.T) {
 	NonNegative(p, "Wait", -2*time.Second)
 	p.Addf("Mode %d is unknown", 7)
 	p.Add("Addr", inner)
+	parsed := fmt.Errorf("%w: port %q not in 0..65535", errTest, "70000")
+	p.AddWrapped(parsed)
 	err := p.Err()
-	if !errors.Is(err, errTest) || !errors.Is(err, inner) {
+	if !errors.Is(err, errTest) || !errors.Is(err, inner) || !errors.Is(err, parsed) {
 		t.Fatalf("Err() = %v: want it to wrap the sentinel and the field's error", err)
 	}
 	want := "pkg: invalid config: Size -3 is negative\n" +
 		"pkg: invalid config: Wait -2s is negative\n" +
 		"pkg: invalid config: Mode 7 is unknown\n" +
-		"pkg: invalid config: Addr: inner"
+		"pkg: invalid config: Addr: inner\n" +
+		"pkg: invalid config: port \"70000\" not in 0..65535"
 	if got := err.Error(); got != want {
 		t.Fatalf("Err() =\n%s\nwant\n%s", got, want)
 	}
