@@ -18,8 +18,9 @@ import (
 // (they wait for release when it is set) and fail for key 13.
 type diskState struct {
 	blocks  bool
-	entered chan struct{} // nil: do not report
-	release chan struct{} // nil: do not wait
+	entered chan struct{}     // nil: do not report
+	release chan struct{}     // nil: do not wait
+	size    func(k int32) int // nil: key k's value is k, 0xd1, 0x5c; else size(k) bytes of k
 }
 
 var errDisk = errors.New("read /data/000123.sst: input/output error")
@@ -39,6 +40,17 @@ func (d *diskState) AppendGet(dst, kn []byte) ([]byte, bool, error) {
 	}
 	if k == 13 {
 		return dst, false, errDisk
+	}
+	if d.size != nil {
+		start, n := len(dst), d.size(k)
+		if cap(dst)-start < n { // grown as append grows it for a large value: exactly
+			dst = append(make([]byte, 0, start+n), dst...)
+		}
+		dst = dst[:start+n]
+		for i := start; i < len(dst); i++ {
+			dst[i] = byte(k)
+		}
+		return dst, true, nil
 	}
 	return append(dst, byte(k), 0xd1, 0x5c), true, nil
 }

@@ -62,7 +62,9 @@
 //     answer costs the server no copy however many connections wait.
 //     A state.Appender (a store on disk) appends its answer to the task's
 //     scratch buffer instead, reused from batch to batch (kept up to 1
-//     MiB); results view it until the batch is encoded.
+//     MiB), or, for an answer of 16 KiB or more that does not fit there,
+//     to an array of its own (so a batch of large answers is never copied
+//     as the scratch grows); results view them until the batch is encoded.
 //   - A Forwarder reads the state name and key-and-namespace views it is
 //     given during its call only. Content it returns becomes the
 //     handler's, which copies it into out and gives it to bufpool.Put.

@@ -211,6 +211,7 @@ type result struct {
 	content []byte // answer content when ok: immutable state bytes, or forwarded (owned)
 	owned   bool   // content came from a Forwarder: give it to bufpool after encoding
 	lent    bool   // content is a heap state's published value: never written again, may be lent
+	at      int    // 1 + content's offset in the task's scratch when it views it (an Appender's answer), else 0
 	payload []byte // Java-serialized failure when !ok
 	kind    Result // how it was answered (ResultOK when ok)
 	fwd     bool   // waiting for its forward (ServeParts sends the others first)
@@ -270,7 +271,7 @@ func (r *result) encode(out []byte) []byte {
 	} else {
 		out = codec.AppendRequestFailureFrame(out, r.id, r.payload)
 	}
-	r.content, r.payload, r.owned = nil, nil, false
+	r.content, r.payload, r.owned, r.at = nil, nil, false, 0
 	return out
 }
 
@@ -723,6 +724,7 @@ func (t *task) get(id int64, kvID registry.KvStateID, keyAndNamespace []byte) re
 		v     []byte
 		found bool
 		err   error
+		at    int // 1 + v's offset in t.scratch; 0: not there
 	)
 	switch {
 	case t.lastBlk && t.onLoop:
@@ -733,9 +735,7 @@ func (t *task) get(id int64, kvID registry.KvStateID, keyAndNamespace []byte) re
 		t.preNext++
 		v, found, err = l.Value, l.Found, l.Err
 	case t.lastApp != nil:
-		start := len(t.scratch)
-		t.scratch, found, err = t.lastApp.AppendGet(t.scratch, keyAndNamespace)
-		v = t.scratch[start:len(t.scratch):len(t.scratch)]
+		v, at, found, err = t.appendGet(keyAndNamespace)
 	default:
 		v, found, err = kvs.Get(keyAndNamespace)
 	}
@@ -747,7 +747,54 @@ func (t *task) get(id int64, kvID registry.KvStateID, keyAndNamespace []byte) re
 		// cached bytes, no allocation.
 		return result{id: id, payload: codec.UnknownKeyOrNamespacePayload(codec.ServerName), kind: ResultMissingKey}
 	}
-	return result{id: id, ok: true, content: v, lent: t.lastApp == nil}
+	return result{id: id, ok: true, content: v, lent: t.lastApp == nil, at: at}
+}
+
+// ownArray is the answer size from which an Appender's answer that does
+// not fit in the rest of the task's scratch keeps the array AppendGet
+// made for it instead of growing the scratch.
+const ownArray = lendMin
+
+// appendGet looks keyAndNamespace up in t.lastApp (an Appender), its
+// answer appended to what t.scratch has room for; at is 1 + the answer's
+// offset in t.scratch, or 0 when it is not there. An answer that does not
+// fit keeps the array AppendGet made for it when it is ownArray bytes or
+// more; a smaller one grows the scratch, the batch's earlier answers
+// moving along (rebase). Growing the scratch for large answers would copy
+// the batch's answers at each growth and, since earlier results view the
+// arrays it outgrew, keep them all until the batch is encoded: a batch of
+// 1 MiB answers from a disk store held about five times its size.
+func (t *task) appendGet(keyAndNamespace []byte) (v []byte, at int, found bool, err error) {
+	start := len(t.scratch)
+	out, found, err := t.lastApp.AppendGet(t.scratch[start:start], keyAndNamespace)
+	n := len(out)
+	switch {
+	case n == 0:
+		return nil, 0, found, err
+	case start < cap(t.scratch) && &out[0] == &t.scratch[start : start+1][0]: // it fit
+		t.scratch = t.scratch[:start+n]
+	case n >= ownArray:
+		return out[:n:n], 0, found, err
+	default:
+		t.scratch = append(t.scratch, out...) // a new array: out did not fit
+		if start > 0 {
+			t.rebase()
+		}
+	}
+	return t.scratch[start : start+n : start+n], start + 1, found, err
+}
+
+// rebase points the answers in t.res that view t.scratch at its current
+// array, after it grew into a new one (which holds the same bytes at the
+// same offsets), so that the arrays it outgrew do not stay live until the
+// batch is encoded.
+func (t *task) rebase() {
+	for i := range t.res {
+		if r := &t.res[i]; r.at > 0 && r.content != nil {
+			off, n := r.at-1, len(r.content)
+			r.content = t.scratch[off : off+n : off+n]
+		}
+	}
 }
 
 // forward asks the Forwarder for a key group another node owns.

@@ -42,11 +42,24 @@ type serveProc struct {
 // names the proxy address. Cleanup kills it if it still runs.
 func startServeProc(t *testing.T, args ...string) *serveProc {
 	t.Helper()
+	return startServeBin(t, buildQstate(t), args...)
+}
+
+// buildQstate builds qstate into a temporary directory of t and returns
+// the binary's path.
+func buildQstate(t *testing.T) string {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), "qstate")
 	build := exec.Command("go", "build", "-o", bin, ".")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	return bin
+}
+
+// startServeBin is startServeProc with the binary bin (buildQstate).
+func startServeBin(t *testing.T, bin string, args ...string) *serveProc {
+	t.Helper()
 	p := &serveProc{exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, append([]string{"serve", "--proxy-addr", "127.0.0.1:0", "--server-addr", "127.0.0.1:0",
 		"--admin", "", "--log-format", "json", "--log-level", "info"}, args...)...)
