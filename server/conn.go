@@ -857,9 +857,12 @@ func (cs *conn) complete(b *batch) {
 			}
 			return
 		}
-		if n < size {
-			cs.direct = false // the loop writes the rest first (I9)
-		}
+		// The loop takes over: it writes the rest first (I9), or keeps the
+		// requests the handler deferred. Direct writes stay off until it
+		// turns them on again, so that nothing is written behind its back
+		// while it holds this batch (it counts itself the only writer once
+		// it has taken a completion).
+		cs.direct = false
 		b.off = n
 		cs.s.ctr.bytesOut.Add(int64(n))
 	}

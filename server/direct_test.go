@@ -265,3 +265,33 @@ func TestLargeAnswerWrittenWhole(t *testing.T) {
 		check(t, fc, 2)
 	})
 }
+
+// TestDirectWriteDeferredHandsOver: a worker that writes all its answers
+// directly while its handler deferred some of the batch's requests hands
+// the batch to the loop with direct writes off: nothing may be written
+// behind the loop's back while it holds the batch, since the loop counts
+// itself the only writer once it has taken a completion (I9). With direct
+// writes left on, a later worker's partial write could be overtaken by the
+// loop's own (1 MiB values under auto dispatch arrived cut).
+func TestDirectWriteDeferredHandsOver(t *testing.T) {
+	h := &heldParts{}
+	_, fc, cs := fakeServe(t, Config{}, h, true)
+	fc.feed(framesFrom(0, 3))
+	cs.serve()
+	c := h.calls[0]
+	c.done(h.echo.answer(framesFrom(0, 1), 1), nil, 1, 100) // the worker answers one; two are deferred
+	if fc.written == 0 || cs.directOn() {
+		t.Fatalf("%d bytes written directly, direct %v: want the answer written and direct writes off", fc.written, cs.directOn())
+	}
+	qstatetest.Recv(t, fc.wakes, qstatetest.Timeout, "a wake of the loop")
+	cs.serve() // takes the batch, dispatches the deferred requests again
+	if len(h.calls) != 2 || h.calls[1].n != 2 {
+		t.Fatalf("%d dispatches, want the deferred two again", len(h.calls))
+	}
+	fc.rawMax = 7 // the next worker's write is cut: the loop writes the rest
+	h.answer(1)
+	qstatetest.Recv(t, fc.wakes, qstatetest.Timeout, "a wake of the loop")
+	fc.rawMax = 0
+	cs.serve()
+	checkAnswers(t, fc.out, 3)
+}

@@ -129,7 +129,10 @@
 // worker never writes to a descriptor that was reused. What the socket
 // does not take at once (EAGAIN, a partial write, an error) becomes the
 // head of the loop's queue and direct writes stay off: backpressure, error
-// handling and close reasons remain the loop's.
+// handling and close reasons remain the loop's. A batch whose requests
+// the handler deferred in part goes to the loop as well, written or not,
+// and direct writes are off from then on too: the loop counts itself the
+// only writer once it has taken a completion.
 // The requests a worker answered directly are counted off the loop's
 // in-flight count at its next look (collect, settle). A batch with lent
 // values is written the same way, its pieces and values in one writev.
@@ -296,7 +299,9 @@
 //     OnClose (TestDirectWriteAfterClose, TestDirectWriteGnetReusedFd on
 //     a reused descriptor); a batch with lent values is written the same
 //     way, headers and values in one writev, and the rest of a partial
-//     one goes out first too (TestLentBatchThenPartialDirect); a connection
+//     one goes out first too (TestLentBatchThenPartialDirect); a batch with
+//     deferred requests turns direct writes off as it goes to the loop
+//     (TestDirectWriteDeferredHandsOver); a connection
 //     out of in-flight budget with frames waiting is woken by the
 //     completion that frees budget (TestDirectWriteInFlightBudget).
 //   - I10: limits close or answer, never block or drop silently: the
