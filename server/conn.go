@@ -309,6 +309,9 @@ func (cs *conn) held() bool {
 // watermark is under backpressure until it falls to the low one. It
 // returns false when a write failed (the caller closes the connection).
 func (cs *conn) flush() bool {
+	if len(cs.queue) == 0 && !cs.blocked {
+		return true // most passes: workers wrote the answers
+	}
 	cfg := &cs.s.cfg
 	for len(cs.queue) > 0 {
 		if cs.qoff == len(cs.queue[0].b) { // an empty entry (a batch's last piece after a lent value)
@@ -455,15 +458,8 @@ func (cs *conn) decode() gnet.Action {
 			copy(cs.deferred, cs.deferred[1:])
 			cs.deferred[k-1] = nil
 			cs.deferred = cs.deferred[:k-1]
-			cs.inflight += b.n
-			cs.reserved += limit
-			cs.reportActive()
-			if early := cs.s.dispatch(b, limit, first); early {
-				cs.own()
-				cs.finish(b)
-				if !cs.flush() {
-					return gnet.Close
-				}
+			if !cs.send(b, limit, first) {
+				return gnet.Close
 			}
 			continue
 		}
@@ -532,15 +528,8 @@ func (cs *conn) decode() gnet.Action {
 		if !cs.adm.proven {
 			cs.prove()
 		}
-		cs.inflight += n
-		cs.reserved += limit
-		cs.reportActive()
-		if early := cs.s.dispatch(b, limit, first); early {
-			cs.own()
-			cs.finish(b)
-			if !cs.flush() {
-				return gnet.Close
-			}
+		if !cs.send(b, limit, first) {
+			return gnet.Close
 		}
 	}
 	if cs.ending {
@@ -553,6 +542,23 @@ func (cs *conn) decode() gnet.Action {
 		return cs.pushBack()
 	}
 	return gnet.None
+}
+
+// send dispatches b with an answer budget of limit bytes (first: answer
+// its first request whatever the size), counting its requests in flight
+// and its budget reserved; a batch the handler answered before dispatch
+// returned (inline) is queued and written at once. It returns false when
+// that write failed (event loop, decode).
+func (cs *conn) send(b *batch, limit int, first bool) bool {
+	cs.inflight += b.n
+	cs.reserved += limit
+	cs.reportActive()
+	if early := cs.s.dispatch(b, limit, first); early {
+		cs.own()
+		cs.finish(b)
+		return cs.flush()
+	}
+	return true
 }
 
 // pushBack answers the oldest requests buffered beyond MaxInbound with a
