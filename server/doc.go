@@ -83,11 +83,11 @@
 // gnet's buffer, then calls Handler.ServeBatch. The handler appends its
 // answers, whole frames, to one bufpool buffer and calls done. If done
 // comes before ServeBatch returns (inline dispatch), the event loop writes
-// the answers at once (flush: writev on the descriptor). Otherwise the completing goroutine
-// (a pool worker) writes them to the socket itself when the event loop
-// lets it (direct writes, below); if not, it queues the batch on the
-// connection and wakes its event loop (Conn.Wake, one per burst of
-// completions), which writes the answers in its next pass. One wake-up of
+// the answers at once (flush: writev on the descriptor). Otherwise the
+// completing goroutine (a pool worker) writes them to the socket itself
+// when the event loop lets it (direct writes, below); if not, it queues
+// the batch on the connection and wakes its event loop (Conn.Wake, one per
+// burst of completions), which writes the answers in its next pass. One wake-up of
 // a busy connection therefore costs one copy of its requests, one handoff
 // and one write, whatever the number of frames.
 //
@@ -120,8 +120,8 @@
 // eventfd write, an epoll round and gnet's two allocations (BENCHMARKS.md
 // measures it). It is allowed only while nothing else can write to the
 // socket: conn.direct, under conn.mu, is on only while the connection has
-// no answer queued, it is not under backpressure,
-// it has in-flight budget left and the server is serving. The event loop
+// no answer queued, it is not under backpressure, it has in-flight budget
+// left and the server is serving. The event loop
 // turns it off (own) before it writes anything itself, and back on
 // (letWorkersWrite) at the end of a pass that leaves nothing to write. A
 // worker writes under conn.mu, which OnClose (release) takes to mark the
