@@ -855,8 +855,8 @@ func (cs *conn) complete(b *batch) {
 			cs.answered += b.owes()
 			cs.unreserved += b.limit
 			cs.answeredB++
+			cs.s.ctr.bytesOut.Add(int64(n)) // before OnClose can count the connection closed (it takes mu)
 			cs.mu.Unlock()
-			cs.s.ctr.bytesOut.Add(int64(n))
 			cs.s.batches.release(b)
 			if cs.s.cfg.ConnState != nil {
 				cs.wake() // the loop counts this batch off and reports Idle
