@@ -340,27 +340,16 @@ func benchGetAndGetBatch(b *testing.B, prefix string, s BatchGetter, kns [][]byt
 	for _, batch := range []int{16, 128} {
 		ls := make([]Lookup, batch)
 		b.Run(fmt.Sprintf("%sbatch=%d/get", prefix, batch), func(b *testing.B) {
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			cpu := threadCPU()
-			i := 0
-			for b.Loop() {
+			perKey(b, batch, func(i int) {
 				for j := range ls {
 					if _, found, _ := s.Get(kns[(i+j)%len(kns)]); !found {
 						b.Fatal("missing")
 					}
 				}
-				i += batch
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/key")
-			b.ReportMetric(float64((threadCPU()-cpu).Nanoseconds())/float64(b.N*batch), "cpu-ns/key")
+			})
 		})
 		b.Run(fmt.Sprintf("%sbatch=%d/getbatch", prefix, batch), func(b *testing.B) {
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			cpu := threadCPU()
-			i := 0
-			for b.Loop() {
+			perKey(b, batch, func(i int) {
 				for j := range ls {
 					ls[j].KeyAndNamespace = kns[(i+j)%len(kns)]
 				}
@@ -368,12 +357,25 @@ func benchGetAndGetBatch(b *testing.B, prefix string, s BatchGetter, kns [][]byt
 				if !ls[0].Found {
 					b.Fatal("missing")
 				}
-				i += batch
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/key")
-			b.ReportMetric(float64((threadCPU()-cpu).Nanoseconds())/float64(b.N*batch), "cpu-ns/key")
+			})
 		})
 	}
+}
+
+// perKey runs step, which looks up batch keys from the i-th, in the
+// benchmark loop on a locked thread, and reports wall-clock and
+// thread-CPU nanoseconds per key.
+func perKey(b *testing.B, batch int, step func(i int)) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cpu := threadCPU()
+	i := 0
+	for b.Loop() {
+		step(i)
+		i += batch
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/key")
+	b.ReportMetric(float64((threadCPU()-cpu).Nanoseconds())/float64(b.N*batch), "cpu-ns/key")
 }
 
 // BenchmarkTableMemory inserts a million keys of the synthetic dataset's
