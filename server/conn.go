@@ -27,8 +27,8 @@ type netConn interface {
 
 // rawWriter writes to a connection's socket without gnet: what the event
 // loop does with every answer (flush), and a pool worker with its own
-// while the loop lets it (doc.go, "Direct writes"). The fakes of the in-process tests implement it; a
-// gnet connection gets an fdWriter.
+// while the loop lets it (doc.go, "Direct writes"). The fakes of the
+// in-process tests implement it; a gnet connection gets an fdWriter.
 type rawWriter interface {
 	rawWrite(p []byte) (int, error)
 	rawWritev(bs [][]byte) (int, error)
@@ -305,9 +305,10 @@ func (cs *conn) held() bool {
 // socket's EPOLLOUT, writable, or the drain watcher's next look). gnet's
 // outbound buffer is never used for answers, so it stays empty: what the
 // kernel has not taken is always in the queue, where a half-closed
-// connection's drain can still write it (halfclose.go, I5). A connection whose queue stays at or over the high
-// watermark is under backpressure until it falls to the low one. It
-// returns false when a write failed (the caller closes the connection).
+// connection's drain can still write it (halfclose.go, I5). A connection
+// whose queue stays at or over the high watermark is under backpressure
+// until it falls to the low one. It returns false when a write failed
+// (the caller closes the connection).
 func (cs *conn) flush() bool {
 	if len(cs.queue) == 0 && !cs.blocked {
 		return true // most passes: workers wrote the answers
@@ -318,11 +319,7 @@ func (cs *conn) flush() bool {
 			cs.advance(0)
 			continue
 		}
-		k := cs.gather(cs.queue[0].b[cs.qoff:])
-		want := 0
-		for _, b := range cs.iov[:k] {
-			want += len(b)
-		}
+		k, want := cs.gather()
 		var n int
 		var err error
 		if k == 1 {
@@ -364,15 +361,17 @@ func (cs *conn) flush() bool {
 	return true
 }
 
-// gather puts the queue's first entries, head first (the rest of the first
-// one), into cs.iov and returns how many: up to maxIov (event loop).
-func (cs *conn) gather(head []byte) int {
-	k := min(maxIov, len(cs.queue))
-	cs.iov[0] = head
+// gather puts the queue's first entries, the rest of the head first, into
+// cs.iov and returns how many (up to maxIov) and their bytes (event loop).
+func (cs *conn) gather() (k, size int) {
+	k = min(maxIov, len(cs.queue))
+	cs.iov[0] = cs.queue[0].b[cs.qoff:]
+	size = len(cs.iov[0])
 	for i := 1; i < k; i++ {
 		cs.iov[i] = cs.queue[i].b
+		size += len(cs.iov[i])
 	}
-	return k
+	return k, size
 }
 
 // advance drops the first n bytes of the queue, which the kernel took,
