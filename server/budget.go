@@ -10,7 +10,6 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 	"github.com/rs/zerolog"
-	"golang.org/x/sys/unix"
 
 	"github.com/qstate/qstate/codec"
 )
@@ -51,10 +50,8 @@ const (
 func DefaultMaxBufferedTotal() int64 {
 	limit := debug.SetMemoryLimit(-1)
 	if limit <= 0 || limit == math.MaxInt64 {
-		var si unix.Sysinfo_t
-		if err := unix.Sysinfo(&si); err == nil {
-			limit = int64(si.Totalram) * int64(si.Unit)
-		} else {
+		limit = machineMemory()
+		if limit <= 0 {
 			limit = 4 << 30
 		}
 	}
