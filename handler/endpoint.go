@@ -309,11 +309,7 @@ func (t *task) finish(out []byte, failed, overloaded int) {
 		done(out)
 		return
 	}
-	var segs [][]byte
-	if len(t.segs) > 0 {
-		segs = t.segs
-	}
-	doneN(out, segs, n, need)
+	doneN(out, t.segs, n, need)
 	clear(t.segs) // drop the lent values
 	t.segs = t.segs[:0]
 	e.h.tasks.put(t)
@@ -435,12 +431,10 @@ func (t *task) sendLocal() {
 			r.sent = true
 		}
 	}
-	var segs [][]byte
 	if len(t.segs) > 0 {
 		t.segs = append(t.segs, out[mark:]) // kept: its array is reused, and cleared below
-		segs = t.segs
 	}
-	t.part(out, segs, k)
+	t.part(out, t.segs, k)
 	clear(t.segs) // the server copied them
 	t.segs = t.segs[:0]
 }

@@ -59,7 +59,7 @@ type Handler interface {
 //     the answer size of the first deferred request (0 if unknown). Every
 //     call to part must return before done is called.
 //   - Lent bytes: instead of copying a large value into out, the handler
-//     may lend it: segs (nil when nothing is lent) then holds the answers
+//     may lend it: segs (empty when nothing is lent) then holds the answers
 //     in order as pieces of out alternating with lent values (out[:a],
 //     v1, out[a:b], v2, ..., out[z:]; pieces may be empty), and the
 //     server writes those in that order. A lent value must stay unchanged
