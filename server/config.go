@@ -41,10 +41,10 @@ const (
 	// a held-back connection resumes once its pending answers drain below it.
 	DefaultLowWatermark = 8 << 10
 
-	// DefaultDrainPoll is how often a connection whose answers wait for
-	// its socket is looked at again (1 ms): a fallback where the socket's
-	// EPOLLOUT wakes it (Linux), the only way elsewhere; only connections
-	// that wait are polled.
+	// DefaultDrainPoll is how often a connection that waits is looked at
+	// again (1 ms): for room, during shutdown, and for its socket where its
+	// EPOLLOUT cannot be had (not Linux); only connections that wait are
+	// polled.
 	DefaultDrainPoll = time.Millisecond
 
 	// DefaultMaxOutbound is the most answer bytes the server holds or

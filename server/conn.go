@@ -65,28 +65,29 @@ type conn struct {
 	nc netConn
 
 	// Event loop only.
-	inflight   int                  // requests dispatched whose answers are not yet queued
-	need       int                  // bytes the next frame needs to be whole (0: unknown)
-	queue      []qent               // answers the kernel has not taken yet, oldest first
-	qoff       int                  // bytes of queue[0] the kernel took
-	queued     int                  // bytes in queue the kernel has not taken (pending)
-	lent       int                  // bytes of the queue's lent entries (state bytes, not ours: budget.go)
-	blocked    bool                 // pending went over the high watermark; waiting for the low one
-	armed      bool                 // the socket is registered with Server.writable
-	pending    bool                 // counted in Stats.Pending
-	active     bool                 // last reported ConnActive (Config.ConnState)
-	reason     CloseReason          // why the server closes the connection, if reasonSet
-	reasonSet  bool                 //
-	iov        [maxIov][]byte       // scratch for Writev
-	spare      []*batch             // the completed list last taken, kept for its capacity
-	owned      bool                 // the loop made itself the only writer (direct is off until letWorkersWrite)
-	reserved   int                  // answer bytes the batches in flight may still build (their limits)
-	deferred   []*batch             // requests a PartHandler left for later (no room for their answers), oldest first
-	waitRoom   bool                 // decode stopped for want of answer room (budget), not for in-flight budget
-	refusedAll bool                 // shutting down: the last requests buffered were refused; later ones are dropped
-	ending     bool                 // a broken frame came: answer what was read before it, then close (endIfDone)
-	endReason  CloseReason          // why, once ending
-	endExc     *codec.JavaException // the SERVER_FAILURE to send last (nil: close without a word)
+	inflight    int                  // requests dispatched whose answers are not yet queued
+	need        int                  // bytes the next frame needs to be whole (0: unknown)
+	queue       []qent               // answers the kernel has not taken yet, oldest first
+	qoff        int                  // bytes of queue[0] the kernel took
+	queued      int                  // bytes in queue the kernel has not taken (pending)
+	lent        int                  // bytes of the queue's lent entries (state bytes, not ours: budget.go)
+	blocked     bool                 // pending went over the high watermark; waiting for the low one
+	armed       bool                 // the socket is registered with Server.writable
+	socketWakes bool                 // the queue waits for the socket, and its EPOLLOUT will wake the loop (flush)
+	pending     bool                 // counted in Stats.Pending
+	active      bool                 // last reported ConnActive (Config.ConnState)
+	reason      CloseReason          // why the server closes the connection, if reasonSet
+	reasonSet   bool                 //
+	iov         [maxIov][]byte       // scratch for Writev
+	spare       []*batch             // the completed list last taken, kept for its capacity
+	owned       bool                 // the loop made itself the only writer (direct is off until letWorkersWrite)
+	reserved    int                  // answer bytes the batches in flight may still build (their limits)
+	deferred    []*batch             // requests a PartHandler left for later (no room for their answers), oldest first
+	waitRoom    bool                 // decode stopped for want of answer room (budget), not for in-flight budget
+	refusedAll  bool                 // shutting down: the last requests buffered were refused; later ones are dropped
+	ending      bool                 // a broken frame came: answer what was read before it, then close (endIfDone)
+	endReason   CloseReason          // why, once ending
+	endExc      *codec.JavaException // the SERVER_FAILURE to send last (nil: close without a word)
 
 	// Shared under mu.
 	mu         sync.Mutex
@@ -343,9 +344,7 @@ func (cs *conn) flush() bool {
 			break // the kernel's buffer is full
 		}
 	}
-	if len(cs.queue) > 0 {
-		cs.s.writable.arm(cs) // a wake-up once the socket takes more
-	}
+	cs.socketWakes = len(cs.queue) > 0 && cs.s.writable.arm(cs) // a wake-up once the socket takes more
 	switch {
 	case cs.blocked && cs.queued <= cfg.LowWatermark:
 		cs.blocked = false
@@ -807,7 +806,10 @@ func (cs *conn) watchIfWaiting() {
 			cs.s.ctr.pending.Add(-1)
 		}
 	}
-	if waiting {
+	// The drain watcher looks only where nothing else will wake the loop:
+	// a queue that waits for its socket gets its EPOLLOUT (writable), room
+	// may come from other connections (the server's budget).
+	if waiting && (!cs.socketWakes || (cs.waitRoom && cs.inflight == 0)) {
 		cs.watchDrain()
 	}
 }

@@ -45,7 +45,8 @@
 //     called pending.
 //   - drain: pending answers going down as the kernel takes them. The
 //     socket's EPOLLOUT wakes a connection that waits for it (writable,
-//     Linux), and the drain watcher polls such connections as a fallback.
+//     Linux); the drain watcher polls it only where that cannot be had
+//     (conn.socketWakes false), and polls connections that wait for room.
 //   - backpressure: a connection whose pending answers passed HighWatermark
 //     is under backpressure: none of its requests is dispatched until they
 //     drain below LowWatermark. Stats.Backpressured counts connections under
@@ -313,9 +314,11 @@
 //     kernel (CloseIdle), one whose reader takes nothing for StallTimeout
 //     closes (CloseSlowConsumer) (TestCheckQuiet,
 //     TestIdleTimeout, TestStallTimeout, TestSlowReaders).
-//   - I11: a connection under backpressure by a reader that takes nothing costs its
-//     event loop one wake-up per drainSlowFactor DrainPolls once it has not
-//     drained for drainSlowAfter looks (drain.go; TestSlowReaders).
+//   - I11: a connection under backpressure by a reader that takes nothing
+//     costs its event loop no wake-up where its socket's EPOLLOUT is had
+//     (TestStalledReaderNotPolled), else one per drainSlowFactor DrainPolls
+//     once it has not drained for drainSlowAfter looks (drain.go;
+//     TestDrainBackoff, TestSlowReaders).
 //   - I12: Shutdown answers what it read: requests dispatched get their
 //     answers, those read and not dispatched the shutdown failure (while
 //     answers are still being computed, and once more after;

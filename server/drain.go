@@ -2,12 +2,11 @@ package server
 
 // Polling connections whose answers wait for their socket (watcher.go)
 // costs a wake-up of the event loop per connection and poll. Where there
-// is epoll the socket's own EPOLLOUT wakes them at once (writable_linux.go)
-// and the polls are a fallback; for a reader that keeps up they are
-// cheap, for one
-// that stopped reading it is wasted, and a few thousand of those (a
-// hostile client needs only ask for large values and not read) would keep
-// the event loops busy. A connection whose pending bytes have not gone
+// is epoll the socket's own EPOLLOUT wakes them instead (writable_linux.go)
+// and they are not polled; elsewhere, for a reader that keeps up the polls
+// are cheap, for one that stopped reading they are wasted, and a few
+// thousand of those (a hostile client needs only ask for large values and
+// not read) would keep the event loops busy. A connection whose pending bytes have not gone
 // down for drainSlowAfter looks in a row is therefore polled every
 // drainSlowFactor intervals instead, until they go down again.
 const (

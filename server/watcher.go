@@ -6,9 +6,8 @@ import (
 )
 
 // watcher wakes connections that wait: for their socket to take their
-// pending answers (under backpressure or with answers queued; on Linux
-// writable wakes them too, at once), for room, or to finish during
-// shutdown. Such a connection registers here and is woken every interval
+// pending answers where its EPOLLOUT cannot be had (writable: Linux), for
+// room, or to finish during shutdown. Such a connection registers here and is woken every interval
 // until it no longer needs to be. The goroutine sleeps while nothing waits.
 //
 // A connection whose reader stopped reading would be woken every interval

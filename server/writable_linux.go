@@ -51,17 +51,17 @@ func (w *writable) init() {
 }
 
 // arm asks for one wake-up of cs when its socket is writable (event
-// loop, after a write the kernel did not take whole). A socket that is
-// writable already wakes it at once.
-func (w *writable) arm(cs *conn) {
+// loop, after a write the kernel did not take whole) and reports whether
+// one will come. A socket that is writable already wakes it at once.
+func (w *writable) arm(cs *conn) bool {
 	fd := cs.nc.Fd()
 	if w.epfd < 0 || fd < 0 {
-		return
+		return false
 	}
 	ev := unix.EpollEvent{Events: unix.EPOLLOUT | unix.EPOLLONESHOT, Fd: int32(fd)}
 	if cs.armed {
 		if unix.EpollCtl(w.epfd, unix.EPOLL_CTL_MOD, fd, &ev) == nil {
-			return
+			return true
 		}
 	}
 	w.mu.Lock()
@@ -70,6 +70,7 @@ func (w *writable) arm(cs *conn) {
 	if unix.EpollCtl(w.epfd, unix.EPOLL_CTL_ADD, fd, &ev) == nil {
 		cs.armed = true
 	}
+	return cs.armed
 }
 
 // forget removes cs's descriptor (event loop, in OnClose while the

@@ -7,9 +7,9 @@ package server
 // watcher's polls alone.
 type writable struct{}
 
-func (w *writable) off()         {}
-func (w *writable) init()        {}
-func (w *writable) arm(*conn)    {}
-func (w *writable) forget(*conn) {}
-func (w *writable) run()         {}
-func (w *writable) stop()        {}
+func (w *writable) off()           {}
+func (w *writable) init()          {}
+func (w *writable) arm(*conn) bool { return false }
+func (w *writable) forget(*conn)   {}
+func (w *writable) run()           {}
+func (w *writable) stop()          {}
